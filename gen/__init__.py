@@ -1,0 +1,1 @@
+"""Generation layer: LLM engines, prompt rendering, tasks (copy, email, chat), guardrails."""

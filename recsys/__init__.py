@@ -1,0 +1,1 @@
+"""Recommender layer: interactions, models, segments, evaluation."""

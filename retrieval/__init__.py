@@ -1,0 +1,1 @@
+"""Retrieval layer: embedder, vector index, keyword and hybrid search."""

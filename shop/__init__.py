@@ -1,0 +1,1 @@
+"""Domain layer: settings, errors, the SQL store, ingestion and the demo shop."""

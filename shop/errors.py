@@ -1,0 +1,39 @@
+"""The small error hierarchy. Edges (HTTP, Gradio, CLI) map these to statuses and exit codes."""
+
+
+class ShopwrightError(Exception):
+    """Base class: anything shopwright raises on purpose."""
+
+    status_code = 500
+    exit_code = 1
+
+
+class ConfigError(ShopwrightError):
+    """Settings are missing, unsafe or contradictory."""
+
+    status_code = 500
+    exit_code = 2
+
+
+class InvalidInput(ShopwrightError):
+    """The caller sent something we cannot use; the message says what and how to fix it."""
+
+    status_code = 422
+    exit_code = 2
+
+
+class NotFound(ShopwrightError):
+    status_code = 404
+    exit_code = 3
+
+
+class Unauthorized(ShopwrightError):
+    status_code = 401
+    exit_code = 4
+
+
+class ModelUnavailable(ShopwrightError):
+    """A model could not be resolved or loaded (missing package, bad path, offline hub)."""
+
+    status_code = 503
+    exit_code = 5

@@ -1,0 +1,355 @@
+"""Ingest catalog, customers and events from CSV/JSONL, and the knowledge base from Markdown.
+
+Every row is validated before anything is written. A file with any bad row writes nothing,
+unless `skip_invalid`, which writes the good rows and puts the bad ones in a rejects file.
+Writes are upserts (by id, or by idempotency key for events), so re-ingesting is a no-op.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from tqdm import tqdm
+
+from shop.errors import InvalidInput
+from shop.records import RECORDS, CustomerRecord, EventRecord, ProductRecord, Record
+from shop.schema import Customer, Event, KBDocument, Product
+from shop.store import Store
+from shop.upsert import upsert
+
+CHUNK = 2_000
+
+
+@dataclass
+class RowError:
+    path: Path
+    line: int
+    column: str
+    reason: str
+    raw: dict[str, Any] | str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: column '{self.column}': {self.reason}"
+
+
+@dataclass
+class IngestReport:
+    kind: str
+    path: Path
+    rows: int = 0
+    written: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    changed_ids: list[str] = field(default_factory=list)  # products/KB docs added or changed
+    deleted_ids: list[str] = field(default_factory=list)
+    rejects_path: Path | None = None
+
+    def summary(self) -> str:
+        text = f"{self.kind}: {self.rows} rows read, {self.written} written"
+        if self.changed_ids:
+            text += f", {len(self.changed_ids)} new or changed"
+        if self.deleted_ids:
+            text += f", {len(self.deleted_ids)} deleted"
+        if self.errors:
+            text += f", {len(self.errors)} rejected"
+        if self.rejects_path:
+            text += f" (see {self.rejects_path})"
+        return text
+
+
+class IngestError(InvalidInput):
+    """A file had bad rows and nothing of it was written."""
+
+    def __init__(self, report: IngestReport, shown: int = 20):
+        self.report = report
+        lines = [str(error) for error in report.errors[:shown]]
+        more = len(report.errors) - shown
+        if more > 0:
+            lines.append(f"... and {more} more")
+        lines.append(
+            f"{len(report.errors)} bad row(s) in {report.path}; nothing was written. "
+            "Fix them, or pass --skip-invalid to write the good rows and a rejects file."
+        )
+        super().__init__("\n".join(lines))
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, RowError | None]]:
+    """Yield (line number, raw row, parse error) for a CSV or JSONL file."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield number, None, RowError(path, number, f"char {exc.colno}", exc.msg, line)
+                    continue
+                if not isinstance(row, dict):
+                    yield number, None, RowError(path, number, "-", "not a JSON object", line)
+                    continue
+                yield number, row, None
+    elif suffix == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            start = 2  # the header is line 1
+            for row in reader:
+                if None in row:  # more cells than header columns
+                    yield start, None, RowError(path, start, "-", "more cells than header columns")
+                else:
+                    cleaned = {key: value for key, value in row.items() if value not in ("", None)}
+                    yield start, cleaned, None
+                start = reader.line_num + 1
+    else:
+        raise InvalidInput(f"{path}: unsupported file type {suffix!r}; use .csv or .jsonl")
+
+
+def _check_header(path: Path, model: type[Record]) -> None:
+    if path.suffix.lower() != ".csv":
+        return
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise InvalidInput(f"{path}:1: the file is empty; expected a header row")
+    fields = model.model_fields
+    unknown = [name for name in header if name not in fields]
+    required = [name for name, info in fields.items() if info.is_required()]
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise InvalidInput(f"{path}:1: missing required column(s): {', '.join(missing)}")
+    if unknown:
+        raise InvalidInput(
+            f"{path}:1: unknown column(s): {', '.join(unknown)}; "
+            f"valid columns are: {', '.join(fields)}"
+        )
+
+
+def _validate(path: Path, model: type[Record], line: int, row: dict[str, Any]):
+    try:
+        return model.model_validate(row), []
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors():
+            column = ".".join(str(part) for part in error["loc"]) or "-"
+            errors.append(RowError(path, line, column, error["msg"], row))
+        return None, errors
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
+# ---- writing -------------------------------------------------------------------------------
+
+
+def content_hash(*parts: Any) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def _product_row(record: ProductRecord) -> dict[str, Any]:
+    row = record.model_dump()
+    row["content_hash"] = content_hash(
+        record.title, record.description, record.category, record.brand, record.attributes,
+        record.price, record.stock,
+    )
+    return row
+
+
+def _customer_row(record: CustomerRecord) -> dict[str, Any]:
+    row = record.model_dump()
+    if row["created_at"] is None:
+        del row["created_at"]
+    return row
+
+
+def _event_row(record: EventRecord) -> dict[str, Any]:
+    return {
+        "idempotency_key": record.key(),
+        "customer_id": record.customer_id,
+        "type": record.type,
+        "product_id": record.product_id,
+        "query": record.query,
+        "session_id": record.session_id,
+        "ts": record.timestamp,
+    }
+
+
+def _missing_references(store: Store, records: list[tuple[int, EventRecord]], path: Path):
+    """Events must point at known customers and products; report the ones that do not."""
+    customer_ids = {record.customer_id for _, record in records}
+    product_ids = {record.product_id for _, record in records if record.product_id}
+    with store.session() as session:
+        known_customers = _existing(session, Customer, customer_ids)
+        known_products = _existing(session, Product, product_ids)
+    errors = []
+    for line, record in records:
+        if record.customer_id not in known_customers:
+            errors.append(RowError(path, line, "customer_id",
+                                   f"unknown customer {record.customer_id!r}; ingest customers first"))
+        if record.product_id and record.product_id not in known_products:
+            errors.append(RowError(path, line, "product_id",
+                                   f"unknown product {record.product_id!r}; ingest the catalog first"))
+    return errors
+
+
+def _existing(session, table, ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    ids_list = list(ids)
+    for start in range(0, len(ids_list), 900):
+        chunk = ids_list[start:start + 900]
+        found.update(session.scalars(select(table.id).where(table.id.in_(chunk))))
+    return found
+
+
+def _changed(session, table, rows: list[dict[str, Any]]) -> list[str]:
+    """Ids whose content hash differs from what the store holds (new ids included)."""
+    old: dict[str, str] = {}
+    ids = [row["id"] for row in rows]
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        rows_found = session.execute(
+            select(table.id, table.content_hash).where(table.id.in_(chunk))).all()
+        old.update((row_id, digest) for row_id, digest in rows_found)
+    return [row["id"] for row in rows if old.get(row["id"]) != row["content_hash"]]
+
+
+_WRITERS = {
+    "catalog": (Product, _product_row, ["id"]),
+    "customers": (Customer, _customer_row, ["id"]),
+    "events": (Event, _event_row, ["idempotency_key"]),
+}
+
+
+def ingest_file(
+    store: Store, kind: str, path: Path, *, skip_invalid: bool = False, progress: bool = True
+) -> IngestReport:
+    """Validate every row of `path`, then write all of it in one transaction (or nothing)."""
+    if kind not in RECORDS:
+        raise InvalidInput(f"unknown kind {kind!r}; choose one of {', '.join(RECORDS)}")
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    model = RECORDS[kind]
+    _check_header(path, model)
+    report = IngestReport(kind=kind, path=path)
+
+    good: list[tuple[int, Record]] = []
+    seen_keys: dict[str, int] = {}
+    total = _count_lines(path) if progress else None
+    rows = tqdm(_read_rows(path), total=total, desc=f"validate {path.name}", unit="row",
+                disable=not progress, leave=False)
+    for line, row, parse_error in rows:
+        report.rows += 1
+        if parse_error:
+            report.errors.append(parse_error)
+            continue
+        record, errors = _validate(path, model, line, row)
+        if errors:
+            report.errors.extend(errors)
+            continue
+        key = record.key() if isinstance(record, EventRecord) else record.id
+        if key in seen_keys:
+            report.errors.append(RowError(path, line, "id", f"duplicate of line {seen_keys[key]}", row))
+            continue
+        seen_keys[key] = line
+        good.append((line, record))
+
+    if kind == "events" and good:
+        reference_errors = _missing_references(store, good, path)
+        bad_lines = {error.line for error in reference_errors}
+        report.errors.extend(reference_errors)
+        good = [(line, record) for line, record in good if line not in bad_lines]
+
+    if report.errors:
+        report.errors.sort(key=lambda error: error.line)
+        if not skip_invalid:
+            raise IngestError(report)
+        report.rejects_path = _write_rejects(path, report.errors)
+
+    table, to_row, keys = _WRITERS[kind]
+    rows_out = [to_row(record) for _, record in good]
+    with store.session() as session:  # one transaction: all rows or none
+        if kind in ("catalog",):
+            report.changed_ids = _changed(session, table, rows_out)
+        for start in tqdm(range(0, len(rows_out), CHUNK), desc=f"write {path.name}",
+                          unit="chunk", disable=not progress, leave=False):
+            chunk = rows_out[start:start + CHUNK]
+            upsert(session, table, chunk, keys, update=kind != "events")
+    report.written = len(rows_out)
+    return report
+
+
+def _write_rejects(path: Path, errors: list[RowError]) -> Path:
+    rejects = path.with_name(path.stem + ".rejects.csv")
+    with rejects.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "column", "reason", "row"])
+        for error in errors:
+            raw = error.raw if isinstance(error.raw, str) else json.dumps(error.raw, default=str)
+            writer.writerow([error.line, error.column, error.reason, raw])
+    return rejects
+
+
+# ---- knowledge base ------------------------------------------------------------------------
+
+_HEADING = re.compile(r"^#\s+(.+)$", re.MULTILINE)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def ingest_kb(store: Store, directory: Path, *, prune: bool = False,
+              progress: bool = True) -> IngestReport:
+    """Load every .md/.txt file under `directory` as one KB document (id = file slug).
+
+    With `prune`, documents ingested from this directory earlier whose file is gone are deleted.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InvalidInput(f"{directory}: not a directory")
+    files = sorted(p for p in directory.rglob("*") if p.suffix.lower() in (".md", ".txt"))
+    report = IngestReport(kind="kb", path=directory, rows=len(files))
+    rows = []
+    for path in tqdm(files, desc="read kb", disable=not progress, leave=False):
+        text = path.read_text(encoding="utf-8").strip()
+        if not text:
+            report.errors.append(RowError(path, 1, "body", "empty document"))
+            continue
+        match = _HEADING.search(text)
+        title = match.group(1).strip() if match else path.stem.replace("-", " ").capitalize()
+        doc_id = _slug(str(path.relative_to(directory).with_suffix("")))
+        rows.append({
+            "id": doc_id, "title": title, "topic": doc_id.split("-")[0], "body": text,
+            "source": str(path.relative_to(directory)),
+            "content_hash": content_hash(title, text),
+        })
+    if report.errors:
+        raise IngestError(report)
+    with store.session() as session:
+        report.changed_ids = _changed(session, KBDocument, rows)
+        upsert(session, KBDocument, rows, ["id"], update=True)
+        if prune:
+            keep = {row["id"] for row in rows}
+            gone = [doc for doc in session.scalars(select(KBDocument)) if doc.id not in keep]
+            for doc in gone:
+                session.delete(doc)
+            report.deleted_ids = [doc.id for doc in gone]
+    report.written = len(rows)
+    return report

@@ -1,0 +1,110 @@
+"""Validated input records: one pydantic model per ingestible kind.
+
+The same models validate CSV/JSONL rows, API bodies and CLI arguments, so a field's rules live
+in one place. Empty CSV cells arrive as missing keys and take the defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from shop.schema import EVENT_TYPES
+
+Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+class ProductRecord(Record):
+    id: str = Id
+    title: str = Field(min_length=1, max_length=300)
+    description: str = ""
+    category: str = Field(min_length=1, max_length=100)
+    price: float = Field(ge=0)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    stock: int = Field(default=0, ge=0)
+    brand: str = ""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    url: str = ""
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _parse_attributes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON object: {exc.msg}") from None
+        return value
+
+
+class CustomerRecord(Record):
+    id: str = Id
+    first_name: str = Field(min_length=1, max_length=100)
+    email: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    locale: str = Field(default="en-GB", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    marketing_consent: bool = False
+    unsubscribed_at: datetime | None = None
+    created_at: datetime | None = None
+
+    @field_validator("unsubscribed_at", "created_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+
+class EventRecord(Record):
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+    customer_id: str = Id
+    type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
+    product_id: str | None = Field(default=None, min_length=1, max_length=64)
+    query: str | None = Field(default=None, max_length=500)
+    session_id: str | None = Field(default=None, max_length=64)
+    timestamp: datetime
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _as_utc(value)
+
+    def key(self) -> str:
+        """The idempotency key; derived from the event's content when the source gave none."""
+        if self.idempotency_key:
+            return self.idempotency_key
+        raw = "|".join(
+            [self.customer_id, self.type, self.product_id or "", self.query or "",
+             self.timestamp.isoformat()]
+        )
+        return "h:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    @field_validator("product_id", "query", "session_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> "EventRecord":
+        if self.type == "search" and not self.query:
+            raise PydanticCustomError("missing_query", "a search event needs a query")
+        if self.type != "search" and not self.product_id:
+            raise PydanticCustomError("missing_product", f"a {self.type} event needs a product_id")
+        return self
+
+
+RECORDS: dict[str, type[Record]] = {
+    "catalog": ProductRecord,
+    "customers": CustomerRecord,
+    "events": EventRecord,
+}

@@ -1,0 +1,104 @@
+"""One settings class for the whole service.
+
+Values come from (highest first): constructor arguments, `SHOPWRIGHT_*` environment variables,
+a TOML file named by `SHOPWRIGHT_CONFIG` (or `shopwright.toml` in the working directory),
+then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from shop.errors import ConfigError
+
+PLACEHOLDER_ADMIN_KEY = "change-me"
+
+# Embedded defaults resolve offline from installed PyPI packages (see shop/embedded.py).
+EMBEDDED_LLM = "embedded:smollm2-135m-instruct"
+EMBEDDED_EMBEDDER = "embedded:all-minilm-l6-v2"
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("SHOPWRIGHT_CONFIG", "shopwright.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPWRIGHT_", extra="forbid")
+
+    mode: Literal["dev", "prod"] = "dev"
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite file inside data_dir
+    model_cache_dir: Path | None = None  # converted model copies; default: data_dir/models
+
+    llm_model: str = EMBEDDED_LLM  # "embedded:..." | Hugging Face id | local folder
+    embed_model: str = EMBEDDED_EMBEDDER
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    llm_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_key: SecretStr = SecretStr(PLACEHOLDER_ADMIN_KEY)
+    max_request_bytes: int = 1_000_000
+
+    shop_name: str = "Northwind Outfitters"
+    shop_url: str = "https://northwind.example"
+    shop_postal_address: str = "Northwind Outfitters, Fjordgatan 12, 411 05 Gothenburg, Sweden"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        path = _config_file()
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> "Settings":
+        if self.mode == "prod" and self.admin_key.get_secret_value() == PLACEHOLDER_ADMIN_KEY:
+            raise ConfigError(
+                "SHOPWRIGHT_ADMIN_KEY is still the placeholder; set a real secret "
+                "or run with SHOPWRIGHT_MODE=dev"
+            )
+        return self
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'shop.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.models_dir, self.index_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own `Settings(...)` instead)."""
+    return Settings()

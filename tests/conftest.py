@@ -1,0 +1,90 @@
+"""Shared fixtures.
+
+Fast unit tests get a fresh SQLite store in a temp dir. Integration tests share, per session,
+the demo shop loaded once and the real embedded models loaded once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from shop.settings import Settings  # noqa: E402
+from shop.store import Store  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    for key in list(os.environ):
+        if key.startswith("SHOPWRIGHT_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """Converted LLM copies, shared by the whole session (the GGUF conversion runs once)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture
+def settings(tmp_path, model_cache) -> Settings:
+    return Settings(data_dir=tmp_path / "data", model_cache_dir=model_cache)
+
+
+@pytest.fixture
+def store(settings) -> Store:
+    return Store(settings)
+
+
+@pytest.fixture(scope="session")
+def demo_files(tmp_path_factory) -> dict[str, Path]:
+    from shop.demo import generate_demo
+
+    return generate_demo(tmp_path_factory.mktemp("demo-files"), seed=7)
+
+
+@pytest.fixture(scope="session")
+def demo_context(tmp_path_factory, model_cache, demo_files):
+    """A ShopContext over the demo shop, loaded once per session. Treat it as read-only."""
+    from shop.ingest import ingest_file, ingest_kb
+    from ui.context import ShopContext
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("demo-data"), model_cache_dir=model_cache)
+    context = ShopContext(settings)
+    for kind in ("catalog", "customers", "events"):
+        context.after_ingest(ingest_file(context.store, kind, demo_files[kind], progress=False))
+    context.after_ingest(ingest_kb(context.store, demo_files["kb"], progress=False))
+    return context
+
+
+@pytest.fixture(scope="session")
+def real_llm(model_cache, tmp_path_factory):
+    from gen.llm import load_llm
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("llm-data"), model_cache_dir=model_cache)
+    return load_llm(settings)
+
+
+@pytest.fixture(scope="session")
+def real_embedder(tmp_path_factory):
+    from retrieval.models import load_embedder
+
+    return load_embedder(Settings(data_dir=tmp_path_factory.mktemp("emb-data")))
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.skip("Chromium is not installed (scripts/test.sh installs it as root)")
+    return path
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]

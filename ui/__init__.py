@@ -1,0 +1,1 @@
+"""Edges: FastAPI app, Gradio studio, chat widget, CLI."""

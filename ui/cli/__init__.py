@@ -1,0 +1,29 @@
+"""The `shopwright` command line. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from shop.errors import ShopwrightError
+from ui.cli import data, models, serve
+
+app = typer.Typer(
+    name="shopwright",
+    help="Self-hosted personalization and content service for online shops.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.ingest_app, name="ingest")
+app.add_typer(data.demo_app, name="demo")
+app.add_typer(models.app, name="models")
+app.command("serve")(serve.serve)
+
+
+def main() -> None:
+    try:
+        app()
+    except ShopwrightError as exc:  # errors become exit codes only here, at the edge
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(exc.exit_code)

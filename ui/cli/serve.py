@@ -1,0 +1,31 @@
+"""`shopwright serve`: one process with the API, the chat widget and the Gradio studio."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
+    demo: Annotated[bool, typer.Option(help="Load the demo shop first if not loaded.")] = False,
+) -> None:
+    """Start the HTTP server: REST API under /v1, health at /healthz and /readyz, studio at /studio."""
+    import uvicorn
+
+    from ui.app import create_app
+    from ui.context import default_context
+
+    context = default_context()
+    if demo:
+        from ui.demo import load_demo
+
+        for line in load_demo(context, progress=True):
+            typer.echo(line)
+    settings = context.settings
+    app = create_app(context)
+    typer.echo(f"shopwright on http://{host or settings.host}:{port or settings.port} "
+               "(studio at /studio, API docs at /docs)")
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")

@@ -1,0 +1,41 @@
+"""The per-process wiring: settings, the store, and lazily built services.
+
+Routes, Gradio handlers and CLI commands all take a `ShopContext` and call service functions
+through it, so every feature is reachable from each edge with the same behaviour.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from shop.settings import Settings, get_settings
+from shop.store import Store
+
+
+class ShopContext:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self._lock = threading.Lock()
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings)
+
+    def after_ingest(self, report) -> None:
+        """Keep derived state (search indexes, recommender profiles) current after ingestion."""
+        for hook in AFTER_INGEST:
+            hook(self, report)
+
+
+# Callables (context, IngestReport) -> None, run after every ingestion from any edge.
+AFTER_INGEST: list = []
+
+_DEFAULT: ShopContext | None = None
+
+
+def default_context() -> ShopContext:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = ShopContext()
+    return _DEFAULT
