@@ -22,6 +22,13 @@ class ShopContext:
     def store(self) -> Store:
         return Store(self.settings)
 
+    @cached_property
+    def search(self):
+        """retrieval.search.SearchService: product and KB search (see its module docstring)."""
+        from retrieval.search import SearchService
+
+        return SearchService(self.store, self.settings)
+
     def after_ingest(self, report) -> None:
         """Keep derived state (search indexes, recommender profiles) current after ingestion."""
         for hook in AFTER_INGEST:
@@ -30,6 +37,16 @@ class ShopContext:
 
 # Callables (context, IngestReport) -> None, run after every ingestion from any edge.
 AFTER_INGEST: list = []
+
+
+def _sync_search_index(context: ShopContext, report) -> None:
+    collection = {"catalog": "products", "kb": "kb"}.get(report.kind)
+    if collection and (report.changed_ids or report.deleted_ids
+                       or not (context.settings.index_dir / collection / "index.faiss").exists()):
+        context.search.sync(collection)
+
+
+AFTER_INGEST.append(_sync_search_index)
 
 _DEFAULT: ShopContext | None = None
 

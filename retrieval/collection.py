@@ -1,0 +1,143 @@
+"""A collection: one searchable corpus (products, or KB passages) with its dense and keyword
+indexes, kept in step with the store.
+
+`sync()` reads the passages from the store, embeds only those whose text changed (the embedder
+cache skips texts seen before), upserts them into the FAISS index, deletes the ones gone, and
+saves the index. It diffs against the index itself, so it is correct however the store changed.
+The keyword index is rebuilt lazily on the next keyword query after a sync.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from retrieval.embedder import Embedder
+from retrieval.filters import SearchFilters
+from retrieval.keyword import KeywordIndex
+from retrieval.passages import Passage
+from retrieval.vector_index import FaissIndex, IndexConfig
+
+
+@dataclass
+class SyncReport:
+    collection: str
+    total: int = 0
+    added: int = 0
+    changed: int = 0
+    deleted: int = 0
+    embedded: int = 0  # texts that reached the model (cache misses)
+
+    def summary(self) -> str:
+        return (f"{self.collection}: {self.total} indexed ({self.added} added, "
+                f"{self.changed} changed, {self.deleted} deleted, {self.embedded} embedded)")
+
+
+class Collection:
+    def __init__(self, name: str, folder: Path, embedder: Embedder,
+                 loader: Callable[[], list[Passage]], config: IndexConfig | None = None):
+        self.name, self.folder, self.embedder, self.loader = name, folder, embedder, loader
+        self.config = config or IndexConfig(dimension=embedder.dimension, model=embedder.name)
+        self.passages: dict[str, Passage] = {}
+        self.vectors: FaissIndex | None = None
+        self._keyword: KeywordIndex | None = None
+        self._filter_columns: dict[str, np.ndarray] = {}
+        self._lock = threading.RLock()
+
+    # ---- keeping current ---------------------------------------------------------------
+
+    def ensure_loaded(self) -> None:
+        """Open the saved index and reconcile it with the store, once per process."""
+        with self._lock:
+            if self.vectors is None:
+                self.vectors = FaissIndex.load(self.folder, self.config)
+                self.sync()
+
+    def sync(self) -> SyncReport:
+        with self._lock:
+            if self.vectors is None:
+                self.vectors = FaissIndex.load(self.folder, self.config)
+            passages = {p.id: p for p in self.loader()}
+            report = SyncReport(self.name, total=len(passages))
+            stale = [p for p in passages.values()
+                     if self.vectors.content_hash(p.id) != p.content_hash]
+            gone = [item_id for item_id in self.vectors.ids if item_id not in passages]
+            report.changed = sum(1 for p in stale if p.id in self.vectors.ids)
+            report.added = len(stale) - report.changed
+            report.deleted = len(gone)
+            before = getattr(self.embedder, "computed", 0)
+            for start in range(0, len(stale), 2048):  # bounded memory on big catalogs
+                batch = stale[start:start + 2048]
+                vectors = self.embedder.embed([p.embed_text for p in batch])
+                self.vectors.upsert([p.id for p in batch], vectors,
+                                    [p.content_hash for p in batch])
+            self.vectors.delete(gone)
+            report.embedded = getattr(self.embedder, "computed", 0) - before
+            if stale or gone or not (self.folder / "index.faiss").exists():
+                self.vectors.save(self.folder)
+            self.passages = passages
+            self._keyword = None
+            self._filter_columns = {}
+            return report
+
+    def rebuild(self) -> SyncReport:
+        """Drop the saved index and build it again (vectors still come from the cache)."""
+        with self._lock:
+            for name in ("index.faiss", "ids.json", "config.json"):
+                (self.folder / name).unlink(missing_ok=True)
+            self.vectors = FaissIndex(self.config)
+            return self.sync()
+
+    # ---- searching ---------------------------------------------------------------------
+
+    def keyword_index(self) -> KeywordIndex:
+        with self._lock:
+            if self._keyword is None:
+                ids = list(self.passages)
+                self._keyword = KeywordIndex(ids, [
+                    self.passages[i].keyword_text or self.passages[i].embed_text for i in ids])
+            return self._keyword
+
+    def mask(self, filters: SearchFilters) -> np.ndarray:
+        """Boolean array over the keyword index's order: which passages pass `filters`."""
+        keyword = self.keyword_index()
+        with self._lock:
+            if not self._filter_columns:
+                metas = [self.passages[i].metadata for i in keyword.item_ids]
+                self._filter_columns = {
+                    "category": np.array([str(m.get("category", "")).lower() for m in metas]),
+                    "price": np.array([m.get("price", np.nan) for m in metas], dtype=float),
+                    "stock": np.array([m.get("stock", 0) for m in metas], dtype=float),
+                }
+            columns = self._filter_columns
+        keep = np.ones(len(keyword), dtype=bool)
+        if filters.category:
+            keep &= columns["category"] == filters.category.lower()
+        if filters.min_price is not None:
+            keep &= columns["price"] >= filters.min_price
+        if filters.max_price is not None:
+            keep &= columns["price"] <= filters.max_price
+        if filters.in_stock:
+            keep &= columns["stock"] > 0
+        if filters.locale:
+            keep &= np.array([filters.accepts({"locales": self.passages[i].metadata.get(
+                "locales")}) for i in keyword.item_ids], dtype=bool)
+        return keep
+
+    def dense(self, query_vector: np.ndarray, k: int,
+              mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        self.ensure_loaded()
+        allowed = None
+        if mask is not None:
+            ids = self.keyword_index().item_ids
+            allowed = [ids[i] for i in np.flatnonzero(mask)]
+        return self.vectors.search(query_vector, k, allowed)
+
+    def keyword(self, query: str, k: int,
+                mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        self.ensure_loaded()
+        return self.keyword_index().search(query, k, mask)

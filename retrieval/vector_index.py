@@ -1,0 +1,195 @@
+"""Vector index: one interface, a FAISS backend persisted to disk.
+
+FaissIndex is exact (IndexFlatIP) while small and switches to approximate HNSW once it holds
+`hnsw_threshold` vectors. String ids map to int64 ids inside an IndexIDMap2, so single items can
+be upserted and deleted. HNSW cannot remove vectors, so deletions there are tombstones filtered
+at search time, and the graph is rebuilt once tombstones reach a fifth of the index.
+
+On disk (a folder): `index.faiss`, `config.json` (kind, dimension, model, parameters) and
+`ids.json` (string id -> [int id, content hash]).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+
+class IndexConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dimension: int
+    model: str = ""
+    hnsw_threshold: int = 20_000  # exact search below this many vectors
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+
+
+class VectorIndex(ABC):
+    """Nearest neighbours by inner product over unit vectors."""
+
+    @abstractmethod
+    def search(self, query: np.ndarray, k: int,
+               allowed: Iterable[str] | None = None) -> list[tuple[str, float]]:
+        """Top `k` (id, score) for one query vector, best first; only `allowed` ids if given."""
+
+
+class FaissIndex(VectorIndex):
+    def __init__(self, config: IndexConfig):
+        self.config = config
+        self.ids: dict[str, tuple[int, str]] = {}  # string id -> (int id, content hash)
+        self._by_int: dict[int, str] = {}
+        self._next = 0
+        self._tombstones: set[int] = set()
+        self._index = self._empty_flat()
+
+    # ---- building ----------------------------------------------------------------------
+
+    def _empty_flat(self):
+        import faiss
+
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.config.dimension))
+
+    def _empty_hnsw(self):
+        import faiss
+
+        inner = faiss.IndexHNSWFlat(self.config.dimension, self.config.hnsw_m,
+                                    faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = self.config.hnsw_ef_construction
+        inner.hnsw.efSearch = self.config.hnsw_ef_search
+        return faiss.IndexIDMap2(inner)
+
+    @property
+    def is_hnsw(self) -> bool:
+        import faiss
+
+        return isinstance(faiss.downcast_index(self._index.index), faiss.IndexHNSW)
+
+    @property
+    def kind(self) -> str:
+        return "hnsw" if self.is_hnsw else "flat"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def content_hash(self, item_id: str) -> str | None:
+        entry = self.ids.get(item_id)
+        return entry[1] if entry else None
+
+    def upsert(self, item_ids: list[str], vectors: np.ndarray, hashes: list[str]) -> None:
+        """Add new items and replace changed ones."""
+        if not item_ids:
+            return
+        self.delete([i for i in item_ids if i in self.ids])
+        int_ids = np.arange(self._next, self._next + len(item_ids), dtype=np.int64)
+        self._next += len(item_ids)
+        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), int_ids)
+        for item_id, int_id, digest in zip(item_ids, int_ids.tolist(), hashes):
+            self.ids[item_id] = (int_id, digest)
+            self._by_int[int_id] = item_id
+        self._maybe_switch_kind()
+
+    def delete(self, item_ids: Iterable[str]) -> None:
+        int_ids = [self.ids.pop(i)[0] for i in list(item_ids) if i in self.ids]
+        if not int_ids:
+            return
+        for int_id in int_ids:
+            self._by_int.pop(int_id, None)
+        if self.is_hnsw:
+            self._tombstones.update(int_ids)
+            if len(self._tombstones) * 5 >= max(len(self.ids), 1):
+                self._rebuild(self._empty_hnsw())
+        else:
+            self._index.remove_ids(np.asarray(int_ids, dtype=np.int64))
+
+    def _maybe_switch_kind(self) -> None:
+        big = len(self.ids) >= self.config.hnsw_threshold
+        if big and not self.is_hnsw:
+            self._rebuild(self._empty_hnsw())
+        elif not big and self.is_hnsw:
+            self._rebuild(self._empty_flat())
+
+    def _rebuild(self, target) -> None:
+        live = np.fromiter((entry[0] for entry in self.ids.values()), dtype=np.int64)
+        if len(live):
+            target.add_with_ids(self._index.reconstruct_batch(live), live)
+        self._index, self._tombstones = target, set()
+
+    # ---- searching ---------------------------------------------------------------------
+
+    def search(self, query: np.ndarray, k: int,
+               allowed: Iterable[str] | None = None) -> list[tuple[str, float]]:
+        if not self.ids or k <= 0:
+            return []
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        if allowed is not None:
+            return self._search_allowed(query, k, allowed)
+        fetch = min(k + len(self._tombstones), self._index.ntotal)
+        scores, int_ids = self._index.search(query, fetch)
+        return self._pairs(scores[0], int_ids[0])[:k]
+
+    def _search_allowed(self, query: np.ndarray, k: int,
+                        allowed: Iterable[str]) -> list[tuple[str, float]]:
+        live = np.asarray([self.ids[i][0] for i in allowed if i in self.ids], dtype=np.int64)
+        if len(live) == 0:
+            return []
+        if not self.is_hnsw or len(live) <= 5_000:
+            # Few candidates (or a flat index): exact scores over just those vectors.
+            scores = self._index.reconstruct_batch(live) @ query[0]
+            top = np.argsort(-scores)[:k]
+            return self._pairs(scores[top], live[top])
+        import faiss
+
+        selector = faiss.IDSelectorBatch(live)
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(
+            self.config.hnsw_ef_search, 2 * k))
+        scores, int_ids = self._index.search(query, min(k, len(live)), params=params)
+        return self._pairs(scores[0], int_ids[0])
+
+    def _pairs(self, scores: np.ndarray, int_ids: np.ndarray) -> list[tuple[str, float]]:
+        return [(self._by_int[int(i)], float(s)) for s, i in zip(scores, int_ids)
+                if i >= 0 and int(i) in self._by_int]
+
+    # ---- persistence -------------------------------------------------------------------
+
+    def save(self, folder: Path) -> None:
+        import faiss
+
+        folder.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self._index, str(folder / "index.faiss.tmp"))
+        (folder / "index.faiss.tmp").replace(folder / "index.faiss")
+        state = {"next": self._next, "tombstones": sorted(self._tombstones),
+                 "ids": {k: list(v) for k, v in self.ids.items()}}
+        (folder / "ids.json.tmp").write_text(json.dumps(state))
+        (folder / "ids.json.tmp").replace(folder / "ids.json")
+        config = self.config.model_dump() | {"kind": self.kind,
+                                             "count": len(self.ids)}
+        (folder / "config.json").write_text(json.dumps(config, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path, config: IndexConfig) -> "FaissIndex":
+        """The saved index if it matches `config` (same dimension and model), else an empty one."""
+        import faiss
+
+        index = cls(config)
+        config_path, ids_path = folder / "config.json", folder / "ids.json"
+        if not (config_path.exists() and ids_path.exists() and (folder / "index.faiss").exists()):
+            return index
+        saved = json.loads(config_path.read_text())
+        if saved.get("dimension") != config.dimension or saved.get("model") != config.model:
+            return index  # another model wrote it: start over, the sync re-embeds
+        state = json.loads(ids_path.read_text())
+        index._index = faiss.read_index(str(folder / "index.faiss"))
+        if index.is_hnsw:
+            faiss.downcast_index(index._index.index).hnsw.efSearch = config.hnsw_ef_search
+        index.ids = {k: (int(v[0]), str(v[1])) for k, v in state["ids"].items()}
+        index._by_int = {v[0]: k for k, v in index.ids.items()}
+        index._next = int(state["next"])
+        index._tombstones = set(state.get("tombstones", []))
+        return index
