@@ -76,6 +76,18 @@ class FusionConfig(BaseModel):
     depth: int = 50  # candidates taken from each ranking (at least 4 * k)
 
 
+def build_request(query: str, k: int = 10, kb: bool = False, mode: str = "hybrid",
+                  **filters: Any) -> SearchRequest:
+    """A SearchRequest from loose edge values; unset filters (None/False) are dropped."""
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if not 1 <= int(k) <= 100:
+        raise InvalidInput(f"k must be between 1 and 100, got {k}")
+    chosen = parse_filters({name: value for name, value in filters.items()
+                            if value not in (None, False, "")})
+    return SearchRequest(query=query, k=int(k), kb=kb, mode=mode, filters=chosen)
+
+
 def clean_query(query: str) -> str:
     if not isinstance(query, str) or not query.strip():
         raise InvalidInput("the search query is empty; send some words to search for")

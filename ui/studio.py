@@ -31,7 +31,9 @@ def overview_tab(context: ShopContext) -> None:
             lambda: shop_overview(context), outputs=table)
 
 
-STUDIO_TABS: list[Callable[[ShopContext], None]] = [overview_tab]
+from ui.studio_search import search_tab  # noqa: E402
+
+STUDIO_TABS: list[Callable[[ShopContext], None]] = [overview_tab, search_tab]
 
 
 def build_studio(context: ShopContext) -> gr.Blocks:

@@ -8,6 +8,7 @@ import typer
 
 from shop.errors import ShopwrightError
 from ui.cli import data, models, serve
+from ui.cli import evaluate, search as search_cli
 
 app = typer.Typer(
     name="shopwright",
@@ -19,6 +20,9 @@ app.add_typer(data.ingest_app, name="ingest")
 app.add_typer(data.demo_app, name="demo")
 app.add_typer(models.app, name="models")
 app.command("serve")(serve.serve)
+app.command("search")(search_cli.search)
+app.add_typer(search_cli.index_app, name="index")
+app.add_typer(evaluate.app, name="eval")
 
 
 def main() -> None:
