@@ -1,0 +1,85 @@
+"""Content-based: items embedded from their text (title, description, attributes) with MiniLM;
+a user's profile is the weighted mean of the embeddings of what they interacted with."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from scipy import sparse
+
+from recsys.interactions import Interactions, ItemTable
+from recsys.models.base import Recommender, normalize_rows, register
+from shop.errors import InvalidInput
+
+Encoder = Callable[[list[str]], np.ndarray]  # texts -> (n, dim) L2-normalised float32
+
+
+def minilm_encoder(settings) -> Encoder:
+    """The embedded sentence-transformers model, loaded lazily once per process."""
+
+    def encode(texts: list[str]) -> np.ndarray:
+        from retrieval.models import load_embedder
+
+        model = load_embedder(settings).model
+        return np.asarray(model.encode(texts, normalize_embeddings=True, batch_size=64,
+                                       show_progress_bar=False), dtype=np.float32)
+
+    return encode
+
+
+def ensure_embeddings(items: ItemTable, encoder: Encoder | None) -> np.ndarray:
+    """Embed the catalog once and keep the result on the table (shared by every model)."""
+    if items.embeddings is None:
+        if encoder is None:
+            raise InvalidInput("the content model needs an encoder (or precomputed embeddings)")
+        items.embeddings = normalize_rows(np.asarray(encoder(list(items.texts)), dtype=np.float32))
+    return items.embeddings
+
+
+@register
+class ContentRecommender(Recommender):
+    name = "content"
+
+    def __init__(self, options=None, **kwargs):
+        super().__init__(options, **kwargs)
+        self.encoder: Encoder | None = None
+        self.embeddings = np.zeros((0, 0), dtype=np.float32)
+
+    def use_encoder(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+
+    def fit(self, data: Interactions) -> "ContentRecommender":
+        if data.items is None:
+            raise InvalidInput("the content model needs item texts: pass an items file "
+                               "(item_id plus text columns) or use the store's catalog")
+        self.n_items = data.n_items
+        self.embeddings = ensure_embeddings(data.items, self.encoder)
+        return self
+
+    def profiles(self, user_items: sparse.csr_matrix) -> np.ndarray:
+        return normalize_rows(np.asarray(user_items @ self.embeddings, dtype=np.float32))
+
+    def scores(self, user_items: sparse.csr_matrix) -> np.ndarray:
+        return self.profiles(user_items) @ self.embeddings.T
+
+    def similar(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Items most similar to `item` by text: what serves a product with no events."""
+        scores = self.embeddings @ self.embeddings[item]
+        scores[item] = -np.inf
+        order = np.argsort(-scores)[:k]
+        return order, scores[order]
+
+    def recommend(self, users, user_items, k=10, *, allowed=None, exclude_seen=True,
+                  recalculate_user=False):
+        scores = self.scores(user_items)
+        empty = np.diff(user_items.indptr) == 0
+        if empty.any():
+            scores[empty] = -np.inf
+        return self.top_k(scores, user_items, k, allowed, exclude_seen)
+
+    def state(self):
+        return {"embeddings": self.embeddings}
+
+    def set_state(self, arrays):
+        self.embeddings = arrays["embeddings"]

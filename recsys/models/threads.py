@@ -1,0 +1,13 @@
+"""Keep BLAS single-threaded around implicit's own thread pool (it warns otherwise)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+
+@contextmanager
+def limit_threads(blas_threads: int = 1):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        yield

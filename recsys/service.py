@@ -1,0 +1,223 @@
+"""The recommender service over the shop's store: serve, take events in real time, retrain.
+
+It loads the persisted served model from `data_dir/recsys` (or trains one on first use). New
+events are written to the store, then folded into the customer's current row; that customer's
+vector is recomputed from the row at their next request, so no retraining is needed.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sqlalchemy import select
+
+from recsys.interactions import InteractionOptions, build_interactions, decay
+from recsys.models.base import user_rows
+from recsys.models.content import minilm_encoder
+from recsys.reasons import Explainer, phrase
+from recsys.serving import ItemRules, ServeOptions, serve
+from recsys.store_data import customer_ids, items_from_store, log_from_store
+from recsys.training import AUTO, Bundle, load_bundle, save_bundle, train
+from shop.errors import InvalidInput
+from shop.records import EventRecord
+from shop.schema import Customer, Event, Product
+from shop.store import Store
+from shop.upsert import upsert
+
+
+class RecommenderService:
+    def __init__(self, store: Store, settings, encoder=None, directory: Path | None = None):
+        self.store = store
+        self.settings = settings
+        self.encoder = encoder or minilm_encoder(settings)
+        self.directory = Path(directory or settings.data_dir / "recsys")
+        self._lock = threading.RLock()
+        self._bundle: Bundle | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def retrain(self, model: str = AUTO, progress: bool = False) -> dict:
+        """Full fit of the served model on the store's events (the periodic job)."""
+        options = InteractionOptions()
+        log = log_from_store(self.store, options)
+        items = items_from_store(self.store)
+        bundle = train(log, items, model, options, encoder=self.encoder, progress=progress,
+                       user_ids=np.union1d(customer_ids(self.store), np.unique(log.user_ids))
+                       .astype(object))
+        save_bundle(bundle, self.directory)
+        with self._lock:
+            self._attach(bundle)
+        return bundle.meta
+
+    def _ready(self) -> Bundle:
+        with self._lock:
+            if self._bundle is None:
+                if (self.directory / "served.json").is_file():
+                    self._attach(load_bundle(self.directory))
+                else:
+                    self.retrain()
+            return self._bundle
+
+    def invalidate(self) -> None:
+        """Re-read the store's events at the next request (after an ingestion)."""
+        with self._lock:
+            if self._bundle is not None:
+                self._attach(self._bundle)
+
+    def _attach(self, bundle: Bundle) -> None:
+        """Serve `bundle`, with the store's current events as each customer's row."""
+        if hasattr(bundle.model, "use_encoder"):
+            bundle.model.use_encoder(self.encoder)
+        fitted = bundle.data
+        # The fit's reference time keeps weights on the models' scale; newer events count fully.
+        options = fitted.options.model_copy(update={"reference_time": datetime.fromtimestamp(
+            fitted.reference_time, timezone.utc)})
+        log = log_from_store(self.store, options)
+        new_users = np.setdiff1d(np.unique(log.user_ids).astype(str),
+                                 fitted.user_ids.astype(str)).astype(object)
+        live = build_interactions(log, options, items=fitted.items, item_ids=fitted.item_ids,
+                                  user_ids=np.concatenate([fitted.user_ids, new_users]))
+        live.user_segments = fitted.user_segments
+        n_fit = fitted.n_users
+        changed = (live.matrix[:n_fit] != fitted.matrix).tocsr()
+        self._bundle = bundle
+        self._live = live
+        self._n_fit = n_fit
+        self._users = dict(live.user_index)
+        self._extra: dict[int, dict[int, float]] = {}
+        self._extra_purchases: dict[int, set[int]] = {}
+        self._dirty = set(np.flatnonzero(np.diff(changed.indptr) > 0).tolist())
+        self._rules = ItemRules(fitted.item_ids, fitted.items)
+        similarity = getattr(bundle.model.children().get("item_knn", bundle.model),
+                             "similarity", None)
+        content = bundle.model.children().get("content", bundle.model)
+        embeddings = getattr(content, "embeddings", None)
+        if embeddings is None or not len(embeddings):
+            embeddings = fitted.items.embeddings if fitted.items is not None else None
+        names = {s["id"]: s["description"].split(";")[0] for s in
+                 (bundle.segmentation or {}).get("segments", [])}
+        self._explainer = Explainer(live, similarity, embeddings, log, names)
+
+    # ---- serving ---------------------------------------------------------------------------
+
+    def _row(self, user: int) -> sparse.csr_matrix:
+        n_items = self._live.n_items
+        if user < 0:
+            return sparse.csr_matrix((1, n_items), dtype=np.float32)
+        row = user_rows(self._live, np.array([user])) if user < self._live.n_users else \
+            sparse.csr_matrix((1, n_items), dtype=np.float32)
+        extra = self._extra.get(user)
+        if extra:
+            cols = np.fromiter(extra.keys(), dtype=np.int64)
+            vals = np.fromiter(extra.values(), dtype=np.float32)
+            row = (row + sparse.csr_matrix((vals, (np.zeros_like(cols), cols)),
+                                           shape=(1, n_items))).tocsr()
+        return row
+
+    def _purchased(self, user: int) -> np.ndarray:
+        bought = set(self._extra_purchases.get(user, ()))
+        if 0 <= user < self._live.n_users and self._live.purchases is not None:
+            bought.update(self._live.purchases[user].indices.tolist())
+        return np.fromiter(bought, dtype=np.int64, count=len(bought))
+
+    def recommend(self, customer_id: str, options: ServeOptions | None = None) -> dict:
+        options = options or ServeOptions()
+        bundle = self._ready()
+        with self._lock:
+            user = self._users.get(customer_id, -1)
+            row = self._row(user)
+            purchased = self._purchased(user)
+            model_user = user if 0 <= user < self._n_fit else -1
+            recalculate = model_user < 0 or user in self._dirty
+            segment = (int(self._live.user_segments[user]) if self._live.user_segments is not None
+                       and 0 <= user < len(self._live.user_segments) else None)
+        ranked = serve(bundle.model, self._rules, model_user, row, options, purchased,
+                       recalculate_user=recalculate)
+        items = self._live.items
+        out = []
+        for item, score, boosted in ranked:
+            entry = {"product_id": str(self._live.item_ids[item]),
+                     "title": items.titles[item] if items is not None else None,
+                     "category": (str(items.categories[item]) if items is not None and
+                                  items.categories is not None else None),
+                     "price": (float(items.prices[item]) if items is not None and
+                               items.prices is not None else None),
+                     "score": None if np.isnan(score) else round(score, 6)}
+            if options.explain:
+                reasons = [{"kind": "boosted"}] if boosted else []
+                reasons += self._explainer.explain(item, row.indices, purchased, segment)
+                entry["reasons"] = reasons
+                entry["reason_text"] = [phrase(r) for r in reasons]
+            out.append(entry)
+        return {"customer_id": customer_id, "model": bundle.meta.get("model"),
+                "known_customer": user >= 0, "cold_start": int(row.nnz) <= 2,
+                "segment": segment, "items": out}
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def record_events(self, records: list[EventRecord]) -> dict:
+        """Persist a batch (idempotent by key), then fold the new ones into profiles."""
+        self._check_references(records)
+        keys = [record.key() for record in records]
+        with self.store.session() as session:
+            existing = set(session.scalars(select(Event.idempotency_key)
+                                           .where(Event.idempotency_key.in_(keys))))
+            fresh, seen_now = [], set()
+            for record, key in zip(records, keys):
+                if key in existing or key in seen_now:
+                    continue
+                seen_now.add(key)
+                fresh.append(record)
+            upsert(session, Event, [{
+                "idempotency_key": r.key(), "customer_id": r.customer_id, "type": r.type,
+                "product_id": r.product_id, "query": r.query, "session_id": r.session_id,
+                "ts": r.timestamp} for r in fresh], ["idempotency_key"], update=False)
+        self.fold_in(fresh)
+        return {"accepted": [r.key() for r in fresh],
+                "duplicates": [k for k in keys if k not in {r.key() for r in fresh}]}
+
+    def _check_references(self, records: list[EventRecord]) -> None:
+        customers = {r.customer_id for r in records}
+        products = {r.product_id for r in records if r.product_id}
+        with self.store.session() as session:
+            known_c = set(session.scalars(select(Customer.id).where(Customer.id.in_(customers))))
+            known_p = set(session.scalars(select(Product.id).where(Product.id.in_(products))))
+        for n, record in enumerate(records):
+            if record.customer_id not in known_c:
+                raise InvalidInput(f"events[{n}].customer_id: unknown customer "
+                                   f"{record.customer_id!r}")
+            if record.product_id and record.product_id not in known_p:
+                raise InvalidInput(f"events[{n}].product_id: unknown product "
+                                   f"{record.product_id!r}")
+
+    def fold_in(self, records: list[EventRecord]) -> None:
+        bundle = self._ready()
+        options = bundle.data.options
+        with self._lock:
+            for record in records:
+                weight = options.event_weights.get(record.type, 0.0)
+                item = self._rules.index.get(record.product_id or "", -1)
+                if weight <= 0 or item < 0:
+                    continue
+                user = self._users.get(record.customer_id)
+                if user is None:
+                    user = self._users[record.customer_id] = len(self._users)
+                weight *= float(decay(np.array([record.timestamp.timestamp()]),
+                                      bundle.data.reference_time, options.half_life_days)[0])
+                row = self._extra.setdefault(user, {})
+                row[item] = row.get(item, 0.0) + weight
+                if record.type == "purchase":
+                    self._extra_purchases.setdefault(user, set()).add(item)
+                self._dirty.add(user)
+
+    # ---- segments --------------------------------------------------------------------------
+
+    def segments(self) -> dict:
+        return self._ready().segmentation or {"segments": [], "assignments": {}}
+
+    def info(self) -> dict:
+        return self._ready().meta

@@ -1,0 +1,108 @@
+"""Serving rules around any model: filters, exclusions, diversity, boost and bury."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from scipy import sparse
+
+from recsys.interactions import ItemTable
+from recsys.models.base import Recommender
+
+
+class ServeOptions(BaseModel):
+    """One request's rules; the same model backs the API query, the studio and the CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(default=10, ge=1, le=100)
+    category: str | None = None
+    min_price: float | None = Field(default=None, ge=0)
+    max_price: float | None = Field(default=None, ge=0)
+    exclude_purchased: bool = True
+    exclude_seen: bool = False
+    in_stock_only: bool = True
+    max_per_category: int | None = Field(default=3, ge=1)  # diversity inside the top k
+    boost: list[str] = Field(default_factory=list)  # item ids shown first when allowed
+    bury: list[str] = Field(default_factory=list)  # item ids only used to fill up the list
+    explain: bool = False
+
+
+class ItemRules:
+    """Precomputed per-item arrays so each request builds its mask with a few numpy ops."""
+
+    def __init__(self, item_ids: np.ndarray, items: ItemTable | None):
+        self.item_ids = item_ids
+        self.index = {item: i for i, item in enumerate(item_ids)}
+        n = len(item_ids)
+        cats = items.categories if items is not None and items.categories is not None else None
+        self.category_names, self.category_codes = (
+            np.unique(cats.astype(str), return_inverse=True) if cats is not None
+            else (np.array([""]), np.zeros(n, dtype=np.int64)))
+        self.prices = (items.prices if items is not None and items.prices is not None
+                       else np.full(n, np.nan))
+        self.in_stock = (items.in_stock if items is not None and items.in_stock is not None
+                         else np.ones(n, dtype=bool))
+
+    def mask(self, options: ServeOptions) -> np.ndarray:
+        allowed = np.ones(len(self.item_ids), dtype=bool)
+        if options.in_stock_only:
+            allowed &= self.in_stock
+        if options.category is not None:
+            hits = np.flatnonzero(self.category_names == options.category)
+            allowed &= self.category_codes == (hits[0] if len(hits) else -1)
+        if options.min_price is not None:
+            allowed &= self.prices >= options.min_price
+        if options.max_price is not None:
+            allowed &= self.prices <= options.max_price
+        return allowed
+
+    def indices(self, ids: list[str]) -> list[int]:
+        return [self.index[i] for i in ids if i in self.index]
+
+
+def serve(model: Recommender, rules: ItemRules, user: int, row: sparse.csr_matrix,
+          options: ServeOptions, purchased: np.ndarray | None = None,
+          recalculate_user: bool = False) -> list[tuple[int, float, bool]]:
+    """Ranked (item index, score, boosted) for one user after every rule."""
+    allowed = rules.mask(options)
+    if options.exclude_purchased and purchased is not None and len(purchased):
+        allowed[purchased] = False
+    if options.exclude_seen:
+        allowed[row.indices] = False
+    buried = rules.indices(options.bury)
+    allowed_main = allowed.copy()
+    allowed_main[buried] = False
+    boosted = [i for i in rules.indices(options.boost) if allowed_main[i]]
+    allowed_main[boosted] = False
+
+    k, cap = options.k, options.max_per_category
+    taken: list[tuple[int, float, bool]] = [(i, float("nan"), True) for i in boosted]
+    per_category: dict[int, int] = {}
+    for i in boosted:
+        per_category[rules.category_codes[i]] = per_category.get(rules.category_codes[i], 0) + 1
+
+    def take(mask: np.ndarray, pool: int) -> None:
+        ids, scores = model.recommend(np.array([user]), row, pool, allowed=mask,
+                                      exclude_seen=False, recalculate_user=recalculate_user)
+        for item, score in zip(ids[0], scores[0]):
+            if len(taken) >= k or item < 0:
+                break
+            code = rules.category_codes[item]
+            if cap is not None and per_category.get(code, 0) >= cap:
+                continue
+            per_category[code] = per_category.get(code, 0) + 1
+            taken.append((int(item), float(score), False))
+
+    pool = k if cap is None else min(k * 5, len(rules.item_ids))
+    take(allowed_main, pool)
+    if len(taken) < k and cap is not None and pool < len(rules.item_ids):
+        seen = np.array([i for i, _, _ in taken], dtype=np.int64)
+        retry = allowed_main.copy()
+        retry[seen] = False
+        take(retry, min(k * 50, len(rules.item_ids)))
+    if len(taken) < k and buried:
+        mask = np.zeros_like(allowed)
+        mask[buried] = allowed[buried]
+        take(mask, len(buried))
+    return taken[:k]

@@ -1,0 +1,52 @@
+"""Read events and the catalog out of the SQL store as an EventLog and an ItemTable."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+from sqlalchemy import select
+
+from recsys.interactions import EventLog, InteractionOptions, ItemTable, product_text
+from shop.schema import Customer, Event, Product
+from shop.store import Store
+
+
+def _seconds(moment: datetime) -> float:
+    # SQLite hands back naive datetimes; the store writes UTC.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def log_from_store(store: Store, options: InteractionOptions | None = None) -> EventLog:
+    """Every event that names a product (searches carry no item and are skipped)."""
+    options = options or InteractionOptions()
+    with store.session() as session:
+        rows = session.execute(
+            select(Event.customer_id, Event.product_id, Event.type, Event.ts)
+            .where(Event.product_id.is_not(None)).order_by(Event.ts, Event.id)).all()
+    users = np.asarray([row[0] for row in rows], dtype=object)
+    items = np.asarray([row[1] for row in rows], dtype=object)
+    types = np.asarray([row[2] for row in rows], dtype=object)
+    weights = np.asarray([options.event_weights.get(t, 0.0) for t in types], dtype=np.float32)
+    times = np.asarray([_seconds(row[3]) for row in rows], dtype=np.float64)
+    return EventLog(users, items, weights, times, types)
+
+
+def items_from_store(store: Store) -> ItemTable:
+    with store.session() as session:
+        products = session.scalars(select(Product).order_by(Product.id)).all()
+    return ItemTable(
+        ids=np.asarray([p.id for p in products], dtype=object),
+        titles=[p.title for p in products],
+        texts=[product_text(p.title, p.description, p.category, p.brand, p.attributes)
+               for p in products],
+        categories=np.asarray([p.category for p in products], dtype=object),
+        prices=np.asarray([p.price for p in products], dtype=float),
+        in_stock=np.asarray([p.stock > 0 for p in products], dtype=bool),
+    )
+
+
+def customer_ids(store: Store) -> np.ndarray:
+    with store.session() as session:
+        return np.asarray(session.scalars(select(Customer.id).order_by(Customer.id)).all(),
+                          dtype=object)
