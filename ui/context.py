@@ -29,6 +29,13 @@ class ShopContext:
 
         return SearchService(self.store, self.settings)
 
+    @cached_property
+    def recommender(self):
+        """recsys.service.RecommenderService: the served model, loaded or trained on first use."""
+        from recsys.service import RecommenderService
+
+        return RecommenderService(self.store, self.settings)
+
     def after_ingest(self, report) -> None:
         """Keep derived state (search indexes, recommender profiles) current after ingestion."""
         for hook in AFTER_INGEST:
@@ -47,6 +54,14 @@ def _sync_search_index(context: ShopContext, report) -> None:
 
 
 AFTER_INGEST.append(_sync_search_index)
+
+
+def _refresh_recommender(context: ShopContext, report) -> None:
+    if report.kind in ("events", "catalog") and "recommender" in context.__dict__:
+        context.recommender.invalidate()  # re-read events and stock; no retraining
+
+
+AFTER_INGEST.append(_refresh_recommender)
 
 _DEFAULT: ShopContext | None = None
 
