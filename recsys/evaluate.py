@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from recsys.interactions import EventLog, InteractionOptions, ItemTable, build_interactions
 from recsys.models.base import create_model, user_rows
+from recsys.models.content import ensure_embeddings
 
 DEFAULT_MODELS = ("popularity", "item_knn", "als", "bpr", "content", "hybrid")
 
@@ -137,6 +138,8 @@ def evaluate(log: EventLog, items: ItemTable | None = None,
 
     options = options or EvaluationOptions()
     k = options.k
+    if items is not None and encoder is not None and {"content", "hybrid"} & set(options.models):
+        ensure_embeddings(items, encoder)  # once, shared by every model and split
     train_log, test_log = split_log(log, options.split, options.holdout, options.seed)
     item_ids = items.ids if items is not None else np.unique(log.item_ids)
     train = build_interactions(train_log, interaction_options, items=items, item_ids=item_ids)

@@ -24,6 +24,10 @@ class Explainer:
         self.titles = data.items.titles if data.items is not None else list(data.item_ids)
         bought = data.purchases if data.purchases is not None else None
         self.copurchase = (bought.T @ bought).tocsr() if bought is not None else None
+        if similarity is None:  # evidence of co-occurrence even when the model has none
+            from recsys.models.knn import ItemKNNRecommender
+
+            similarity = ItemKNNRecommender(neighbours=50).fit(data).similarity
         self.similarity = similarity
         self.embeddings = embeddings
         totals = np.asarray(data.matrix.sum(axis=0)).ravel()
@@ -57,6 +61,8 @@ class Explainer:
                 segment: int | None, limit: int = 3) -> list[dict]:
         """Reasons for recommending `item` to a user with these item indices in their history."""
         reasons: list[dict] = []
+        history = history[history != item]
+        purchased = purchased[purchased != item]
         if self.copurchase is not None and len(purchased):
             counts = np.asarray(self.copurchase[purchased, item].todense()).ravel()
             if counts.max(initial=0) > 0:

@@ -91,7 +91,9 @@ class RecommenderService:
         self._extra: dict[int, dict[int, float]] = {}
         self._extra_purchases: dict[int, set[int]] = {}
         self._dirty = set(np.flatnonzero(np.diff(changed.indptr) > 0).tolist())
-        self._rules = ItemRules(fitted.item_ids, fitted.items)
+        # Stock and prices change between fits; deleted products count as out of stock.
+        self._rules = ItemRules(fitted.item_ids, items_from_store(self.store).align(
+            fitted.item_ids))
         similarity = getattr(bundle.model.children().get("item_knn", bundle.model),
                              "similarity", None)
         content = bundle.model.children().get("content", bundle.model)

@@ -20,7 +20,7 @@ class ServeOptions(BaseModel):
     min_price: float | None = Field(default=None, ge=0)
     max_price: float | None = Field(default=None, ge=0)
     exclude_purchased: bool = True
-    exclude_seen: bool = False
+    exclude_seen: bool = True  # items the customer already interacted with
     in_stock_only: bool = True
     max_per_category: int | None = Field(default=3, ge=1)  # diversity inside the top k
     boost: list[str] = Field(default_factory=list)  # item ids shown first when allowed

@@ -19,6 +19,7 @@ from recsys.evaluate import EvaluationOptions, evaluate
 from recsys.interactions import (EventLog, InteractionOptions, Interactions, ItemTable,
                                  build_interactions)
 from recsys.models.base import Recommender, create_model
+from recsys.models.content import ensure_embeddings
 from recsys.segments import SegmentOptions, Segmentation, build_segments
 from shop.errors import NotFound
 
@@ -40,6 +41,8 @@ def train(log: EventLog, items: ItemTable | None = None, model_name: str = AUTO,
     """With `model_name="auto"`, evaluate every model on a temporal split and serve the best
     by NDCG@k; then fit that model on all the data."""
     interaction_options = interaction_options or InteractionOptions()
+    if items is not None and encoder is not None and model_name in (AUTO, "content", "hybrid"):
+        ensure_embeddings(items, encoder)
     meta: dict = {"interaction_options": interaction_options.model_dump(mode="json")}
     if model_name == AUTO:
         evaluation = evaluation or EvaluationOptions()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from pydantic import Field
 from scipy import sparse
@@ -31,7 +33,9 @@ class ItemKNNRecommender(Recommender):
         matrix = data.matrix.copy()
         if self.options.binary:
             matrix.data[:] = 1.0
-        with limit_threads():
+        with limit_threads(), warnings.catch_warnings():
+            # implicit transposes to a COO matrix internally, then warns about its own input.
+            warnings.filterwarnings("ignore", message="Method expects CSR input")
             model = CosineRecommender(K=self.options.neighbours, num_threads=1)
             model.fit(matrix, show_progress=False)
         similarity = model.similarity.tocsr().astype(np.float32)

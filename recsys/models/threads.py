@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 @contextmanager
 def limit_threads(blas_threads: int = 1):
+    import scipy.linalg  # noqa: F401  (load every BLAS first: limits only reach loaded ones)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=blas_threads, user_api="blas"):

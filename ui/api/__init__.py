@@ -2,5 +2,6 @@
 
 from ui.api import health
 from ui.api import search
+from ui.api import events, recommendations
 
-ROUTERS = [health.router, search.router]
+ROUTERS = [health.router, search.router, recommendations.router, events.router]

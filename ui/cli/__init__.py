@@ -9,6 +9,7 @@ import typer
 from shop.errors import ShopwrightError
 from ui.cli import data, models, serve
 from ui.cli import evaluate, search as search_cli
+from ui.cli import recsys as recsys_cli
 
 app = typer.Typer(
     name="shopwright",
@@ -23,6 +24,8 @@ app.command("serve")(serve.serve)
 app.command("search")(search_cli.search)
 app.add_typer(search_cli.index_app, name="index")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(recsys_cli.app, name="recsys")
+app.command("segments")(recsys_cli.segments)
 
 
 def main() -> None:
