@@ -9,6 +9,7 @@
 `search_products(query, k=10, filters=None, mode="hybrid") -> list[Hit]`
 `search_kb(query, k=5, mode="hybrid") -> list[Hit]`
 `search(SearchRequest) -> list[Hit]`                  # what the API, CLI and studio call
+`product_vectors(ids) -> np.ndarray`                  # indexed vectors, no re-embedding
 `sync("products" | "kb") -> SyncReport`               # after ingestion (ui/context.py hook)
 `rebuild() -> list[SyncReport]`                       # `shopwright index rebuild`
 
@@ -33,7 +34,7 @@ from retrieval.filters import SearchFilters, parse_filters
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.passages import load_kb, load_products
 from retrieval.vector_index import IndexConfig
-from shop.errors import InvalidInput
+from shop.errors import InvalidInput, NotFound
 from shop.settings import Settings
 from shop.store import Store
 
@@ -138,6 +139,15 @@ class SearchService:
 
     def embed(self, texts: list[str]):
         return self.embedder.embed(texts)
+
+    def product_vectors(self, product_ids: list[str]):
+        """Unit vectors of indexed products, (len(ids), dimension); unknown ids raise NotFound."""
+        collection = self.collection("products")
+        collection.ensure_loaded()
+        missing = [i for i in product_ids if i not in collection.vectors.ids]
+        if missing:
+            raise NotFound(f"{len(missing)} product(s) not indexed, e.g. {missing[0]!r}")
+        return collection.vectors.vectors(list(product_ids))
 
     def sync(self, name: str) -> SyncReport:
         return self.collection(name).sync()

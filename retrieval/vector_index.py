@@ -82,6 +82,13 @@ class FaissIndex(VectorIndex):
         entry = self.ids.get(item_id)
         return entry[1] if entry else None
 
+    def vectors(self, item_ids: list[str]) -> np.ndarray:
+        """The stored vectors of `item_ids` (all must be indexed), shape (len, dimension)."""
+        if not item_ids:
+            return np.zeros((0, self.config.dimension), dtype=np.float32)
+        return self._index.reconstruct_batch(
+            np.asarray([self.ids[i][0] for i in item_ids], dtype=np.int64))
+
     def upsert(self, item_ids: list[str], vectors: np.ndarray, hashes: list[str]) -> None:
         """Add new items and replace changed ones."""
         if not item_ids:

@@ -16,7 +16,7 @@ from retrieval.keyword import KeywordIndex, tokenize
 from retrieval.passages import chunk_document
 from retrieval.search import SearchService, build_request
 from retrieval.vector_index import FaissIndex, IndexConfig
-from shop.errors import InvalidInput
+from shop.errors import InvalidInput, NotFound
 from shop.ingest import ingest_file, ingest_kb
 
 
@@ -225,6 +225,15 @@ def test_sync_embeds_only_changed_and_drops_deleted(service, store, tmp_path):
     assert report.deleted_ids == ["returns"]
     service.sync("kb")
     assert {h.source for h in service.search_kb("refund shipping costs", k=5)} == {"shipping"}
+
+
+def test_product_vectors_come_from_the_index(service):
+    vectors = service.product_vectors(["p3", "p1"])
+    assert vectors.shape == (2, 64)
+    np.testing.assert_allclose(vectors[1], service.embed([service.collection(
+        "products").passages["p1"].embed_text])[0], atol=1e-6)
+    with pytest.raises(NotFound):
+        service.product_vectors(["nope"])
 
 
 def test_index_is_persisted_and_reopened_without_embedding(service, store, settings):
