@@ -1,0 +1,194 @@
+"""The LLM engine seam: one interface, a registry keyed by name, and a fake for tests.
+
+An engine turns chat requests into text. `generate` (a batch) is the one required method;
+`stream` defaults to yielding the whole reply as one piece, and engines that can do better
+(transformers with a streamer thread, an OpenAI-compatible server) override it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shop.errors import ConfigError, InvalidInput
+
+
+class GenerationOptions(BaseModel):
+    """Sampling options shared by the API, the studio and the CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_new_tokens: int = Field(default=96, ge=1, le=4096)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)  # 0 means greedy
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    stop: list[str] = Field(default_factory=list, max_length=8)
+    seed: int | None = None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class GenerationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[Message] = Field(min_length=1)
+    options: GenerationOptions = Field(default_factory=GenerationOptions)
+
+    @classmethod
+    def chat(cls, system: str, user: str, **options) -> GenerationRequest:
+        return cls(messages=[Message(role="system", content=system),
+                             Message(role="user", content=user)],
+                   options=GenerationOptions(**options))
+
+
+@dataclass
+class Result:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"  # stop | length | error
+    model: str = ""
+
+
+class Engine:
+    """Base class for every backend. Subclasses implement `generate`."""
+
+    name: str = "engine"
+    model_name: str = ""
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Result]:
+        raise NotImplementedError
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        yield self.generate([request])[0].text
+
+    def complete(self, system: str, user: str, **options) -> str:
+        return self.generate([GenerationRequest.chat(system, user, **options)])[0].text
+
+
+def cut_at_stop(text: str, stops: Iterable[str]) -> tuple[str, bool]:
+    """Cut `text` at the first stop string; say whether one was found."""
+    positions = [text.find(stop) for stop in stops if stop and stop in text]
+    if not positions:
+        return text, False
+    return text[: min(positions)], True
+
+
+class StopStreamFilter:
+    """Applies stop strings to a stream of pieces without emitting text that may begin a stop."""
+
+    def __init__(self, stops: list[str]):
+        self.stops = [stop for stop in stops if stop]
+        self.held = ""
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        if self.stopped:
+            return ""
+        self.held += piece
+        cut, found = cut_at_stop(self.held, self.stops)
+        if found:
+            self.stopped = True
+            self.held = ""
+            return cut
+        keep = max((len(stop) - 1 for stop in self.stops), default=0)
+        # hold back only a tail that could still grow into a stop string
+        hold = 0
+        for size in range(min(keep, len(self.held)), 0, -1):
+            tail = self.held[-size:]
+            if any(stop.startswith(tail) for stop in self.stops):
+                hold = size
+                break
+        out, self.held = self.held[: len(self.held) - hold], self.held[len(self.held) - hold:]
+        return out
+
+    def flush(self) -> str:
+        out, self.held = ("" if self.stopped else self.held), ""
+        return out
+
+
+# ---- registry ------------------------------------------------------------------------------
+
+ENGINES: dict[str, Callable[..., Engine]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., Engine]], Callable[..., Engine]]:
+    def add(factory: Callable[..., Engine]) -> Callable[..., Engine]:
+        ENGINES[name] = factory
+        return factory
+
+    return add
+
+
+def create_engine(name: str, **kwargs) -> Engine:
+    _load_builtin_engines()
+    if name not in ENGINES:
+        raise ConfigError(f"unknown LLM engine {name!r}; known: {', '.join(sorted(ENGINES))}")
+    return ENGINES[name](**kwargs)
+
+
+def _load_builtin_engines() -> None:
+    # importing the modules registers them; they import torch/openai lazily
+    from gen import engine_hf, engine_openai  # noqa: F401
+
+
+# ---- fake ----------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeEngine(Engine):
+    """Replies from a queue (or a function of the request); records every request it saw."""
+
+    replies: list[str] | Callable[[GenerationRequest], str] = field(default_factory=list)
+    default: str = ""
+    name: str = "fake"
+    model_name: str = "fake-model"
+    seen: list[GenerationRequest] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._queue = deque(self.replies) if isinstance(self.replies, list) else None
+        self._lock = threading.Lock()
+
+    def _reply(self, request: GenerationRequest) -> str:
+        if self._queue is None:
+            return self.replies(request)  # type: ignore[operator]
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Result]:
+        if not requests:
+            return []
+        self.batches.append(len(requests))
+        results = []
+        for request in requests:
+            self.seen.append(request)
+            text, _ = cut_at_stop(self._reply(request), request.options.stop)
+            words = text.split()
+            if len(words) > request.options.max_new_tokens:
+                text = " ".join(words[: request.options.max_new_tokens])
+            results.append(Result(text, completion_tokens=len(words),
+                                  finish_reason="stop", model=self.model_name))
+        return results
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        text = self.generate([request])[0].text
+        for index, word in enumerate(text.split(" ")):
+            yield word if index == 0 else " " + word
+
+
+register("fake")(FakeEngine)
+
+
+def validate_requests(requests: list[GenerationRequest], max_batch: int = 1024) -> None:
+    if len(requests) > max_batch:
+        raise InvalidInput(f"{len(requests)} requests in one batch; at most {max_batch}")

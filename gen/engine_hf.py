@@ -1,0 +1,183 @@
+"""The transformers engine over `gen.llm.load_llm`: padded batches, chat template, streaming.
+
+Throughput and latency want different weights on CPU: float32 batches decode fastest in total
+(no fast bf16 matrix units), while one interactive stream is memory-bound and bf16 halves the
+bytes per token. So batches use the main copy and `stream` may use a bf16 copy.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from gen.engine import (
+    Engine,
+    GenerationOptions,
+    GenerationRequest,
+    Result,
+    StopStreamFilter,
+    cut_at_stop,
+    register,
+)
+from gen.llm import LoadedLLM, load_llm
+from shop.settings import Settings
+
+
+class TransformersEngine(Engine):
+    name = "transformers"
+
+    def __init__(self, llm: LoadedLLM, stream_llm: LoadedLLM | None = None,
+                 max_batch: int = 16, compile: bool = False):
+        self.llm = llm
+        self.stream_llm = stream_llm or llm
+        self.model_name = llm.name
+        self.max_batch = max_batch
+        self._lock = threading.Lock()  # one generate at a time: the cores are the bottleneck
+        self._gpu = llm.device.startswith("cuda")
+        if compile and self._gpu:  # static KV cache + torch.compile pay only on a GPU
+            import torch
+
+            llm.model.generation_config.cache_implementation = "static"
+            llm.model.forward = torch.compile(llm.model.forward, mode="reduce-overhead")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, stream_dtype: str | None = "auto",
+                      **kwargs: Any) -> TransformersEngine:
+        llm = load_llm(settings)
+        stream_llm = None
+        if stream_dtype == "auto":
+            stream_dtype = "bfloat16" if llm.device == "cpu" and settings.llm_dtype == "auto" \
+                else None
+        if stream_dtype and stream_dtype != llm.dtype:
+            stream_llm = load_llm(settings.model_copy(update={"llm_dtype": stream_dtype}))
+        return cls(llm, stream_llm, **kwargs)
+
+    # ---- prompt building -------------------------------------------------------------------
+
+    def render(self, request: GenerationRequest, tokenizer: Any | None = None) -> str:
+        tokenizer = tokenizer or self.llm.tokenizer
+        messages = [message.model_dump() for message in request.messages]
+        return tokenizer.apply_chat_template(messages, tokenize=False,
+                                             add_generation_prompt=True)
+
+    def _generate_kwargs(self, llm: LoadedLLM, options: GenerationOptions) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": options.max_new_tokens,
+            "pad_token_id": llm.tokenizer.pad_token_id,
+            "eos_token_id": llm.tokenizer.eos_token_id,
+        }
+        if options.temperature > 0:
+            kwargs.update(do_sample=True, temperature=options.temperature, top_p=options.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if options.stop:
+            kwargs.update(stop_strings=options.stop, tokenizer=llm.tokenizer)
+        return kwargs
+
+    # ---- batch -----------------------------------------------------------------------------
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Result]:
+        results: list[Result | None] = [None] * len(requests)
+        # sampling settings are per call in `generate`, so batch requests that share them
+        groups: dict[str, list[int]] = {}
+        for index, request in enumerate(requests):
+            # the seed is per batch (the lowest in it): same requests, same batch, same text
+            key = request.options.model_dump_json(exclude={"stop", "seed"})
+            groups.setdefault(key, []).append(index)
+        for indexes in groups.values():
+            prompts = {i: self.render(requests[i]) for i in indexes}
+            # similar lengths together: less padding per batch
+            ordered = sorted(indexes, key=lambda i: len(prompts[i]))
+            for start in range(0, len(ordered), self.max_batch):
+                chunk = ordered[start:start + self.max_batch]
+                for i, result in zip(chunk, self._run_batch(
+                        [prompts[i] for i in chunk], [requests[i].options for i in chunk])):
+                    results[i] = result
+        return [result for result in results if result is not None]
+
+    def _run_batch(self, prompts: list[str], options: list[GenerationOptions]) -> list[Result]:
+        import torch
+
+        llm = self.llm
+        shared = options[0]
+        all_stops = sorted({stop for option in options for stop in option.stop})
+        kwargs = self._generate_kwargs(llm, shared.model_copy(update={"stop": all_stops}))
+        encoded = llm.tokenizer(prompts, return_tensors="pt", padding=True,
+                                add_special_tokens=False).to(llm.model.device)
+        with self._lock, torch.inference_mode():
+            seeds = [option.seed for option in options if option.seed is not None]
+            if seeds:
+                torch.manual_seed(min(seeds))
+            output = llm.model.generate(**encoded, **kwargs)
+        width = encoded["input_ids"].shape[1]
+        results = []
+        for row, option in enumerate(options):
+            new_tokens = output[row, width:]
+            ids = new_tokens[new_tokens != llm.tokenizer.pad_token_id]
+            text = llm.tokenizer.decode(ids, skip_special_tokens=True)
+            text, stopped = cut_at_stop(text, option.stop)
+            ended = stopped or len(ids) < shared.max_new_tokens
+            results.append(Result(text.strip(), int(encoded["attention_mask"][row].sum()),
+                                  len(ids), "stop" if ended else "length", llm.name))
+        return results
+
+    # ---- stream ----------------------------------------------------------------------------
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        llm = self.stream_llm
+        caller_gone = threading.Event()
+
+        class _CallerGone(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), caller_gone.is_set(), dtype=torch.bool)
+
+        encoded = llm.tokenizer([self.render(request, llm.tokenizer)], return_tensors="pt",
+                                add_special_tokens=False).to(llm.model.device)
+        streamer = TextIteratorStreamer(llm.tokenizer, skip_prompt=True,
+                                        skip_special_tokens=True, timeout=300)
+        kwargs = self._generate_kwargs(llm, request.options)
+        kwargs.pop("stop_strings", None)  # applied below as text arrives, without a tokenizer pass
+        kwargs.pop("tokenizer", None)
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    if request.options.seed is not None:
+                        torch.manual_seed(request.options.seed)
+                    llm.model.generate(**encoded, streamer=streamer,
+                                       stopping_criteria=StoppingCriteriaList([_CallerGone()]),
+                                       **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=run, name="llm-stream", daemon=True)
+        worker.start()
+        stops = StopStreamFilter(request.options.stop)
+        try:
+            for piece in streamer:
+                out = stops.feed(piece)
+                if out:
+                    yield out
+                if stops.stopped:
+                    break
+            tail = stops.flush()
+            if tail:
+                yield tail
+        finally:
+            caller_gone.set()  # the generate loop ends at its next token
+            worker.join(timeout=60)
+        if errors:
+            raise errors[0]
+
+
+@register("transformers")
+def _make(settings: Settings | None = None, **kwargs: Any) -> TransformersEngine:
+    from shop.settings import get_settings
+
+    return TransformersEngine.from_settings(settings or get_settings(), **kwargs)

@@ -1,0 +1,54 @@
+"""A LangChain `BaseChatModel` over our engine interface, so LCEL chains run on any engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, Field
+
+from gen.engine import Engine, GenerationOptions, GenerationRequest, Message
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def to_request(messages: list[BaseMessage], options: GenerationOptions,
+               stop: list[str] | None = None) -> GenerationRequest:
+    converted = [Message(role=_ROLES.get(message.type, "user"), content=str(message.content))
+                 for message in messages]
+    if stop:
+        options = options.model_copy(update={"stop": [*options.stop, *stop]})
+    return GenerationRequest(messages=converted, options=options)
+
+
+class EngineChatModel(BaseChatModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    engine: Engine
+    options: GenerationOptions = Field(default_factory=GenerationOptions)
+
+    @property
+    def _llm_type(self) -> str:
+        return f"shopwright-{self.engine.name}"
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        result = self.engine.generate([to_request(messages, self.options, stop)])[0]
+        message = AIMessage(content=result.text, response_metadata={
+            "model": result.model, "finish_reason": result.finish_reason,
+            "completion_tokens": result.completion_tokens})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        for piece in self.engine.stream(to_request(messages, self.options, stop)):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk

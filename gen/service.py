@@ -1,0 +1,213 @@
+"""The generation service: what the API, the studio and the CLI call.
+
+It owns the engine (built lazily from settings), the prompt library and brand voice, and the
+sources (search and recommender when the context has them, store fallbacks otherwise).
+Every generated piece is recorded in `generated_content`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlalchemy import select
+
+from gen.ad_copy import AdCopywriter, CopyOptions, Variant
+from gen.chat import ChatAssistant, ChatReply, ChatRequest
+from gen.content import record
+from gen.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
+from gen.engine import Engine, create_engine
+from gen.prompts import PromptLibrary, default_library
+from gen.sources import (
+    Passage,
+    PassageRetriever,
+    PopularInStock,
+    ProductRecommender,
+    Recommendation,
+    StoreKeywordRetriever,
+    build_facts,
+    catalog_titles,
+    load_campaign,
+    load_products,
+)
+from shop.errors import InvalidInput, NotFound
+from shop.schema import Customer, Product
+from shop.settings import Settings
+from shop.store import Store
+
+
+class SearchServiceRetriever:
+    """Adapts retrieval.search.SearchService (Hit objects) to PassageRetriever."""
+
+    def __init__(self, search: Any):
+        self.search = search
+
+    @staticmethod
+    def _passage(hit: Any, source: str) -> Passage:
+        return Passage(hit.id, hit.title, hit.text, float(hit.score), source, hit.url or "")
+
+    def search_kb(self, query: str, k: int = 4) -> list[Passage]:
+        return [self._passage(hit, "kb") for hit in self.search.search_kb(query, k=k)]
+
+    def search_products(self, query: str, k: int = 4,
+                        filters: dict[str, Any] | None = None) -> list[Passage]:
+        return [self._passage(hit, "product")
+                for hit in self.search.search_products(query, k=k, filters=filters)]
+
+
+class RecommenderServiceAdapter:
+    """Adapts recsys.service.RecommenderService (dict items with reason_text)."""
+
+    def __init__(self, service: Any):
+        self.service = service
+
+    def recommend(self, customer_id: str, k: int = 4) -> list[Recommendation]:
+        from recsys.serving import ServeOptions
+
+        result = self.service.recommend(customer_id, ServeOptions(k=k, explain=True))
+        return [Recommendation(item["product_id"], item.get("score") or 0.0,
+                               list(item.get("reason_text") or []),
+                               f"recommender:{result.get('model')}")
+                for item in result["items"]]
+
+
+class GenService:
+    def __init__(self, settings: Settings, store: Store, engine: Engine | None = None,
+                 retriever: PassageRetriever | None = None,
+                 recommender: ProductRecommender | None = None,
+                 library: PromptLibrary | None = None, shop: str = "default"):
+        self.settings = settings
+        self.store = store
+        self._engine = engine
+        self.library = library or default_library()
+        self.brand = self.library.brand(shop, settings.shop_name)
+        self.retriever = retriever or StoreKeywordRetriever(store, settings.shop_url)
+        self.recommender = recommender
+        self.fallback_recommender = PopularInStock(store)
+        self.allowed_hosts = {(urlparse(settings.shop_url).hostname or "").removeprefix("www.")}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_context(cls, context: Any) -> GenService:
+        """Wire the context's search and recommender services (the ui layer passes itself)."""
+        retriever = recommender = None
+        if hasattr(type(context), "search"):
+            retriever = SearchServiceRetriever(context.search)
+        if hasattr(type(context), "recommender"):
+            recommender = RecommenderServiceAdapter(context.recommender)
+        return cls(context.settings, context.store, retriever=retriever,
+                   recommender=recommender)
+
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = create_engine("transformers", settings=self.settings)
+            return self._engine
+
+    @cached_property
+    def titles(self) -> list[str]:
+        return catalog_titles(self.store)
+
+    # ---- copy ------------------------------------------------------------------------------
+
+    def copy(self, options: CopyOptions, save: bool = True) -> dict:
+        products = load_products(self.store, options.product_ids)
+        if len(products) != len(set(options.product_ids)):
+            found = {p.id for p in products}
+            raise NotFound(f"unknown product id(s): "
+                           f"{', '.join(i for i in options.product_ids if i not in found)}")
+        campaign = load_campaign(self.store, options.campaign_id)
+        if options.campaign_id and campaign is None:
+            raise NotFound(f"unknown campaign {options.campaign_id!r}")
+        writer = AdCopywriter(self.engine, self.library, self.brand, self.allowed_hosts)
+        campaign_data = {"discount_percent": campaign.discount_percent,
+                         "discount_code": campaign.discount_code} if campaign else None
+        results = []
+        for product in products:  # a set of products: variants for each
+            facts = build_facts(self.store, [product], campaign, self.titles)
+            variants = writer.write(options.model_copy(update={"product_ids": [product.id]}),
+                                    facts, product.category, campaign_data)
+            ids = self._save_copy(options, product, variants) if save else []
+            results.append({"product_id": product.id, "title": product.title,
+                            "variants": [v.as_dict() for v in variants], "content_ids": ids})
+        return {"channel": options.channel, "prompt": writer.prompt.ref,
+                "model": self.engine.model_name, "products": results}
+
+    def _save_copy(self, options: CopyOptions, product: Product,
+                   variants: list[Variant]) -> list[int]:
+        inputs = {"options": options.model_dump(), "product": product.id,
+                  "content_hash": product.content_hash, "brand": self.brand.model_dump()}
+        return record(self.store, "copy", self.library.get("ad_copy"), self.engine.model_name,
+                      inputs, [v.as_dict() | {"channel": options.channel} for v in variants],
+                      product_id=product.id, campaign_id=options.campaign_id)
+
+    # ---- email -----------------------------------------------------------------------------
+
+    def email_job(self, customer: Customer, campaign_id: str | None = None) -> EmailJob:
+        recommendations: list[Recommendation] = []
+        if self.recommender is not None:
+            recommendations = self.recommender.recommend(customer.id, k=MAX_PRODUCTS)
+        if len(recommendations) < MIN_PRODUCTS:
+            recommendations = self.fallback_recommender.recommend(customer.id, k=MAX_PRODUCTS)
+        recommendations = recommendations[:MAX_PRODUCTS]
+        products = load_products(self.store, [r.product_id for r in recommendations])
+        campaign = load_campaign(self.store, campaign_id)
+        campaign_data = {"discount_percent": campaign.discount_percent,
+                         "discount_code": campaign.discount_code} if campaign else None
+        return EmailJob(customer, products, recommendations,
+                        build_facts(self.store, products, campaign, self.titles), campaign_data)
+
+    def _customers(self, ids: list[str]) -> list[Customer]:
+        with self.store.session() as session:
+            rows = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise NotFound(f"unknown customer id(s): {', '.join(missing[:10])}")
+        return [rows[i] for i in ids]
+
+    def emails(self, customer_ids: list[str], campaign_id: str | None = None,
+               batch_size: int = 16, save: bool = True, seed: int = 0) -> list[EmailDraft]:
+        if not customer_ids:
+            raise InvalidInput("no customers given")
+        writer = EmailWriter(self.engine, self.library, self.brand, self.settings)
+        drafts: list[EmailDraft] = []
+        customers = self._customers(customer_ids)
+        for start in range(0, len(customers), batch_size):
+            jobs = [self.email_job(c, campaign_id) for c in customers[start:start + batch_size]]
+            for job, draft in zip(jobs, writer.write_many(jobs, seed)):
+                drafts.append(draft)
+                if save:
+                    inputs = {"customer": job.customer.id, "campaign": campaign_id,
+                              "products": [p.id for p in job.products], "seed": seed}
+                    record(self.store, "email", writer.prompt, self.engine.model_name, inputs,
+                           [{k: v for k, v in draft.as_dict().items() if k != "html"}],
+                           customer_id=job.customer.id, campaign_id=campaign_id)
+        return drafts
+
+    def email_preview(self, customer_id: str, campaign_id: str | None = None) -> EmailDraft:
+        return self.emails([customer_id], campaign_id)[0]
+
+    # ---- chat ------------------------------------------------------------------------------
+
+    def assistant(self) -> ChatAssistant:
+        return ChatAssistant(self.engine, self.library, self.brand, self.retriever,
+                             self.settings.shop_url, self.titles,
+                             product_lookup=lambda ids: load_products(self.store, ids))
+
+    def chat_stream(self, request: ChatRequest, save: bool = True) -> Iterator[str | ChatReply]:
+        assistant = self.assistant()
+        for item in assistant.stream(request):
+            if isinstance(item, ChatReply) and save:
+                # stored redacted: the raw message never reaches the store
+                record(self.store, "chat", assistant.answer_prompt, self.engine.model_name,
+                       {"question": item.question, "turns": len(request.history)},
+                       [item.as_dict()])
+            yield item
+
+    def chat(self, request: ChatRequest, save: bool = True) -> ChatReply:
+        *_, final = self.chat_stream(request, save)
+        return final
