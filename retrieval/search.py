@@ -24,6 +24,7 @@ shop.errors.InvalidInput (HTTP 422). An over-long query is truncated to the mode
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,6 +104,7 @@ class SearchService:
         self.fusion = fusion or FusionConfig()
         self._index_config = index_config or {}
         self._collections: dict[str, Collection] = {}
+        self._lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -111,6 +113,10 @@ class SearchService:
         return self._embedder
 
     def collection(self, name: str) -> Collection:
+        with self._lock:
+            return self._collection(name)
+
+    def _collection(self, name: str) -> Collection:
         if name not in self._collections:
             loaders = {"products": lambda: load_products(self.store),
                        "kb": lambda: load_kb(self.store, self.settings.shop_url)}

@@ -41,6 +41,8 @@ class VectorIndex(ABC):
 
 
 class FaissIndex(VectorIndex):
+    exact_filter_limit = 5_000  # filtered HNSW searches score this few candidates exactly
+
     def __init__(self, config: IndexConfig):
         self.config = config
         self.ids: dict[str, tuple[int, str]] = {}  # string id -> (int id, content hash)
@@ -146,7 +148,7 @@ class FaissIndex(VectorIndex):
         live = np.asarray([self.ids[i][0] for i in allowed if i in self.ids], dtype=np.int64)
         if len(live) == 0:
             return []
-        if not self.is_hnsw or len(live) <= 5_000:
+        if not self.is_hnsw or len(live) <= self.exact_filter_limit:
             # Few candidates (or a flat index): exact scores over just those vectors.
             scores = self._index.reconstruct_batch(live) @ query[0]
             top = np.argsort(-scores)[:k]

@@ -107,6 +107,10 @@ def test_index_switches_to_hnsw_keeps_tombstones_and_persists(tmp_path):
     index.delete(["i5"])
     assert "i5" not in [i for i, _ in index.search(vectors[5], 5)]
     assert index.search(vectors[7], 1)[0][0] == "i7"
+    wanted = ["i3", "i40", "i41"]
+    index.exact_filter_limit = 0  # force the HNSW search with an id selector
+    assert [i for i, _ in index.search(vectors[40], 3, allowed=wanted)][0] == "i40"
+    assert {i for i, _ in index.search(vectors[40], 10, allowed=wanted)} <= set(wanted)
     index.save(tmp_path / "ix")
     again = FaissIndex.load(tmp_path / "ix", config)
     assert again.kind == "hnsw" and len(again) == 59
