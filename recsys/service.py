@@ -22,7 +22,7 @@ from recsys.reasons import Explainer, phrase
 from recsys.serving import ItemRules, ServeOptions, serve
 from recsys.store_data import customer_ids, items_from_store, log_from_store
 from recsys.training import AUTO, Bundle, load_bundle, save_bundle, train
-from shop.errors import InvalidInput
+from shop.errors import InvalidInput, ShopwrightError
 from shop.records import EventRecord
 from shop.schema import Customer, Event, Product
 from shop.store import Store
@@ -30,10 +30,13 @@ from shop.upsert import upsert
 
 
 class RecommenderService:
-    def __init__(self, store: Store, settings, encoder=None, directory: Path | None = None):
+    def __init__(self, store: Store, settings, encoder=None, directory: Path | None = None,
+                 product_vectors=None):
         self.store = store
         self.settings = settings
         self.encoder = encoder or minilm_encoder(settings)
+        # Optional ids -> unit vectors (the search index's), so the catalog is embedded once.
+        self.product_vectors = product_vectors
         self.directory = Path(directory or settings.data_dir / "recsys")
         self._lock = threading.RLock()
         self._bundle: Bundle | None = None
@@ -45,6 +48,12 @@ class RecommenderService:
         options = InteractionOptions()
         log = log_from_store(self.store, options)
         items = items_from_store(self.store)
+        if self.product_vectors is not None and model in (AUTO, "content", "hybrid"):
+            try:
+                items.embeddings = np.asarray(self.product_vectors(list(items.ids)),
+                                              dtype=np.float32)
+            except ShopwrightError:
+                items.embeddings = None  # not indexed yet: embed here instead
         bundle = train(log, items, model, options, encoder=self.encoder, progress=progress,
                        user_ids=np.union1d(customer_ids(self.store), np.unique(log.user_ids))
                        .astype(object))

@@ -17,8 +17,12 @@ ADMIN = {"Authorization": "Bearer test-admin-key"}
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory, demo_files, real_embedder):
-    """A private demo store (these tests write events), with the served model trained."""
+def shop(tmp_path_factory, demo_files, demo_context):
+    """A private demo store (these tests write events), with the served model trained.
+
+    The catalog's MiniLM vectors come from the shared demo context's search index (the same
+    products), so the session embeds the catalog once."""
+    from recsys.service import RecommenderService
     from shop.ingest import ingest_file
     from ui.app import create_app
     from ui.context import ShopContext
@@ -28,6 +32,8 @@ def shop(tmp_path_factory, demo_files, real_embedder):
     context = ShopContext(settings)
     for kind in ("catalog", "customers", "events"):
         ingest_file(context.store, kind, demo_files[kind], progress=False)
+    context.recommender = RecommenderService(
+        context.store, settings, product_vectors=demo_context.search.product_vectors)
     context.recommender.retrain()  # chosen by evaluation; content embedded with MiniLM
     return context, TestClient(create_app(context, with_studio=False))
 
@@ -146,3 +152,16 @@ def test_cli_train_recommend_evaluate_on_files(demo_files, tmp_path):
     failed = runner.invoke(app, ["recsys", "train", "--interactions", str(bad), "--out",
                                  str(tmp_path / "x")])
     assert failed.exit_code != 0 and "user_id" in str(failed.exception)
+
+
+@pytest.mark.slow
+def test_studio_tab_shows_recommendations_with_reasons_and_segments(shop):
+    from ui.studio import build_studio
+    from ui.studio_recsys import recommendation_rows, segment_rows
+
+    context, _ = shop
+    summary, rows = recommendation_rows(context, "C00010", 5, "", None, 3)
+    assert "C00010" in summary and len(rows) == 5
+    assert all(row[-1] for row in rows)  # every row says why
+    assert segment_rows(context)
+    assert build_studio(context) is not None

@@ -34,7 +34,8 @@ class ShopContext:
         """recsys.service.RecommenderService: the served model, loaded or trained on first use."""
         from recsys.service import RecommenderService
 
-        return RecommenderService(self.store, self.settings)
+        return RecommenderService(self.store, self.settings,
+                                  product_vectors=lambda ids: self.search.product_vectors(ids))
 
     def after_ingest(self, report) -> None:
         """Keep derived state (search indexes, recommender profiles) current after ingestion."""

@@ -10,6 +10,7 @@ from scipy import sparse
 
 from recsys.interactions import Interactions, ItemTable
 from recsys.models.base import Recommender, normalize_rows, register
+from recsys.models.threads import request_blas
 from shop.errors import InvalidInput
 
 Encoder = Callable[[list[str]], np.ndarray]  # texts -> (n, dim) L2-normalised float32
@@ -61,7 +62,8 @@ class ContentRecommender(Recommender):
         return normalize_rows(np.asarray(user_items @ self.embeddings, dtype=np.float32))
 
     def scores(self, user_items: sparse.csr_matrix) -> np.ndarray:
-        return self.profiles(user_items) @ self.embeddings.T
+        with request_blas(user_items.shape[0]):
+            return self.profiles(user_items) @ self.embeddings.T
 
     def similar(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Items most similar to `item` by text: what serves a product with no events."""

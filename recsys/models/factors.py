@@ -13,7 +13,7 @@ from scipy import sparse
 
 from recsys.interactions import Interactions
 from recsys.models.base import ModelOptions, Recommender, register
-from recsys.models.threads import limit_threads
+from recsys.models.threads import limit_threads, request_blas
 
 
 class FactorOptions(ModelOptions):
@@ -91,7 +91,9 @@ class FactorRecommender(Recommender):
         return self.user_factors[users]
 
     def scores(self, users, user_items, recalculate_user=False) -> np.ndarray:
-        return self.user_vectors(users, user_items, recalculate_user) @ self.item_factors.T
+        with request_blas(len(users)):
+            vectors = self.user_vectors(users, user_items, recalculate_user)
+            return vectors @ self.item_factors.T
 
     def recommend(self, users, user_items, k=10, *, allowed=None, exclude_seen=True,
                   recalculate_user=False):
