@@ -176,7 +176,7 @@ class FakeEngine(Engine):
             words = text.split()
             if len(words) > request.options.max_new_tokens:
                 text = " ".join(words[: request.options.max_new_tokens])
-            results.append(Result(text, completion_tokens=len(words),
+            results.append(Result(text.strip(), completion_tokens=len(words),
                                   finish_reason="stop", model=self.model_name))
         return results
 
