@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gen.engine import Engine, GenerationOptions
 from gen.guardrails import (
     Facts,
+    grounding_violations,
     leaks_prompt,
     neutralize_untrusted,
     redact_pii,
@@ -71,6 +72,8 @@ class ChatReply:
     question: str = ""  # the standalone question, redacted
     redacted: list[str] = field(default_factory=list)
     guard_events: list[str] = field(default_factory=list)
+    violations_before: int = 0  # grounding/link problems in what the model wrote
+    violations_after: int = 0  # the same checks on the reply as sent
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -220,6 +223,9 @@ class ChatAssistant:
         support_text = " ".join([state["user"]] + [p.text for p in retrieved["passages"]])
         said = content_terms(reply.answer)
         supported = bool(said) and len(said & content_terms(support_text)) / len(said) >= 0.6
+        facts = state["facts"]
+        reply.violations_before = sum(1 for e in reply.guard_events
+                                      if e.startswith("grounding") or "link" in e)
         tail = []
         if not reply.answer.strip() or not supported:
             reply.handoff = True
@@ -238,6 +244,8 @@ class ChatAssistant:
                     f"{p['title']} ({p['price_text']}) {p['url']}" for p in reply.products))
         if tail:
             reply.answer = (reply.answer + "\n\n" + "\n".join(tail)).strip()
+        reply.violations_after = len(grounding_violations(reply.answer, facts)) + \
+            strip_unsafe_links(reply.answer, self.allowed_hosts)[1]
 
 
 class SentenceGuard:

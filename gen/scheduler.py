@@ -158,3 +158,28 @@ class BatchScheduler:
                 continue
             for pending, result in zip(live, results):
                 pending.future.set_result(result)
+
+
+class ScheduledEngine(Engine):
+    """An engine whose batches go through a shared scheduler, so concurrent callers (API
+    requests in different threads) are merged into one padded `generate` call."""
+
+    def __init__(self, engine: Engine, scheduler: BatchScheduler | None = None):
+        self.inner = engine
+        self.scheduler = scheduler or BatchScheduler(engine)
+        self.name = f"scheduled-{engine.name}"
+        self.model_name = engine.model_name
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Result]:
+        futures = [self.scheduler.submit(request) for request in requests]
+        try:
+            return [future.result(timeout=self.scheduler.default_timeout_s)
+                    for future in futures]
+        except FutureTimeout:
+            raise GenerationTimeout("generation timed out") from None
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def stream(self, request: GenerationRequest):
+        return self.inner.stream(request)

@@ -21,6 +21,7 @@ from gen.content import record
 from gen.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
 from gen.engine import Engine, create_engine
 from gen.prompts import PromptLibrary, default_library
+from gen.scheduler import ScheduledEngine
 from gen.sources import (
     Passage,
     PassageRetriever,
@@ -105,7 +106,9 @@ class GenService:
     def engine(self) -> Engine:
         with self._lock:
             if self._engine is None:
-                self._engine = create_engine("transformers", settings=self.settings)
+                # concurrent API callers share batches through the scheduler
+                self._engine = ScheduledEngine(create_engine("transformers",
+                                                             settings=self.settings))
             return self._engine
 
     @cached_property

@@ -37,6 +37,13 @@ class ShopContext:
         return RecommenderService(self.store, self.settings,
                                   product_vectors=lambda ids: self.search.product_vectors(ids))
 
+    @cached_property
+    def generation(self):
+        """gen.service.GenService: ad copy, emails and chat over this context's services."""
+        from gen.service import GenService
+
+        return GenService.for_context(self)
+
     def after_ingest(self, report) -> None:
         """Keep derived state (search indexes, recommender profiles) current after ingestion."""
         for hook in AFTER_INGEST:

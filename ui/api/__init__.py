@@ -3,5 +3,6 @@
 from ui.api import health
 from ui.api import search
 from ui.api import events, recommendations
+from ui.api import generate
 
-ROUTERS = [health.router, search.router, recommendations.router, events.router]
+ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router]

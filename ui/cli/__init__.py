@@ -8,6 +8,7 @@ import typer
 
 from shop.errors import ShopwrightError
 from ui.cli import data, models, serve
+from ui.cli import generate as generate_cli
 from ui.cli import evaluate, search as search_cli
 from ui.cli import recsys as recsys_cli
 
@@ -21,6 +22,10 @@ app.add_typer(data.ingest_app, name="ingest")
 app.add_typer(data.demo_app, name="demo")
 app.add_typer(models.app, name="models")
 app.command("serve")(serve.serve)
+app.command("copy")(generate_cli.copy)
+app.add_typer(generate_cli.email_app, name="email")
+app.command("chat")(generate_cli.chat)
+evaluate.app.command("gen")(generate_cli.eval_gen)
 app.command("search")(search_cli.search)
 app.add_typer(search_cli.index_app, name="index")
 app.add_typer(evaluate.app, name="eval")

@@ -1,0 +1,59 @@
+"""Generation routes: ad copy, email previews, and the shop assistant chat (streaming)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response, StreamingResponse
+
+from gen.ad_copy import CopyOptions
+from gen.chat import ChatReply, ChatRequest
+from ui.api.deps import Admin, Context
+
+router = APIRouter(prefix="/v1", tags=["generation"])
+
+
+@router.post("/copy", dependencies=[Admin])
+def copy(options: CopyOptions, context: Context) -> dict:
+    """N distinct ad variants per product for a channel; every variant is stored as a draft."""
+    return context.generation.copy(options)
+
+
+@router.get("/emails/{customer_id}/preview", dependencies=[Admin], response_model=None)
+def email_preview(
+    customer_id: str,
+    context: Context,
+    campaign_id: str | None = None,
+    format: Annotated[str, Query(pattern="^(json|html|eml)$")] = "json",
+) -> dict | Response:
+    """The personalized email for one customer: JSON, the HTML part, or the whole .eml."""
+    draft = context.generation.email_preview(customer_id, campaign_id)
+    if format == "html":
+        return Response(draft.html, media_type="text/html")
+    if format == "eml":
+        message = draft.to_message(context.settings)
+        return Response(bytes(message), media_type="message/rfc822", headers={
+            "Content-Disposition": f'attachment; filename="{customer_id}.eml"'})
+    return draft.as_dict()
+
+
+@router.post("/chat", response_model=None)
+def chat(request: ChatRequest, context: Context,
+         stream: bool = False) -> dict | StreamingResponse:
+    """The shop assistant. With `stream=true`: server-sent events, one per guarded piece of
+    text (`{"delta": ...}`), then one with the whole reply (`{"reply": {...}}`)."""
+    service = context.generation
+    if not stream:
+        return service.chat(request).as_dict()
+
+    def events():
+        for item in service.chat_stream(request):
+            if isinstance(item, ChatReply):
+                yield f"data: {json.dumps({'reply': item.as_dict()})}\n\n"
+            else:
+                yield f"data: {json.dumps({'delta': item})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
