@@ -18,12 +18,12 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -92,8 +92,8 @@ def bench_latency(model, data, n_requests: int) -> None:
 def bench_event_to_update(n_requests: int) -> None:
     """The real path: SQLite store, RecommenderService, record_events then recommend."""
     from recsys.interactions import InteractionOptions
-    from recsys.serving import ServeOptions
     from recsys.service import RecommenderService
+    from recsys.serving import ServeOptions
     from recsys.synthetic import hashed_encoder, synthetic
     from shop.records import EventRecord
     from shop.schema import Customer, Event, Product
@@ -114,7 +114,7 @@ def bench_event_to_update(n_requests: int) -> None:
             upsert(session, Customer, [{"id": u, "first_name": "X"}
                                        for u in np.unique(log.user_ids)], ["id"])
             rows = [{"idempotency_key": f"e{n}", "customer_id": u, "type": t, "product_id": i,
-                     "ts": datetime.fromtimestamp(ts, timezone.utc)}
+                     "ts": datetime.fromtimestamp(ts, UTC)}
                     for n, (u, i, t, ts) in enumerate(zip(log.user_ids, log.item_ids,
                                                           log.types, log.timestamps))]
             for start in range(0, len(rows), 5_000):
@@ -130,7 +130,7 @@ def bench_event_to_update(n_requests: int) -> None:
             plain.append(time.perf_counter() - start)
             event = EventRecord(idempotency_key=f"bench-{n}", customer_id=str(customer),
                                 type="purchase", product_id=before["items"][0]["product_id"],
-                                timestamp=datetime.now(timezone.utc))
+                                timestamp=datetime.now(UTC))
             start = time.perf_counter()
             service.record_events([event])
             after = service.recommend(str(customer), ServeOptions(k=10))

@@ -19,7 +19,7 @@ from recsys.interactions import EventLog, InteractionOptions, ItemTable, build_i
 from recsys.models.base import create_model, user_rows
 from recsys.models.content import ensure_embeddings
 
-DEFAULT_MODELS = ("popularity", "item_knn", "als", "bpr", "content", "hybrid")
+DEFAULT_MODELS = ("popularity_global", "popularity", "item_knn", "als", "bpr", "content", "hybrid")
 
 
 class EvaluationOptions(BaseModel):
@@ -30,7 +30,7 @@ class EvaluationOptions(BaseModel):
     k: int = Field(default=10, ge=1, le=200)
     models: list[str] = Field(default_factory=lambda: list(DEFAULT_MODELS))
     model_options: dict[str, dict] = Field(default_factory=dict)
-    segments: int = Field(default=6, ge=0)  # for per-segment popularity; 0 turns it off
+    segments: int = Field(default=8, ge=0)  # for per-segment popularity; 0 turns it off
     seed: int = 0
 
 

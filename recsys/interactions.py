@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ class EventLog:
     def __len__(self) -> int:
         return len(self.user_ids)
 
-    def take(self, index: np.ndarray) -> "EventLog":
+    def take(self, index: np.ndarray) -> EventLog:
         return EventLog(self.user_ids[index], self.item_ids[index], self.weights[index],
                         self.timestamps[index], None if self.types is None else self.types[index])
 
@@ -63,7 +63,7 @@ class ItemTable:
     in_stock: np.ndarray | None = None  # bool
     embeddings: np.ndarray | None = None  # (n_items, dim) float32, L2-normalised, filled lazily
 
-    def align(self, item_ids: np.ndarray) -> "ItemTable":
+    def align(self, item_ids: np.ndarray) -> ItemTable:
         """This table reordered to `item_ids`; items it does not know get empty entries."""
         where = {item: i for i, item in enumerate(self.ids)}
         index = np.array([where.get(item, -1) for item in item_ids])
@@ -124,7 +124,7 @@ class Interactions:
             self._item_index = {item: i for i, item in enumerate(self.item_ids)}
         return self._item_index
 
-    def with_segments(self, segments: np.ndarray) -> "Interactions":
+    def with_segments(self, segments: np.ndarray) -> Interactions:
         return replace(self, user_segments=segments)
 
 
@@ -155,7 +155,7 @@ def build_interactions(log: EventLog, options: InteractionOptions | None = None,
     keep = (rows >= 0) & (cols >= 0) & (log.weights > 0)
     if options.reference_time is not None:
         reference = options.reference_time.replace(tzinfo=options.reference_time.tzinfo
-                                                   or timezone.utc).timestamp()
+                                                   or UTC).timestamp()
     else:
         reference = float(log.timestamps.max()) if len(log) else 0.0
     weights = log.weights[keep] * decay(log.timestamps[keep], reference, options.half_life_days)
@@ -190,7 +190,7 @@ def _parse_time(value: str) -> float:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"timestamp {value!r} is neither ISO 8601 nor unix seconds") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _header(path: Path) -> list[str]:

@@ -17,8 +17,8 @@ from recsys.interactions import DAY, EventLog, Interactions
 class SegmentOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    n_segments: int = Field(default=6, ge=1, le=50)
-    rfm_weight: float = Field(default=0.5, ge=0)  # scale of the RFM block vs category affinity
+    n_segments: int = Field(default=8, ge=1, le=50)
+    rfm_weight: float = Field(default=0.2, ge=0)  # RFM block vs category shares
     seed: int = 0
 
 
@@ -145,6 +145,6 @@ def _activity(events: float, days: float, frequency: np.ndarray) -> str:
     return "frequent" if events >= high else "occasional"
 
 
-def assign_segments(data: Interactions, n_segments: int = 6, seed: int = 0,
+def assign_segments(data: Interactions, n_segments: int = 8, seed: int = 0,
                     log: EventLog | None = None) -> np.ndarray:
     return build_segments(data, log, SegmentOptions(n_segments=n_segments, seed=seed)).labels

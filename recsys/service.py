@@ -8,7 +8,7 @@ vector is recomputed from the row at their next request, so no retraining is nee
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +84,7 @@ class RecommenderService:
         fitted = bundle.data
         # The fit's reference time keeps weights on the models' scale; newer events count fully.
         options = fitted.options.model_copy(update={"reference_time": datetime.fromtimestamp(
-            fitted.reference_time, timezone.utc)})
+            fitted.reference_time, UTC)})
         log = log_from_store(self.store, options)
         new_users = np.setdiff1d(np.unique(log.user_ids).astype(str),
                                  fitted.user_ids.astype(str)).astype(object)

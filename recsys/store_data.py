@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from shop.store import Store
 
 def _seconds(moment: datetime) -> float:
     # SQLite hands back naive datetimes; the store writes UTC.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def log_from_store(store: Store, options: InteractionOptions | None = None) -> EventLog:

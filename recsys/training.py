@@ -16,11 +16,16 @@ import numpy as np
 from scipy import sparse
 
 from recsys.evaluate import EvaluationOptions, evaluate
-from recsys.interactions import (EventLog, InteractionOptions, Interactions, ItemTable,
-                                 build_interactions)
+from recsys.interactions import (
+    EventLog,
+    InteractionOptions,
+    Interactions,
+    ItemTable,
+    build_interactions,
+)
 from recsys.models.base import Recommender, create_model
 from recsys.models.content import ensure_embeddings
-from recsys.segments import SegmentOptions, Segmentation, build_segments
+from recsys.segments import Segmentation, SegmentOptions, build_segments
 from shop.errors import NotFound
 
 AUTO = "auto"
@@ -135,5 +140,13 @@ def segmentation_rows(segmentation: dict) -> list[list]:
 
 SEGMENT_HEADERS = ["segment", "size", "top categories", "price band", "activity", "description"]
 
-__all__ = ["AUTO", "Bundle", "Segmentation", "train", "save_bundle", "load_bundle",
-           "segmentation_rows", "SEGMENT_HEADERS"]
+__all__ = [
+    "AUTO",
+    "SEGMENT_HEADERS",
+    "Bundle",
+    "Segmentation",
+    "load_bundle",
+    "save_bundle",
+    "segmentation_rows",
+    "train",
+]

@@ -7,8 +7,14 @@ import pytest
 from scipy import sparse
 
 from recsys.evaluate import EvaluationOptions, evaluate, ranking_metrics, split_log
-from recsys.interactions import (DAY, InteractionOptions, ItemTable, build_interactions,
-                                 read_interactions, read_items)
+from recsys.interactions import (
+    DAY,
+    InteractionOptions,
+    ItemTable,
+    build_interactions,
+    read_interactions,
+    read_items,
+)
 from recsys.models.base import Recommender
 from recsys.segments import build_segments
 from recsys.serving import ItemRules, ServeOptions, serve

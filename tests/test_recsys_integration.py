@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -66,7 +66,7 @@ def test_posted_purchase_changes_next_recommendations_without_retraining(shop):
             Product.category.not_in(touched), Product.stock > 0).order_by(Product.id)).first()
     fitted_at = (context.settings.data_dir / "recsys" / "served.json").stat().st_mtime
     event = {"idempotency_key": "test-purchase-1", "customer_id": customer, "type": "purchase",
-             "product_id": target, "timestamp": datetime.now(timezone.utc).isoformat()}
+             "product_id": target, "timestamp": datetime.now(UTC).isoformat()}
     posted = client.post("/v1/events", json={"events": [event]}, headers=ADMIN)
     assert posted.status_code == 200, posted.text
     assert posted.json()["accepted"] == 1

@@ -71,7 +71,7 @@ class RecommenderContract:
 
     def test_unknown_user_with_empty_row_does_not_fail(self, model, data):
         empty = sparse.csr_matrix((1, data.n_items), dtype=np.float32)
-        ids, scores = model.recommend(np.array([-1]), empty, K)
+        ids, _ = model.recommend(np.array([-1]), empty, K)
         assert ids.shape == (1, K)
 
     def test_new_interaction_changes_recommendations_without_refit(self, model, data):
@@ -100,6 +100,10 @@ class TestPopularity(RecommenderContract):
     name = "popularity"
 
 
+class TestGlobalPopularity(RecommenderContract):
+    name = "popularity_global"
+
+
 class TestItemKNN(RecommenderContract):
     name = "item_knn"
 
@@ -122,6 +126,8 @@ class TestHybrid(RecommenderContract):
 
 def test_every_registered_model_has_a_contract_test():
     tested = {cls.name for cls in RecommenderContract.__subclasses__()}
+    tested |= {cls.name for base in RecommenderContract.__subclasses__()
+               for cls in base.__subclasses__()}
     assert tested == set(MODELS)
 
 

@@ -39,7 +39,7 @@ class Recommender(ABC):
         self.n_items = 0
 
     @abstractmethod
-    def fit(self, data: Interactions) -> "Recommender":
+    def fit(self, data: Interactions) -> Recommender:
         """Learn from the interaction matrix; returns self."""
 
     @abstractmethod
@@ -95,11 +95,11 @@ class Recommender(ABC):
         for child_name, child in self.children().items():
             child.save(directory / child_name)
 
-    def children(self) -> dict[str, "Recommender"]:
+    def children(self) -> dict[str, Recommender]:
         return {}
 
     @classmethod
-    def load(cls, directory: Path) -> "Recommender":
+    def load(cls, directory: Path) -> Recommender:
         directory = Path(directory)
         config_path = directory / "config.json"
         if not config_path.is_file():

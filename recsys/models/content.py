@@ -3,7 +3,7 @@ a user's profile is the weighted mean of the embeddings of what they interacted 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import sparse
@@ -50,7 +50,7 @@ class ContentRecommender(Recommender):
     def use_encoder(self, encoder: Encoder) -> None:
         self.encoder = encoder
 
-    def fit(self, data: Interactions) -> "ContentRecommender":
+    def fit(self, data: Interactions) -> ContentRecommender:
         if data.items is None:
             raise InvalidInput("the content model needs item texts: pass an items file "
                                "(item_id plus text columns) or use the store's catalog")

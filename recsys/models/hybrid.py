@@ -51,7 +51,7 @@ class HybridRecommender(Recommender):
         names |= {n for n, w in self.options.cold_weights.items() if w > 0}
         return sorted(names)
 
-    def fit(self, data: Interactions) -> "HybridRecommender":
+    def fit(self, data: Interactions) -> HybridRecommender:
         self.n_items = data.n_items
         self.components = {}
         for name in self.component_names():

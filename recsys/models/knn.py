@@ -26,7 +26,7 @@ class ItemKNNRecommender(Recommender):
     name = "item_knn"
     Options = ItemKNNOptions
 
-    def fit(self, data: Interactions) -> "ItemKNNRecommender":
+    def fit(self, data: Interactions) -> ItemKNNRecommender:
         from implicit.nearest_neighbours import CosineRecommender
 
         self.n_items = data.n_items

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from scipy import sparse
 
 from recsys.interactions import Interactions
 from recsys.models.base import ModelOptions, Recommender, register
@@ -22,7 +21,7 @@ class PopularityRecommender(Recommender):
     name = "popularity"
     Options = PopularityOptions
 
-    def fit(self, data: Interactions) -> "PopularityRecommender":
+    def fit(self, data: Interactions) -> PopularityRecommender:
         self.n_items = data.n_items
         totals = np.asarray(data.matrix.sum(axis=0)).ravel().astype(np.float32)
         self.global_scores = totals / max(float(totals.max()), 1e-12)
@@ -63,3 +62,15 @@ class PopularityRecommender(Recommender):
         self.global_scores = arrays["global_scores"]
         self.user_segments = arrays["user_segments"]
         self.segment_scores = arrays["segment_scores"]
+
+
+class GlobalPopularityOptions(PopularityOptions):
+    per_segment: bool = False
+
+
+@register
+class GlobalPopularityRecommender(PopularityRecommender):
+    """The plain baseline: one shop-wide ranking, segments ignored."""
+
+    name = "popularity_global"
+    Options = GlobalPopularityOptions
