@@ -104,6 +104,8 @@ class EmbeddingCache:
 class CachedEmbedder(Embedder):
     """Wraps an embedder; only texts not seen before reach the model."""
 
+    save_every = 1024
+
     def __init__(self, inner: Embedder, cache: EmbeddingCache):
         self.inner, self.cache = inner, cache
         self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
@@ -113,12 +115,13 @@ class CachedEmbedder(Embedder):
         keys = [EmbeddingCache.key(self.name, text) for text in texts]
         found = self.cache.get_many(list(dict.fromkeys(keys)))
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
-        if missing:
-            vectors = self.inner.embed(missing)
-            fresh = {EmbeddingCache.key(self.name, t): v for t, v in zip(missing, vectors)}
+        for start in range(0, len(missing), self.save_every):  # keep progress if interrupted
+            chunk = missing[start:start + self.save_every]
+            fresh = {EmbeddingCache.key(self.name, t): v
+                     for t, v in zip(chunk, self.inner.embed(chunk))}
             self.cache.put_many(fresh)
             found.update(fresh)
-            self.computed += len(missing)
+            self.computed += len(chunk)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([found[key] for key in keys]).astype(np.float32, copy=False)
