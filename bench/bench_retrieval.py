@@ -104,12 +104,15 @@ def measure_latency(embedder, texts, vectors, queries, threshold):
     return index, parts, build_dense, build_keyword
 
 
-def hnsw_recall(index, vectors: np.ndarray, query_vectors: np.ndarray, k: int = 10) -> float:
+def exact_top(vectors: np.ndarray, query_vectors: np.ndarray, k: int = 10) -> np.ndarray:
     import faiss
 
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
-    _, truth = exact.search(query_vectors, k)
+    return exact.search(query_vectors, k)[1]
+
+
+def hnsw_recall(index, truth: np.ndarray, query_vectors: np.ndarray, k: int = 10) -> float:
     found = 0
     for query, true_ids in zip(query_vectors, truth):
         got = {int(item[1:]) for item, _ in index.search(query, k)}
@@ -175,8 +178,17 @@ def main() -> None:
               f"{p50['fusion']:>6.2f}  {how}", flush=True)
         if size == max(sizes) and index.kind == "hnsw":
             query_vectors = model.embed(queries)
-            recall = hnsw_recall(index, vectors, query_vectors)
-            print(f"\n## HNSW recall@10 against exact search at {size}: {recall:.3f}")
+            hnsw = faiss.downcast_index(index._index.index).hnsw
+            print(f"\n## HNSW recall@10 against exact search at {size} "
+                  f"(M={index.config.hnsw_m}, efConstruction={index.config.hnsw_ef_construction})")
+            truth = exact_top(vectors, query_vectors)
+            for ef in (64, 128, 256, 512):
+                hnsw.efSearch = ef
+                start = time.perf_counter()
+                recall = hnsw_recall(index, truth, query_vectors)
+                per_query = (time.perf_counter() - start) / len(query_vectors) * 1000
+                print(f"efSearch {ef:>4}: recall@10 {recall:.3f}  ({per_query:.2f} ms per search)")
+            hnsw.efSearch = index.config.hnsw_ef_search
     fresh = [f"{text} (build {n})" for n, text in enumerate(texts[:args.build_texts])]
     batched, naive = build_throughput(model, fresh)  # uncached: both sides really encode
     print(f"\n## index build throughput ({args.build_texts} passages, encode + add)")

@@ -97,3 +97,15 @@ def test_hybrid_beats_dense_and_keyword_on_the_demo_shop(demo_context):
     hybrid = results["hybrid"]["ndcg@10"]
     assert hybrid > results["dense"]["ndcg@10"]
     assert hybrid > results["keyword"]["ndcg@10"]
+
+
+def test_fast_query_path_matches_batched_encode(real_embedder):
+    import numpy as np
+
+    from retrieval.embedder import SentenceTransformerEmbedder
+    from shop.settings import Settings
+
+    embedder = SentenceTransformerEmbedder(Settings())
+    for query in ("tent", "women's waterproof hiking boots under 160 euros", "word " * 600):
+        np.testing.assert_allclose(embedder.embed_query(query), embedder.embed([query])[0],
+                                   atol=1e-5)
