@@ -152,6 +152,7 @@ def main() -> None:
     import torch
 
     from retrieval.embedder import CachedEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+    from retrieval.vector_index import IndexConfig
     from shop.settings import Settings
 
     torch.set_num_threads(args.threads)
@@ -164,7 +165,9 @@ def main() -> None:
     texts = synthetic_passages(max(sizes))
     print(f"# retrieval bench: {args.threads} CPU threads, torch {torch.__version__}, "
           f"faiss {faiss.__version__}, {len(queries)} queries per size")
-    print(f"# exact (flat) index below {args.hnsw_threshold} vectors, HNSW (M=32, efSearch=128) above")
+    config = IndexConfig(dimension=embedder.dimension)
+    print(f"# exact (flat) index below {args.hnsw_threshold} vectors, HNSW (M={config.hnsw_m}, "
+          f"efSearch={config.hnsw_ef_search}) above")
     print("\n## query latency, ms (embed + dense top-50 + BM25 top-50 + RRF)")
     print(f"{'passages':>9} {'index':>6} {'p50':>7} {'p99':>7} {'embed':>7} {'dense':>7} "
           f"{'bm25':>7} {'fuse':>6}  corpus vectors")

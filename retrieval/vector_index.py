@@ -28,7 +28,7 @@ class IndexConfig(BaseModel):
     hnsw_threshold: int = 20_000  # exact search below this many vectors
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
+    hnsw_ef_search: int = 256  # recall@10 0.96 vs exact at 100k (bench), 0.94 at 128
 
 
 class VectorIndex(ABC):
