@@ -30,6 +30,7 @@ CHANNEL_LABELS = {"search": "search ad", "social": "social media post", "sms": "
                   "display": "display banner headline"}
 FIELDS = {"search": ["headline", "description"], "social": ["text"], "sms": ["text"],
           "display": ["headline"]}
+MAX_TOKENS = {"search": 48, "social": 80, "sms": 56, "display": 24}
 ANGLES = ["Focus on what the product does best.", "Focus on comfort and everyday use.",
           "Focus on the outdoors and the weather.", "Make it short and punchy.",
           "Speak to someone buying a gift.", "Focus on quality and materials.",
@@ -232,8 +233,8 @@ class AdCopywriter:
                 fields=FIELDS[options.channel], channel_label=CHANNEL_LABELS[options.channel],
                 limits=limits, angle=ANGLES[(seed + index) % len(ANGLES)])
             out.append(GenerationRequest.chat(
-                system, user, max_new_tokens=64 if options.channel != "social" else 96,
-                temperature=options.temperature, seed=seed + index, stop=["\n\n\n"]))
+                system, user, max_new_tokens=MAX_TOKENS[options.channel],
+                temperature=options.temperature, seed=seed + index, stop=["\n\n"]))
         return out
 
     def write(self, options: CopyOptions, facts: Facts, category: str,

@@ -99,8 +99,8 @@ class EmailWriter:
         system, user = self.prompt.render_chat(
             first_name=job.customer.first_name, brand=self.brand, campaign=job.campaign,
             products=[{"title": p.title, "category": p.category} for p in job.products])
-        return GenerationRequest.chat(system, user, max_new_tokens=72, temperature=0.7,
-                                      seed=seed, stop=["\n\n\n"])
+        return GenerationRequest.chat(system, user, max_new_tokens=56, temperature=0.7,
+                                      seed=seed, stop=["\n\n"])
 
     def write_many(self, jobs: list[EmailJob], seed: int = 0) -> list[EmailDraft]:
         """One `generate` call for the whole list: the engine batches it."""

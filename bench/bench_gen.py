@@ -1,0 +1,120 @@
+"""Generation benchmark on the demo shop (run `shopwright demo init` first).
+
+Prints, all measured in this run with the same model:
+- decode tokens/s at batch 1 (float32 and the bf16 stream copy) and batched (float32);
+- time to first token, p50, for a chat turn (retrieval + prompt + first guarded sentence);
+- emails per minute: our batched path against a naive loop that calls a transformers
+  `pipeline("text-generation")` once per email (same prompts, same token budget).
+
+    python bench/bench_gen.py --emails 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def decode_rate(engine, batch: int, new_tokens: int = 32) -> float:
+    from gen.engine import GenerationRequest
+
+    requests = [GenerationRequest.chat("You are helpful.", f"Describe hiking trip number {i}.",
+                                       max_new_tokens=new_tokens) for i in range(batch)]
+    start = time.perf_counter()
+    results = engine.generate(requests)
+    return sum(r.completion_tokens for r in results) / (time.perf_counter() - start)
+
+
+def stream_rate(engine, new_tokens: int = 32) -> float:
+    from gen.engine import GenerationRequest
+
+    request = GenerationRequest.chat("You are helpful.", "Describe a long hiking trip.",
+                                     max_new_tokens=new_tokens)
+    start = time.perf_counter()
+    text = "".join(engine.stream(request))
+    tokens = len(engine.stream_llm.tokenizer(text, add_special_tokens=False)["input_ids"])
+    return tokens / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emails", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--chat-turns", type=int, default=3)
+    args = parser.parse_args()
+
+    from sqlalchemy import select
+
+    from gen.chat import ChatReply, ChatRequest
+    from gen.email import EmailWriter
+    from gen.engine_hf import TransformersEngine
+    from gen.service import GenService
+    from shop.schema import Customer
+    from ui.context import default_context
+
+    context = default_context()
+    settings = context.settings
+    engine = TransformersEngine.from_settings(settings, max_batch=args.batch)
+    print(f"model {engine.model_name}; batches {engine.llm.dtype}, stream "
+          f"{engine.stream_llm.dtype}; device {engine.llm.device}; torch threads "
+          f"{__import__('torch').get_num_threads()}")
+    decode_rate(engine, 1, 4)  # warm-up
+
+    one = decode_rate(engine, 1)
+    batched = decode_rate(engine, args.batch)
+    streamed = stream_rate(engine)
+    print(f"decode tokens/s  batch 1 float32: {one:6.1f}   stream bf16: {streamed:6.1f}   "
+          f"batch {args.batch} float32: {batched:6.1f}   (batched/batch-1 = {batched / one:.1f}x)")
+
+    service = GenService.for_context(context)
+    service._engine = engine
+    questions = ["How long do I have to return an item?", "Do you ship to Norway?",
+                 "I need a warm sleeping bag, what do you recommend?",
+                 "How should I wash my waterproof jacket?"]
+    firsts = []
+    for question in (questions * 3)[:args.chat_turns]:
+        start = time.perf_counter()
+        for item in service.chat_stream(ChatRequest(message=question, max_new_tokens=48),
+                                        save=False):
+            if not isinstance(item, ChatReply):
+                firsts.append(time.perf_counter() - start)
+                break
+    print(f"chat time to first token p50: {statistics.median(firsts):.2f} s "
+          f"over {len(firsts)} turns ({', '.join(f'{t:.2f}' for t in firsts)})")
+
+    with context.store.session() as session:
+        ids = list(session.scalars(select(Customer.id).order_by(Customer.id)
+                                   .limit(args.emails)))
+    start = time.perf_counter()
+    drafts = service.emails(ids, batch_size=args.batch, save=False)
+    ours = len(drafts) / (time.perf_counter() - start) * 60
+
+    from transformers import pipeline
+
+    generator = pipeline("text-generation", model=engine.llm.model,
+                         tokenizer=engine.llm.tokenizer)
+    writer = EmailWriter(engine, service.library, service.brand, settings)
+    customers = service._customers(ids)
+    start = time.perf_counter()
+    naive = []
+    for customer in customers:
+        job = service.email_job(customer)
+        request = writer.request(job)
+        out = generator([m.model_dump() for m in request.messages], max_new_tokens=56,
+                        do_sample=True, temperature=0.7, return_full_text=False)
+        naive.append(writer.finish(job, out[0]["generated_text"]))
+    baseline = len(naive) / (time.perf_counter() - start) * 60
+    print(f"emails per minute  batched: {ours:6.1f}   naive pipeline loop: {baseline:6.1f}   "
+          f"ratio {ours / baseline:.1f}x  ({len(ids)} emails, batch {args.batch})")
+    print(f"email sources (batched): {[d.source for d in drafts]}")
+
+
+if __name__ == "__main__":
+    main()
