@@ -33,8 +33,9 @@ def overview_tab(context: ShopContext) -> None:
 
 from ui.studio_search import search_tab  # noqa: E402
 from ui.studio_recsys import recsys_tab  # noqa: E402
+from ui.studio_copy import copy_tab  # noqa: E402
 
-STUDIO_TABS: list[Callable[[ShopContext], None]] = [overview_tab, search_tab, recsys_tab]
+STUDIO_TABS: list[Callable[[ShopContext], None]] = [overview_tab, search_tab, recsys_tab, copy_tab]
 
 
 def build_studio(context: ShopContext) -> gr.Blocks:
