@@ -43,7 +43,9 @@ SHOPPING = re.compile(r"\b(?:buy|looking for|recommend|suggest|need an?|want an?
 REFUSAL = "I can't share that, but I'm happy to help with products, orders, shipping or returns."
 HANDOFF_TEXT = "I'll pass this to a member of our team; they will get back to you shortly."
 UNSURE = "I'm not fully sure about this, so I've flagged it for a member of our team."
-_STOPWORDS = set(["the", "a", "an", "and", "or", "to", "of", "for", "in", "on", "is", "it", "my", "i", "do", "you", "can", "what", "how", "with", "your", "me", "are", "does", "have", "be", "this", "that", "will", "from", "at", "by", "as", "if", "we", "our", "us", "they", "them", "not", "no", "yes", "so", "but"])
+_STOPWORDS = frozenset((
+    "the a an and or to of for in on is it my i do you can what how with your me are does "
+    "have be this that will from at by as if we our us they them not no yes so but").split())
 
 
 class ChatTurn(BaseModel):

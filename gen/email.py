@@ -100,7 +100,7 @@ class EmailWriter:
             first_name=job.customer.first_name, brand=self.brand, campaign=job.campaign,
             products=[{"title": p.title, "category": p.category} for p in job.products])
         return GenerationRequest.chat(system, user, max_new_tokens=56, temperature=0.7,
-                                      seed=seed, stop=["\n\n"])
+                                      seed=seed)
 
     def write_many(self, jobs: list[EmailJob], seed: int = 0) -> list[EmailDraft]:
         """One `generate` call for the whole list: the engine batches it."""
@@ -114,7 +114,8 @@ class EmailWriter:
         subject, _ = repair_grounding(clean(raw), job.facts)
         subject, _ = strip_unsafe_links(subject, self.allowed_hosts)
         subject = shorten(subject, limit)
-        if 3 <= len(subject.split()) and len(subject) <= limit and not \
+        garbled = re.search(r"[:\"<>]|\b[A-Z]{4,}\b", subject) or ECHO.search(subject)
+        if not garbled and 3 <= len(subject.split()) and len(subject) <= limit and not \
                 grounding_violations(subject, job.facts) and not self._avoid(subject):
             return subject, True
         name = job.customer.first_name

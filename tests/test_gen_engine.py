@@ -35,7 +35,7 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output clean
         pass
 
-    def do_POST(self):  # noqa: N802 - http.server API
+    def do_POST(self):  # http.server's naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.seen.append(body)  # type: ignore[attr-defined]
         question = body["messages"][-1]["content"]

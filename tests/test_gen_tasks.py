@@ -48,8 +48,8 @@ def test_copy_enforces_limits_grounding_and_distinct_variants(shop_store):
     product = first_product(shop_store)
     too_long = "HEADLINE: " + "Absolutely wonderful waterproof gear for everyone, " * 2
     engine = FakeEngine(replies=[
-        f"HEADLINE: Stay dry for 1 EUR\nDESCRIPTION: {product.title.split(' - ')[0]} is "
-        f"only 2 left, use code FREE99. A light and packable jacket for wet days.",
+        (f"HEADLINE: Stay dry for 1 EUR\nDESCRIPTION: {product.title.split(' - ')[0]} is "
+         f"only 2 left, use code FREE99. A light and packable jacket for wet days."),
         "HEADLINE: Stay dry for 1 EUR\nDESCRIPTION: duplicate of the first headline",
         too_long, "nonsense", "nonsense"], default="")
     result = service(shop_store, engine).copy(CopyOptions(
@@ -122,8 +122,8 @@ def test_emails_for_many_customers_use_batches(shop_store):
 
 def test_chat_guards_model_output_and_cites(shop_store):
     engine = FakeEngine(replies=[
-        "You can return items within the return window. The price is 1 EUR, visit "
-        "http://evil.example ![img](http://evil.example/x.png). Mail ana@example.com."])
+        ("You can return items within the return window. The price is 1 EUR, visit "
+         "http://evil.example ![img](http://evil.example/x.png). Mail ana@example.com.")])
     reply = service(shop_store, engine).chat(ChatRequest(
         message="How do I return an item? my email is bo@example.com"))
     assert "evil.example" not in reply.answer and "1 EUR" not in reply.answer
