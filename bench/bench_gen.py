@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=8)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--chat-turns", type=int, default=3)
+    parser.add_argument("--stream-dtype", default=None, help="e.g. bfloat16 (default: float32)")
     args = parser.parse_args()
 
     from sqlalchemy import select
@@ -61,16 +62,19 @@ def main() -> None:
 
     context = default_context()
     settings = context.settings
-    engine = TransformersEngine.from_settings(settings, max_batch=args.batch)
+    engine = TransformersEngine.from_settings(settings, stream_dtype=args.stream_dtype,
+                                             max_batch=args.batch)
     print(f"model {engine.model_name}; batches {engine.llm.dtype}, stream "
           f"{engine.stream_llm.dtype}; device {engine.llm.device}; torch threads "
           f"{__import__('torch').get_num_threads()}")
-    decode_rate(engine, 1, 4)  # warm-up
+    decode_rate(engine, 1, 4)  # warm-up, both copies
+    stream_rate(engine, 4)
 
     one = decode_rate(engine, 1)
     batched = decode_rate(engine, args.batch)
     streamed = stream_rate(engine)
-    print(f"decode tokens/s  batch 1 float32: {one:6.1f}   stream bf16: {streamed:6.1f}   "
+    print(f"decode tokens/s  batch 1 float32: {one:6.1f}   "
+          f"stream {engine.stream_llm.dtype}: {streamed:6.1f}   "
           f"batch {args.batch} float32: {batched:6.1f}   (batched/batch-1 = {batched / one:.1f}x)")
 
     service = GenService.for_context(context)
