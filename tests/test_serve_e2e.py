@@ -1,0 +1,74 @@
+"""The main job for real: `shopwright serve --demo` in its own process, probed over HTTP and
+with a real browser on the studio."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import CHROMIUM_ARGS
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, model_cache):
+    data_dir = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    env = {**os.environ, "SHOPWRIGHT_DATA_DIR": str(data_dir), "SHOPWRIGHT_PORT": str(port),
+           "SHOPWRIGHT_MODEL_CACHE_DIR": str(model_cache), "HF_HUB_OFFLINE": "1"}
+    log = (data_dir / "server.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "ui.cli", "serve", "--demo"],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited: {(data_dir / 'server.log').read_text()[-3000:]}")
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(1)
+    else:
+        process.kill()
+        pytest.fail("server did not come up")
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_service_is_healthy_and_ready_on_the_demo_shop(server):
+    assert httpx.get(server + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(server + "/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["ready"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_studio_shows_the_demo_shop_in_a_browser(server, chromium_path, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(server + "/studio/", wait_until="networkidle")
+        overview = page.locator("#shop-overview")
+        overview.wait_for(timeout=60_000)
+        page.get_by_text("products", exact=True).first.wait_for(timeout=30_000)
+        text = overview.inner_text()
+        page.screenshot(path=str(tmp_path / "studio.png"))
+        browser.close()
+    assert "customers" in text and "2000" in text.replace(",", "")
