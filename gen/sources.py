@@ -131,7 +131,7 @@ class StoreKeywordRetriever:
         terms = _terms(query)
         hits: list[Passage] = []
         with self.store.session() as session:
-            for product in session.scalars(select(Product)):
+            for product in session.scalars(select(Product).where(Product.archived_at.is_(None))):
                 if filters and filters.get("in_stock") and product.stock <= 0:
                     continue
                 score = self._score(terms, f"{product.title} {product.title} {product.category} "
@@ -173,7 +173,7 @@ class PopularInStock:
             with self.store.session() as session:
                 rows = session.execute(
                     select(Product.id).join(Event, Event.product_id == Product.id, isouter=True)
-                    .where(Product.stock > 0).group_by(Product.id)
+                    .where(Product.stock > 0, Product.archived_at.is_(None)).group_by(Product.id)
                     .order_by(weight.desc().nulls_last(), Product.id)).all()
             self._ranked = [row[0] for row in rows]
         return self._ranked

@@ -42,7 +42,8 @@ def items_from_store(store: Store) -> ItemTable:
                for p in products],
         categories=np.asarray([p.category for p in products], dtype=object),
         prices=np.asarray([p.price for p in products], dtype=float),
-        in_stock=np.asarray([p.stock > 0 for p in products], dtype=bool),
+        # an archived product keeps its history for training but is never served
+        in_stock=np.asarray([p.stock > 0 and p.archived_at is None for p in products], dtype=bool),
     )
 
 

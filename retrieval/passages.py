@@ -79,7 +79,8 @@ def product_passage(product: Product) -> Passage:
 
 def load_products(store: Store) -> list[Passage]:
     with store.session() as session:
-        return [product_passage(p) for p in session.scalars(select(Product).order_by(Product.id))]
+        return [product_passage(p) for p in session.scalars(
+            select(Product).where(Product.archived_at.is_(None)).order_by(Product.id))]
 
 
 def chunk_document(doc_id: str, title: str, body: str, source: str = "",

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from tqdm import tqdm
 
 from shop.errors import InvalidInput
 from shop.records import RECORDS, CustomerRecord, EventRecord, ProductRecord, Record
-from shop.schema import Customer, Event, KBDocument, Product
+from shop.schema import Customer, Event, KBDocument, Product, utcnow
 from shop.store import Store
 from shop.upsert import upsert
 
@@ -168,6 +168,7 @@ def _product_row(record: ProductRecord) -> dict[str, Any]:
         record.title, record.description, record.category, record.brand, record.attributes,
         record.price, record.stock,
     )
+    row["archived_at"] = None  # listed again: back in the catalog
     return row
 
 
@@ -218,15 +219,26 @@ def _existing(session, table, ids: set[str]) -> set[str]:
 
 
 def _changed(session, table, rows: list[dict[str, Any]]) -> list[str]:
-    """Ids whose content hash differs from what the store holds (new ids included)."""
+    """Ids that are new, changed (content hash) or, for products, listed again after an archive."""
     old: dict[str, str] = {}
     ids = [row["id"] for row in rows]
+    archived = getattr(table, "archived_at", None)
+    columns = (table.id, table.content_hash) + ((archived,) if archived is not None else ())
     for start in range(0, len(ids), 900):
         chunk = ids[start:start + 900]
-        rows_found = session.execute(
-            select(table.id, table.content_hash).where(table.id.in_(chunk))).all()
-        old.update((row_id, digest) for row_id, digest in rows_found)
+        for row_id, digest, *gone in session.execute(select(*columns).where(table.id.in_(chunk))):
+            old[row_id] = "" if gone and gone[0] else digest
     return [row["id"] for row in rows if old.get(row["id"]) != row["content_hash"]]
+
+
+def _archive_missing(session, listed: set[str]) -> list[str]:
+    """Archive the products that a full catalog file no longer lists; return their ids."""
+    current = session.scalars(select(Product.id).where(Product.archived_at.is_(None))).all()
+    gone = sorted(set(current) - listed)
+    for start in range(0, len(gone), 900):
+        session.execute(update(Product).where(Product.id.in_(gone[start:start + 900]))
+                        .values(archived_at=utcnow()))
+    return gone
 
 
 _WRITERS = {
@@ -237,11 +249,18 @@ _WRITERS = {
 
 
 def ingest_file(
-    store: Store, kind: str, path: Path, *, skip_invalid: bool = False, progress: bool = True
+    store: Store, kind: str, path: Path, *, skip_invalid: bool = False, progress: bool = True,
+    prune: bool = False,
 ) -> IngestReport:
-    """Validate every row of `path`, then write all of it in one transaction (or nothing)."""
+    """Validate every row of `path`, then write all of it in one transaction (or nothing).
+
+    With `prune` (catalog only) the file is the whole catalog: products it does not list are
+    archived in the same transaction (a rejected row's product is kept as it was).
+    """
     if kind not in RECORDS:
         raise InvalidInput(f"unknown kind {kind!r}; choose one of {', '.join(RECORDS)}")
+    if prune and kind != "catalog":
+        raise InvalidInput("--prune applies to the catalog only")
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
@@ -285,12 +304,15 @@ def ingest_file(
     table, to_row, keys = _WRITERS[kind]
     rows_out = [to_row(record) for _, record in good]
     with store.session() as session:  # one transaction: all rows or none
-        if kind in ("catalog",):
+        if kind == "catalog":
             report.changed_ids = _changed(session, table, rows_out)
         for start in tqdm(range(0, len(rows_out), CHUNK), desc=f"write {path.name}",
                           unit="chunk", disable=not progress, leave=False):
             chunk = rows_out[start:start + CHUNK]
             upsert(session, table, chunk, keys, update=kind != "events")
+        if prune:
+            rejected = {str(e.raw.get("id")) for e in report.errors if isinstance(e.raw, dict)}
+            report.deleted_ids = _archive_missing(session, set(seen_keys) | rejected)
     report.written = len(rows_out)
     return report
 

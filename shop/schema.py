@@ -43,6 +43,9 @@ class Product(Base):
     url: Mapped[str] = mapped_column(String(500), default="")
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # set when the product left the catalog (`ingest catalog --prune`): it keeps its history
+    # (events point at it) but leaves search, recommendations and generated text
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class Customer(Base):

@@ -34,8 +34,8 @@ def get_engine(url: str) -> Engine:
     return engine
 
 
-def upgrade(settings: Settings) -> Engine:
-    """Create or migrate the schema to the newest revision and return the engine."""
+def upgrade(settings: Settings, revision: str = "head") -> Engine:
+    """Create or migrate the schema to `revision` (the newest by default); return the engine."""
     from alembic import command
     from alembic.config import Config
 
@@ -46,7 +46,7 @@ def upgrade(settings: Settings) -> Engine:
     cfg.set_main_option("sqlalchemy.url", settings.db_url.replace("%", "%%"))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
     return engine
 
 

@@ -149,3 +149,36 @@ def test_cli_reports_bad_row_and_exit_code(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "2 written" in result.stdout and "1 rejected" in result.stdout
     assert (tmp_path / "catalog.rejects.csv").exists()
+
+
+def test_prune_archives_unlisted_products_and_relisting_restores_them(store, tmp_path):
+    full = CATALOG.replace("not-a-price", "180")
+    ingest_file(store, "catalog", write(tmp_path / "full.csv", full), progress=False)
+    _seed_people_and_products(store, tmp_path)
+    write(tmp_path / "ev.csv", "idempotency_key,customer_id,type,product_id,timestamp\n"
+                               "E1,C1,purchase,P3,2026-06-01T10:00:00+00:00\n")
+    ingest_file(store, "events", tmp_path / "ev.csv", progress=False)
+
+    without_p3 = "\n".join(line for line in full.splitlines() if not line.startswith("P3")) + "\n"
+    report = ingest_file(store, "catalog", write(tmp_path / "snap.csv", without_p3),
+                         prune=True, progress=False)
+    assert report.deleted_ids == ["P3"] and "1 deleted" in report.summary()
+    with store.session() as session:
+        assert session.get(Product, "P3").archived_at is not None  # history kept, not served
+        assert session.get(Product, "P1").archived_at is None
+        assert count(store, Event) == 1
+
+    report = ingest_file(store, "catalog", tmp_path / "full.csv", progress=False)
+    assert report.changed_ids == ["P3"]  # listed again: re-indexed even with the same content
+    with store.session() as session:
+        assert session.get(Product, "P3").archived_at is None
+
+
+def test_prune_keeps_a_rejected_rows_product_and_is_catalog_only(store, tmp_path):
+    ingest_file(store, "catalog", write(tmp_path / "full.csv", CATALOG.replace("not-a-price", "1")),
+                progress=False)
+    report = ingest_file(store, "catalog", write(tmp_path / "bad.csv", CATALOG), prune=True,
+                         skip_invalid=True, progress=False)
+    assert report.deleted_ids == []  # P2's row was rejected, so P2 is not treated as gone
+    with pytest.raises(InvalidInput, match="catalog only"):
+        ingest_file(store, "customers", tmp_path / "bad.csv", prune=True, progress=False)

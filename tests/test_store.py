@@ -1,7 +1,7 @@
 from sqlalchemy import inspect, text
 
 from shop.schema import Customer, Product
-from shop.store import Store
+from shop.store import Store, upgrade
 
 
 def test_migrations_create_every_table(store):
@@ -9,7 +9,19 @@ def test_migrations_create_every_table(store):
     assert {"products", "customers", "events", "kb_documents", "generated_content", "campaigns",
             "jobs", "alembic_version"} <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+
+
+def test_a_database_from_the_first_release_is_migrated_with_its_data(settings):
+    engine = upgrade(settings, "0001")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO products (id, title, description, category, price, "
+                                "currency, stock, brand, attributes, url, content_hash, "
+                                "updated_at) VALUES ('P1', 'Tent', '', 'tents', 99, 'EUR', 1, '', "
+                                "'{}', '', '', '2026-01-01')"))
+    with Store(settings).session() as session:  # upgrades to head on open
+        product = session.get(Product, "P1")
+        assert product.title == "Tent" and product.archived_at is None
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys(store):

@@ -20,11 +20,11 @@ SkipInvalid = Annotated[bool, typer.Option(
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
 
 
-def _ingest(kind: str, path: Path, skip_invalid: bool, progress: bool) -> None:
+def _ingest(kind: str, path: Path, skip_invalid: bool, progress: bool, prune: bool = False) -> None:
     context = default_context()
     try:
         report = ingest_file(context.store, kind, path, skip_invalid=skip_invalid,
-                             progress=progress and sys.stderr.isatty())
+                             progress=progress and sys.stderr.isatty(), prune=prune)
     except IngestError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(exc.exit_code) from None
@@ -38,10 +38,14 @@ FileArg = Annotated[Path, typer.Argument(help="A .csv file with a header row, or
 
 
 @ingest_app.command("catalog")
-def ingest_catalog(path: FileArg, skip_invalid: SkipInvalid = False,
-                   progress: Progress = True) -> None:
+def ingest_catalog(
+    path: FileArg, skip_invalid: SkipInvalid = False, progress: Progress = True,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="The file is the whole catalog: archive products it does not list "
+                        "(they leave search and recommendations; their history stays).")] = False,
+) -> None:
     """Validate and upsert products. A file with a bad row writes nothing."""
-    _ingest("catalog", path, skip_invalid, progress)
+    _ingest("catalog", path, skip_invalid, progress, prune)
 
 
 @ingest_app.command("customers")
