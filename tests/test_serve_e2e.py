@@ -72,3 +72,39 @@ def test_studio_shows_the_demo_shop_in_a_browser(server, chromium_path, tmp_path
         page.screenshot(path=str(tmp_path / "studio.png"))
         browser.close()
     assert "customers" in text and "2000" in text.replace(",", "")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_studio_search_recommendations_and_email_tabs_work_in_a_browser(server, chromium_path):
+    """A marketer's path through the studio on the served demo shop, clicking real buttons."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(server + "/studio/", wait_until="networkidle")
+
+        page.get_by_role("tab", name="Search").click()
+        page.locator("#search-query textarea").fill("waterproof rain jacket")
+        page.locator("#search-button").click()
+        expect(page.locator("#search-results")).to_contain_text("Jacket", timeout=60_000)
+
+        page.get_by_role("tab", name="Recommendations").click()
+        page.locator("#recsys-customer textarea").fill("C00001")
+        page.locator("#recsys-button").click()
+        expect(page.locator("#recsys-summary")).to_contain_text("C00001", timeout=120_000)
+        reasons = page.locator("#recsys-results")
+        expect(reasons).to_contain_text("P0", timeout=30_000)  # product ids in the table
+        assert any(words in reasons.inner_text() for words in  # recsys.reasons.phrase
+                   ("bought together", "also chose", "Similar to", "shoppers like you",
+                    "Trending", "most popular"))
+
+        page.get_by_role("tab", name="Email").click()
+        page.locator("#email-customer textarea").fill("C00002")
+        page.locator("#email-preview").click()
+        email = page.locator("#email-html")
+        expect(email).to_contain_text("Unsubscribe", timeout=180_000)
+        text = email.inner_text()
+        browser.close()
+    assert "Fjordgatan 12" in text  # the shop's postal address in the footer
