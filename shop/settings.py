@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -27,6 +29,15 @@ PLACEHOLDER_ADMIN_KEY = "change-me"
 # Embedded defaults resolve offline from installed PyPI packages (see shop/embedded.py).
 EMBEDDED_LLM = "embedded:smollm2-135m-instruct"
 EMBEDDED_EMBEDDER = "embedded:all-minilm-l6-v2"
+
+
+def _origin(url: str) -> str:
+    """'https://Shop.example/help' -> 'https://shop.example', the form browsers send."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if url != "*" and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise ValueError(f"{url!r} is not an http(s) origin")
+    return url if url == "*" else f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _config_file() -> Path:
@@ -54,6 +65,9 @@ class Settings(BaseSettings):
     shop_name: str = "Northwind Outfitters"
     shop_url: str = "https://northwind.example"
     shop_postal_address: str = "Northwind Outfitters, Fjordgatan 12, 411 05 Gothenburg, Sweden"
+    # Sites whose pages may call /v1/chat from the chat widget (CORS), as origins
+    # ("https://shop.example"), comma-separated in the environment; empty: shop_url's origin.
+    widget_origins: Annotated[list[str], NoDecode] = []
 
     @classmethod
     def settings_customise_sources(
@@ -70,6 +84,13 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
+    @field_validator("widget_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value):
+        if isinstance(value, str):
+            value = value.split(",")
+        return [_origin(o) for o in value if o.strip()]
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":
         if self.mode == "prod" and self.admin_key.get_secret_value() == PLACEHOLDER_ADMIN_KEY:
@@ -84,6 +105,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'shop.db').resolve()}"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return self.widget_origins or [_origin(self.shop_url)]
 
     @property
     def models_dir(self) -> Path:

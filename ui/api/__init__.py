@@ -4,5 +4,7 @@ from ui.api import health
 from ui.api import search
 from ui.api import events, recommendations
 from ui.api import generate
+from ui.api import widget
 
-ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router]
+ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router,
+           widget.router]

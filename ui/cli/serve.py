@@ -27,5 +27,5 @@ def serve(
     settings = context.settings
     app = create_app(context)
     typer.echo(f"shopwright on http://{host or settings.host}:{port or settings.port} "
-               "(studio at /studio, API docs at /docs)")
+               "(studio at /studio, API docs at /docs, chat widget demo at /widget/demo)")
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")

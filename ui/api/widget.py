@@ -1,0 +1,58 @@
+"""The embeddable chat widget: the script a shop puts on its pages, and a demo shop page.
+
+    <script src="https://SHOPWRIGHT_HOST/widget.js" data-title="Ask us" async></script>
+
+The script talks to /v1/chat on the host it was loaded from; which sites may do that
+cross-origin is `settings.widget_origins` (see ui/app.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from functools import lru_cache
+from pathlib import Path
+from string import Template
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import HTMLResponse, Response
+
+from ui.api.deps import Context
+
+WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
+# Shops embed the script on every page: browsers revalidate it after 5 minutes (a cheap 304
+# by ETag), so an upgraded widget reaches shoppers quickly.
+SCRIPT_CACHE = "public, max-age=300, must-revalidate"
+
+router = APIRouter(tags=["widget"], include_in_schema=False)
+
+
+@lru_cache(maxsize=1)
+def widget_script() -> tuple[bytes, str]:
+    """The script's bytes and ETag, read once per process."""
+    body = (WIDGET_DIR / "widget.js").read_bytes()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@router.get("/widget.js", name="widget_js")
+def widget_js(if_none_match: str | None = Header(default=None)) -> Response:
+    body, etag = widget_script()
+    headers = {"Cache-Control": SCRIPT_CACHE, "ETag": etag,
+               "X-Content-Type-Options": "nosniff",
+               # loaded by <script> from the shop's own origin, also under COEP
+               "Cross-Origin-Resource-Policy": "cross-origin"}
+    if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+@router.get("/widget/demo", response_class=HTMLResponse)
+def widget_demo(request: Request, context: Context) -> HTMLResponse:
+    """A fictional shop page that embeds the widget the way a customer's site would."""
+    page = Template((WIDGET_DIR / "demo.html").read_text(encoding="utf-8"))
+    settings = context.settings
+    return HTMLResponse(page.substitute(
+        shop_name=html.escape(settings.shop_name),
+        widget_src=html.escape(str(request.url_for("widget_js"))),
+        widget_title=html.escape(f"Ask {settings.shop_name}"),
+    ), headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,381 @@
+/* shopwright chat widget. A shop embeds it with one tag:
+
+     <script src="https://SHOPWRIGHT_HOST/widget.js" data-title="Ask us" async></script>
+
+   Optional attributes: data-greeting (first message shown), data-color (accent colour).
+   It adds a launcher button and a chat panel inside a Shadow DOM (the shop's CSS cannot reach
+   it), keeps the conversation in sessionStorage, and streams answers from /v1/chat on the host
+   it was loaded from. Everything the server or the shopper wrote is put in the page as text
+   (textContent); only http(s) links the server returned become links. No dependencies. */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || !script.src || window.__shopwrightWidget) return;
+  window.__shopwrightWidget = true;
+
+  // Relative to the script, so a shopwright behind a path prefix works too.
+  var CHAT_URL = new URL("v1/chat?stream=true", script.src).href;
+  var STORE_KEY = "shopwright-chat:" + new URL(script.src).origin;
+  var TITLE = script.getAttribute("data-title") || "Chat with us";
+  var GREETING = script.getAttribute("data-greeting") ||
+    "Hi! Ask me about orders, shipping, returns or our products.";
+  var COLOR = script.getAttribute("data-color");
+  var MAX_CHARS = 4000; // per message, as the API accepts
+  var HISTORY_TURNS = 10; // earlier turns sent with each question (the API takes up to 20)
+  var KEPT_TURNS = 40; // turns kept in sessionStorage
+
+  var STYLES = [
+    ":host { all: initial; }",
+    "*, *::before, *::after { box-sizing: border-box; }",
+    ".root { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;",
+    "  font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;",
+    "  color: #1d2125; --accent: #1f5f4a; }",
+    "button, input { font: inherit; }",
+    ".launcher { display: block; margin-left: auto; border: 0; border-radius: 999px;",
+    "  padding: 12px 20px; background: var(--accent); color: #fff; cursor: pointer;",
+    "  box-shadow: 0 4px 14px rgba(0,0,0,.25); font-weight: 600; }",
+    ".panel { position: absolute; right: 0; bottom: 60px; display: flex;",
+    "  flex-direction: column; width: min(370px, calc(100vw - 40px));",
+    "  height: min(540px, calc(100vh - 100px)); background: #fff; border-radius: 12px;",
+    "  box-shadow: 0 10px 40px rgba(0,0,0,.3); overflow: hidden; }",
+    ".panel[hidden] { display: none; }",
+    "header { display: flex; align-items: center; gap: 8px; padding: 10px 12px;",
+    "  background: var(--accent); color: #fff; }",
+    "h2 { flex: 1; margin: 0; font-size: 16px; font-weight: 600; }",
+    "header button { border: 0; background: transparent; color: #fff; cursor: pointer;",
+    "  padding: 4px 8px; border-radius: 6px; }",
+    "header .close { font-size: 20px; line-height: 1; }",
+    ".log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column;",
+    "  gap: 10px; background: #f6f7f8; }",
+    ".msg { max-width: 88%; padding: 8px 11px; border-radius: 10px; background: #fff;",
+    "  border: 1px solid #e1e4e8; align-self: flex-start; }",
+    ".msg.user { align-self: flex-end; background: var(--accent); color: #fff; border: 0; }",
+    ".text { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }",
+    ".pending .text:empty::after { content: '\\2026'; color: #6a737d; }",
+    ".error { color: #a1260d; margin: 6px 0 0; }",
+    ".extra { margin: 8px 0 0; padding: 0; list-style: none; font-size: 13px; }",
+    ".extra-title { margin: 8px 0 0; font-size: 12px; font-weight: 600; color: #586069; }",
+    ".extra li { margin: 2px 0; }",
+    "a { color: var(--accent); }",
+    ".handoff { margin: 8px 0 0; padding: 6px 8px; border-left: 3px solid #d9822b;",
+    "  background: #fff6ea; font-size: 13px; }",
+    "form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e1e4e8; }",
+    "input { flex: 1; min-width: 0; padding: 8px 10px; border: 1px solid #c6cbd1;",
+    "  border-radius: 8px; color: #1d2125; background: #fff; }",
+    "form button { border: 0; border-radius: 8px; padding: 8px 14px; cursor: pointer;",
+    "  background: var(--accent); color: #fff; font-weight: 600; }",
+    "button:disabled, input:disabled { opacity: .6; cursor: default; }",
+    ":focus-visible { outline: 3px solid #2f81f7; outline-offset: 2px; }",
+    ".note { margin: 0; padding: 0 12px 8px; font-size: 11px; color: #6a737d; }",
+    ".sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden;",
+    "  clip: rect(0 0 0 0); white-space: nowrap; }"
+  ].join("\n");
+
+  // ---- state -------------------------------------------------------------------------------
+
+  function loadState() {
+    try {
+      var saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null");
+      if (saved && Array.isArray(saved.turns)) return { open: !!saved.open, turns: saved.turns };
+    } catch (e) { /* storage disabled or garbled: start fresh */ }
+    return { open: false, turns: [] };
+  }
+
+  var state = loadState();
+
+  function saveState() {
+    try {
+      sessionStorage.setItem(STORE_KEY, JSON.stringify(
+        { open: state.open, turns: state.turns.slice(-KEPT_TURNS) }));
+    } catch (e) { /* the conversation then lasts as long as the page */ }
+  }
+
+  function history() {
+    return state.turns.filter(function (turn) {
+      return (turn.role === "user" || turn.role === "assistant") &&
+        typeof turn.content === "string" && turn.content.trim();
+    }).slice(-HISTORY_TURNS).map(function (turn) {
+      return { role: turn.role, content: turn.content.slice(0, MAX_CHARS) };
+    });
+  }
+
+  // ---- the server's reply ------------------------------------------------------------------
+
+  function safeUrl(value) {
+    if (typeof value !== "string" || !value) return null;
+    try {
+      var url = new URL(value); // no base: relative or odd strings are not links
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function text(value, limit) {
+    return (typeof value === "string" ? value : "").slice(0, limit || 300);
+  }
+
+  // The reply's answer ends with "Sources: ..." and "You might like: ..." lines for plain-text
+  // clients; the widget shows those as lists instead.
+  function toTurn(reply) {
+    var citations = (Array.isArray(reply.citations) ? reply.citations : [])
+      .filter(function (c) { return c && typeof c === "object"; })
+      .map(function (c) { return { title: text(c.title), url: safeUrl(c.url) }; })
+      .filter(function (c) { return c.title; });
+    var products = (Array.isArray(reply.products) ? reply.products : [])
+      .filter(function (p) { return p && typeof p === "object"; })
+      .map(function (p) {
+        return { title: text(p.title), price: text(p.price_text, 40), url: safeUrl(p.url) };
+      })
+      .filter(function (p) { return p.title; });
+    var answer = text(reply.answer, MAX_CHARS).split("\n").filter(function (line) {
+      return !(citations.length && line.indexOf("Sources: ") === 0) &&
+        !(products.length && line.indexOf("You might like: ") === 0);
+    }).join("\n").trim();
+    return { role: "assistant", content: answer, citations: citations, products: products,
+             handoff: reply.handoff === true };
+  }
+
+  // Server-sent events over fetch: "data: {...}" blocks separated by blank lines.
+  async function readEvents(body, onDelta) {
+    var reader = body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    var reply = null;
+    for (;;) {
+      var chunk = await reader.read();
+      buffer += decoder.decode(chunk.value || new Uint8Array(0), { stream: !chunk.done });
+      var blocks = buffer.split(/\r?\n\r?\n/);
+      buffer = chunk.done ? "" : blocks.pop();
+      for (var i = 0; i < blocks.length; i++) {
+        var data = blocks[i].split(/\r?\n/).filter(function (line) {
+          return line.indexOf("data:") === 0;
+        }).map(function (line) { return line.slice(5).replace(/^ /, ""); }).join("\n");
+        if (!data) continue;
+        if (data === "[DONE]") {
+          reader.cancel().catch(function () {});
+          return reply;
+        }
+        var event = JSON.parse(data);
+        if (event && typeof event.delta === "string") onDelta(event.delta);
+        else if (event && event.reply && typeof event.reply === "object") reply = event.reply;
+      }
+      if (chunk.done) return reply;
+    }
+  }
+
+  async function httpError(response) {
+    var detail = "";
+    try {
+      var body = await response.json();
+      if (body && typeof body.detail === "string") detail = body.detail;
+    } catch (e) { /* not JSON */ }
+    if (response.status === 429) return "Too many questions at once. Please wait a moment.";
+    if (response.status >= 500) {
+      return "The assistant is unavailable right now (error " + response.status +
+        "). Please try again later.";
+    }
+    return "Your question could not be answered (error " + response.status + ")" +
+      (detail ? ": " + detail.slice(0, 200) : ".");
+  }
+
+  // ---- DOM -----------------------------------------------------------------------------------
+
+  function el(tag, attrs, content) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
+    if (content != null) node.textContent = content;
+    return node;
+  }
+
+  function link(label, value) {
+    var url = safeUrl(value);
+    if (!url) return el("span", {}, label);
+    var a = el("a", { href: url }, label);
+    if (new URL(url).origin !== location.origin) {
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+    }
+    return a;
+  }
+
+  function mount() {
+    var host = el("div", { id: "shopwright-chat" });
+    var shadow = host.attachShadow({ mode: "open" });
+    if (shadow.adoptedStyleSheets !== undefined && typeof CSSStyleSheet === "function" &&
+        CSSStyleSheet.prototype.replaceSync) {
+      var sheet = new CSSStyleSheet(); // not subject to a shop's CSP style-src
+      sheet.replaceSync(STYLES);
+      shadow.adoptedStyleSheets = [sheet];
+    } else {
+      shadow.appendChild(el("style", {}, STYLES));
+    }
+
+    var root = el("div", { "class": "root" });
+    if (COLOR && window.CSS && window.CSS.supports("color", COLOR)) {
+      root.style.setProperty("--accent", COLOR);
+    }
+    var launcher = el("button", { type: "button", "class": "launcher", "aria-haspopup": "dialog",
+                                  "aria-expanded": "false", "aria-controls": "sw-panel" }, TITLE);
+    var panel = el("section", { id: "sw-panel", "class": "panel", role: "dialog",
+                                "aria-labelledby": "sw-title" });
+    panel.hidden = true;
+    var header = el("header");
+    var reset = el("button", { type: "button", "class": "reset",
+                               "aria-label": "Start a new conversation" }, "New");
+    var close = el("button", { type: "button", "class": "close", "aria-label": "Close chat" },
+                   "\u00d7");
+    header.append(el("h2", { id: "sw-title" }, TITLE), reset, close);
+    var log = el("div", { "class": "log", role: "log", "aria-live": "polite",
+                          "aria-label": "Conversation" });
+    var form = el("form", { "class": "composer" });
+    var input = el("input", { id: "sw-input", type: "text", maxlength: String(MAX_CHARS),
+                              autocomplete: "off", placeholder: "Type your question" });
+    var sendButton = el("button", { type: "submit" }, "Send");
+    form.append(el("label", { "for": "sw-input", "class": "sr-only" }, "Your question"),
+                input, sendButton);
+    panel.append(header, log, form,
+                 el("p", { "class": "note" }, "Answers are written by an AI assistant."));
+    root.append(launcher, panel);
+    shadow.appendChild(root);
+    document.body.appendChild(host);
+
+    var busy = false;
+
+    function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+    function addExtras(item, turn) {
+      [["Sources", turn.citations, function (c) { return link(c.title, c.url); }],
+       ["You might like", turn.products, function (p) {
+         var li = el("span");
+         li.append(link(p.title, p.url), p.price ? " \u2013 " + p.price : "");
+         return li;
+       }]].forEach(function (section) {
+        var rows = Array.isArray(section[1]) ? section[1] : [];
+        if (!rows.length) return;
+        item.appendChild(el("p", { "class": "extra-title" }, section[0]));
+        var list = el("ul", { "class": "extra", "aria-label": section[0] });
+        rows.forEach(function (row) { list.appendChild(el("li")).appendChild(section[2](row)); });
+        item.appendChild(list);
+      });
+      if (turn.handoff) {
+        item.appendChild(el("p", { "class": "handoff", role: "note" },
+          "Handed over to our team: a person will follow up on this."));
+      }
+    }
+
+    function showTurn(turn) {
+      var item = el("div", { "class": "msg " + (turn.role === "user" ? "user" : "assistant") });
+      var body = el("p", { "class": "text" }, text(turn.content, MAX_CHARS));
+      item.appendChild(body);
+      if (turn.role === "assistant") addExtras(item, turn);
+      log.appendChild(item);
+      scrollDown();
+      return { item: item, body: body };
+    }
+
+    function showGreeting() {
+      log.appendChild(el("div", { "class": "msg assistant greeting" })).appendChild(
+        el("p", { "class": "text" }, GREETING));
+    }
+
+    function setOpen(open) {
+      state.open = open;
+      panel.hidden = !open;
+      launcher.setAttribute("aria-expanded", String(open));
+      saveState();
+      if (open) {
+        scrollDown();
+        input.focus();
+      }
+    }
+
+    function setBusy(value) {
+      busy = value;
+      input.disabled = value;
+      sendButton.disabled = value;
+      log.setAttribute("aria-busy", String(value));
+    }
+
+    async function ask(question) {
+      var previous = history();
+      var asked = { role: "user", content: question };
+      state.turns.push(asked);
+      saveState();
+      showTurn(asked);
+      setBusy(true);
+      var view = showTurn({ role: "assistant", content: "" });
+      view.item.classList.add("pending");
+      var streamed = "";
+      try {
+        var response;
+        try {
+          response = await fetch(CHAT_URL, {
+            method: "POST", mode: "cors", credentials: "omit",
+            headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
+            body: JSON.stringify({ message: question, history: previous })
+          });
+        } catch (e) {
+          throw new Error("Could not reach the assistant. Check your connection and try again.");
+        }
+        if (!response.ok) throw new Error(await httpError(response));
+        var reply = await readEvents(response.body, function (delta) {
+          streamed += delta;
+          view.body.textContent = streamed;
+          scrollDown();
+        }).catch(function () {
+          throw new Error("The answer was interrupted. Please try again.");
+        });
+        if (!reply) throw new Error("The answer was interrupted. Please try again.");
+        var turn = toTurn(reply);
+        view.body.textContent = turn.content;
+        addExtras(view.item, turn);
+        state.turns.push(turn);
+        saveState();
+      } catch (err) {
+        view.item.appendChild(el("p", { "class": "error", role: "alert" }, err.message));
+      } finally {
+        view.item.classList.remove("pending");
+        setBusy(false);
+        scrollDown();
+        input.focus();
+      }
+    }
+
+    launcher.addEventListener("click", function () { setOpen(panel.hidden); });
+    close.addEventListener("click", function () {
+      setOpen(false);
+      launcher.focus();
+    });
+    reset.addEventListener("click", function () {
+      if (busy) return;
+      state.turns = [];
+      saveState();
+      log.textContent = "";
+      showGreeting();
+      input.focus();
+    });
+    root.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !panel.hidden) {
+        event.stopPropagation();
+        setOpen(false);
+        launcher.focus();
+      }
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault(); // Enter in the input submits the form
+      var question = input.value.trim().slice(0, MAX_CHARS);
+      if (!question || busy) return;
+      input.value = "";
+      ask(question);
+    });
+
+    showGreeting();
+    state.turns.forEach(showTurn);
+    if (state.open) setOpen(true);
+  }
+
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();
