@@ -5,6 +5,7 @@ from ui.api import search
 from ui.api import events, recommendations
 from ui.api import generate
 from ui.api import widget
+from ui.api import openai_compat
 
 ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router,
-           widget.router]
+           openai_compat.router, widget.router]
