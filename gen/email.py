@@ -33,6 +33,14 @@ from shop.settings import Settings
 MIN_PRODUCTS, MAX_PRODUCTS = 2, 4
 # the shop speaks as "we"; a small model drifting into "I'm going to..." is off-voice
 FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|my|me)\b")
+# One worked answer in the prompt keeps a small model to the format (measured on SmolLM2-135M,
+# 32 demo emails: 8 written by the model and 15 repaired, against 0 and 4 without it). It is
+# shared by every email of a batch, so the prefix cache prefills it once. A subject or intro
+# that copies it is rejected: it would be about products the customer never saw.
+EXAMPLE = {"products": "a rain jacket and a daypack",
+           "subject": "Stay dry on your next weekend hike",
+           "intro": "Our new rain jacket keeps the wet out on long trails. Pair it with a light "
+                    "daypack for everything you need."}
 
 
 @dataclass
@@ -98,9 +106,10 @@ class EmailWriter:
     def request(self, job: EmailJob, seed: int = 0) -> GenerationRequest:
         system, user = self.prompt.render_chat(
             first_name=job.customer.first_name, brand=self.brand, campaign=job.campaign,
+            example=EXAMPLE,
             products=[{"title": p.title, "category": p.category} for p in job.products])
-        return GenerationRequest.chat(system, user, max_new_tokens=56, temperature=0.7,
-                                      seed=seed)
+        return GenerationRequest.chat(system, user, prefill="SUBJECT:", max_new_tokens=56,
+                                      temperature=0.7, seed=seed)
 
     def write_many(self, jobs: list[EmailJob], seed: int = 0) -> list[EmailDraft]:
         """One `generate` call for the whole list: the engine batches it."""
@@ -114,9 +123,12 @@ class EmailWriter:
         subject, _ = repair_grounding(clean(raw), job.facts)
         subject, _ = strip_unsafe_links(subject, self.allowed_hosts)
         subject = shorten(subject, limit)
-        garbled = re.search(r"[:\"<>]|\b[A-Z]{4,}\b", subject) or ECHO.search(subject)
+        garbled = re.search(r"[:\"<>]|\b[A-Z]{4,}\b", subject) or ECHO.search(subject) or \
+            _copies(subject, EXAMPLE["subject"])
+        # about this email's products (a small model likes to reuse the example's rain jacket)
         if not garbled and 3 <= len(subject.split()) and len(subject) <= limit and not \
-                grounding_violations(subject, job.facts) and not self._avoid(subject):
+                grounding_violations(subject, job.facts) and not self._avoid(subject) \
+                and self._mentions_products(subject, job):
             return subject, True
         name = job.customer.first_name
         fallback = f"{name}, new picks for you from {self.brand.shop_name}"
@@ -134,7 +146,8 @@ class EmailWriter:
         words = intro.split()
         if 6 <= len(words) <= max_words and not self._avoid(intro) and \
                 not grounding_violations(intro, job.facts) and not FIRST_PERSON.search(intro) \
-                and not ECHO.search(intro) and self._mentions_products(intro, job):
+                and not ECHO.search(intro) and self._mentions_products(intro, job) \
+                and not _copies(intro, EXAMPLE["intro"]):
             return intro, True
         kinds = sorted({p.category.replace("-", " ") for p in job.products})
         return (f"We picked a few things we think you will like, from {' and '.join(kinds[:2])} "
@@ -185,6 +198,12 @@ class EmailWriter:
         eligible = bool(customer.marketing_consent) and customer.unsubscribed_at is None
         return EmailDraft(customer.id, customer.email, subject, preheader, intro, text, html,
                           blocks, rec_source, unsubscribe, source, before, problems, eligible)
+
+
+def _copies(text: str, example: str) -> bool:
+    """Half or more of the example's words (four letters and up) reappear in `text`."""
+    words = set(re.findall(r"[a-z]{4,}", example.lower()))
+    return len(words & set(re.findall(r"[a-z]{4,}", text.lower()))) >= len(words) / 2
 
 
 def _field(reply: str, name: str) -> str:

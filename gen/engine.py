@@ -44,10 +44,27 @@ class GenerationRequest(BaseModel):
     options: GenerationOptions = Field(default_factory=GenerationOptions)
 
     @classmethod
-    def chat(cls, system: str, user: str, **options) -> GenerationRequest:
-        return cls(messages=[Message(role="system", content=system),
-                             Message(role="user", content=user)],
-                   options=GenerationOptions(**options))
+    def chat(cls, system: str, user: str, prefill: str = "", **options) -> GenerationRequest:
+        """A system and a user message; `prefill` starts the assistant's reply (e.g.
+        "SUBJECT:"), which holds a small model to an answer format far better than asking."""
+        messages = [Message(role="system", content=system), Message(role="user", content=user)]
+        if prefill:
+            messages.append(Message(role="assistant", content=prefill))
+        return cls(messages=messages, options=GenerationOptions(**options))
+
+    @property
+    def prefill(self) -> str:
+        """The start of the reply written for the model (a trailing assistant message)."""
+        return self.messages[-1].content if self.messages[-1].role == "assistant" else ""
+
+
+def join_prefill(prefill: str, text: str) -> str:
+    """Every engine returns the reply with its prefill, once, whether or not the backend could
+    continue the assistant message or wrote the prefix itself."""
+    if not prefill or text.lstrip().startswith(prefill.strip()):
+        return text
+    glue = "" if prefill[-1:].isspace() or text[:1].isspace() else " "
+    return prefill + glue + text
 
 
 @dataclass
@@ -172,7 +189,8 @@ class FakeEngine(Engine):
         results = []
         for request in requests:
             self.seen.append(request)
-            text, _ = cut_at_stop(self._reply(request), request.options.stop)
+            text, _ = cut_at_stop(join_prefill(request.prefill, self._reply(request)),
+                                  request.options.stop)
             words = text.split()
             if len(words) > request.options.max_new_tokens:
                 text = " ".join(words[: request.options.max_new_tokens])

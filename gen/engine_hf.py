@@ -5,6 +5,12 @@ a second copy in another dtype (`stream_dtype`): bf16 decodes one stream a littl
 chat turn's time to first token is dominated by the prefill of a ~600-token prompt, and that
 was about 2-4x slower in bf16 on this CPU (measured: 1.3-2.4 s float32 vs 4.9-9.3 s bf16), so
 the default is one float32 copy for both.
+
+A batch whose prompts start with the same tokens (the system prompt and shared instructions)
+computes that prefix once and hands its KV cache to every row, so prefill, which costs as
+much per token at batch 16 as at batch 1 on a CPU, is paid for the shared part only once.
+Rows are laid out `shared prefix | padding | own suffix`; the attention mask skips the
+padding and the positions follow the mask, so greedy output is the same as without the cache.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from gen.engine import (
     Result,
     StopStreamFilter,
     cut_at_stop,
+    join_prefill,
     register,
 )
 from gen.llm import LoadedLLM, load_llm
@@ -29,9 +36,12 @@ from shop.settings import Settings
 class TransformersEngine(Engine):
     name = "transformers"
 
+    min_shared_prefix = 16  # tokens; below this one more forward pass is not worth it
+
     def __init__(self, llm: LoadedLLM, stream_llm: LoadedLLM | None = None,
-                 max_batch: int = 16, compile: bool = False):
+                 max_batch: int = 32, compile: bool = False, prefix_cache: bool = True):
         self.llm = llm
+        self.prefix_cache = prefix_cache and not compile  # a static cache has its own layout
         self.stream_llm = stream_llm or llm
         self.model_name = llm.name
         self.max_batch = max_batch
@@ -57,6 +67,9 @@ class TransformersEngine(Engine):
     def render(self, request: GenerationRequest, tokenizer: Any | None = None) -> str:
         tokenizer = tokenizer or self.llm.tokenizer
         messages = [message.model_dump() for message in request.messages]
+        if request.prefill:  # the model continues the assistant message it was given
+            return tokenizer.apply_chat_template(messages, tokenize=False,
+                                                 continue_final_message=True)
         return tokenizer.apply_chat_template(messages, tokenize=False,
                                              add_generation_prompt=True)
 
@@ -92,6 +105,7 @@ class TransformersEngine(Engine):
                 chunk = ordered[start:start + self.max_batch]
                 for i, result in zip(chunk, self._run_batch(
                         [prompts[i] for i in chunk], [requests[i].options for i in chunk])):
+                    result.text = join_prefill(requests[i].prefill, result.text)
                     results[i] = result
         return [result for result in results if result is not None]
 
@@ -102,12 +116,19 @@ class TransformersEngine(Engine):
         shared = options[0]
         all_stops = sorted({stop for option in options for stop in option.stop})
         kwargs = self._generate_kwargs(llm, shared.model_copy(update={"stop": all_stops}))
-        encoded = llm.tokenizer(prompts, return_tensors="pt", padding=True,
-                                add_special_tokens=False).to(llm.model.device)
+        rows = [llm.tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
+        common = shared_prefix_length(rows) if self.prefix_cache and len(rows) > 1 else 0
+        if common < self.min_shared_prefix:
+            common = 0
+        input_ids, attention_mask = pad_after_prefix(rows, common, llm.tokenizer.pad_token_id)
+        encoded = {"input_ids": input_ids.to(llm.model.device),
+                   "attention_mask": attention_mask.to(llm.model.device)}
         with self._lock, torch.inference_mode():
             seeds = [option.seed for option in options if option.seed is not None]
             if seeds:
                 torch.manual_seed(min(seeds))
+            if common:
+                kwargs.update(self._prefix_cache(encoded["input_ids"][:1, :common], len(rows)))
             output = llm.model.generate(**encoded, **kwargs)
         width = encoded["input_ids"].shape[1]
         results = []
@@ -120,6 +141,19 @@ class TransformersEngine(Engine):
             results.append(Result(text.strip(), int(encoded["attention_mask"][row].sum()),
                                   len(ids), "stop" if ended else "length", llm.name))
         return results
+
+    def _prefix_cache(self, prefix_ids, rows: int) -> dict[str, Any]:
+        """`generate`'s cache argument: one shared prefix's KV cache, repeated for every row."""
+        import inspect
+
+        model = self.llm.model
+        output = model(input_ids=prefix_ids, use_cache=True)
+        cache = getattr(output, "cache", None) or output.past_key_values
+        cache.batch_repeat_interleave(rows)
+        # newer transformers call it `cache`; earlier 5.x releases `past_key_values`
+        name = "cache" if "cache" in inspect.signature(model.forward).parameters \
+            else "past_key_values"
+        return {name: cache}
 
     # ---- stream ----------------------------------------------------------------------------
 
@@ -158,6 +192,8 @@ class TransformersEngine(Engine):
         worker = threading.Thread(target=run, name="llm-stream", daemon=True)
         worker.start()
         stops = StopStreamFilter(request.options.stop)
+        if request.prefill:
+            yield request.prefill  # the model continues it; the caller sees the whole reply
         try:
             for piece in streamer:
                 out = stops.feed(piece)
@@ -180,3 +216,24 @@ def _make(settings: Settings | None = None, **kwargs: Any) -> TransformersEngine
     from shop.settings import get_settings
 
     return TransformersEngine.from_settings(settings or get_settings(), **kwargs)
+
+
+def shared_prefix_length(rows: list[list[int]]) -> int:
+    """How many leading tokens every row shares, leaving each row at least one of its own."""
+    limit = min(len(row) for row in rows) - 1
+    length = 0
+    while length < limit and all(row[length] == rows[0][length] for row in rows):
+        length += 1
+    return max(length, 0)
+
+
+def pad_after_prefix(rows: list[list[int]], common: int, pad_id: int):
+    """`(input_ids, attention_mask)` laid out as shared prefix | left padding | own suffix.
+    With `common == 0` this is plain left padding."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    ids = [row[:common] + [pad_id] * (width - len(row)) + row[common:] for row in rows]
+    mask = [[1] * common + [0] * (width - len(row)) + [1] * (len(row) - common) for row in rows]
+    return torch.tensor(ids, dtype=torch.long), torch.tensor(mask, dtype=torch.long)
+

@@ -9,7 +9,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from gen.engine import Engine, GenerationRequest, Result, StopStreamFilter, register
+from gen.engine import (
+    Engine,
+    GenerationRequest,
+    Result,
+    StopStreamFilter,
+    join_prefill,
+    register,
+)
 from shop.errors import ModelUnavailable
 
 
@@ -29,7 +36,9 @@ class OpenAIEngine(Engine):
         options = request.options
         params: dict[str, Any] = {
             "model": self.model_name,
-            "messages": [message.model_dump() for message in request.messages],
+            # a prefill is not part of the OpenAI chat API: the reply gets it in `_one`
+            "messages": [message.model_dump() for message in request.messages
+                         if not (request.prefill and message is request.messages[-1])],
             "max_tokens": options.max_new_tokens,
             "temperature": options.temperature,
             "top_p": options.top_p,
@@ -52,8 +61,8 @@ class OpenAIEngine(Engine):
         text = choice.message.content or ""
         for stop in request.options.stop[4:]:  # stops the server was not given
             text = text.split(stop, 1)[0]
-        return Result(text.strip(), usage.prompt_tokens if usage else 0,
-                      usage.completion_tokens if usage else 0,
+        return Result(join_prefill(request.prefill, text.strip()),
+                      usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
                       choice.finish_reason or "stop", response.model or self.model_name)
 
     def generate(self, requests: list[GenerationRequest]) -> list[Result]:

@@ -173,7 +173,7 @@ class GenService:
         return [rows[i] for i in ids]
 
     def emails(self, customer_ids: list[str], campaign_id: str | None = None,
-               batch_size: int = 16, save: bool = True, seed: int = 0) -> list[EmailDraft]:
+               batch_size: int = 32, save: bool = True, seed: int = 0) -> list[EmailDraft]:
         if not customer_ids:
             raise InvalidInput("no customers given")
         writer = EmailWriter(self.engine, self.library, self.brand, self.settings)

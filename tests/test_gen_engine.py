@@ -183,3 +183,16 @@ def test_scheduler_queue_full_cancel_and_timeout():
     assert "gone" not in asked and "late" not in asked
     assert scheduler.stats.dropped == 2
     scheduler.close()
+
+
+def test_rows_are_laid_out_prefix_padding_suffix():
+    from gen.engine_hf import pad_after_prefix, shared_prefix_length
+
+    rows = [[1, 2, 3, 4, 5], [1, 2, 3, 9], [1, 2, 7, 8, 6, 5]]
+    assert shared_prefix_length(rows) == 2
+    assert shared_prefix_length([[1, 2], [1, 2]]) == 1  # each row keeps one token of its own
+    ids, mask = pad_after_prefix(rows, 2, pad_id=0)
+    assert ids.tolist() == [[1, 2, 0, 3, 4, 5], [1, 2, 0, 0, 3, 9], [1, 2, 7, 8, 6, 5]]
+    assert mask.tolist() == [[1, 1, 0, 1, 1, 1], [1, 1, 0, 0, 1, 1], [1, 1, 1, 1, 1, 1]]
+    plain_ids, _ = pad_after_prefix(rows, 0, pad_id=0)  # no shared prefix: plain left padding
+    assert plain_ids.tolist()[1] == [0, 0, 1, 2, 3, 9]

@@ -108,3 +108,23 @@ def test_injection_in_product_description_is_ignored(engine, real_store):
     assert reply.violations_after == 0
     prompts = " ".join(m.content for r in recording.seen for m in r.messages)
     assert product.title in prompts and "evil.example" not in prompts  # it reached no prompt
+
+
+def test_shared_prefix_cache_gives_the_same_greedy_text(real_llm):
+    """The batch's shared system prompt is prefilled once; the text must not change."""
+    system = ("You write short, friendly notes for an outdoor shop. Use only the facts given. "
+              "Answer with one sentence about the product named by the customer.")
+    products = ["Beam 350 Headlamp", "Stormline Rain Jacket in navy, seam-taped", "Ember Pot"]
+    requests = [GenerationRequest.chat(system, f"Product: {name}", max_new_tokens=12)
+                for name in products]
+    cached = TransformersEngine(real_llm, max_batch=8, prefix_cache=True)
+    plain = TransformersEngine(real_llm, max_batch=8, prefix_cache=False)
+    rows = [real_llm.tokenizer(cached.render(r), add_special_tokens=False)["input_ids"]
+            for r in requests]
+    from gen.engine_hf import shared_prefix_length
+
+    assert shared_prefix_length(rows) >= cached.min_shared_prefix  # the cache path is taken
+    with_cache, without = cached.generate(requests), plain.generate(requests)
+    assert [r.text for r in with_cache] == [r.text for r in without]
+    assert all(r.text for r in with_cache)
+    assert [r.prompt_tokens for r in with_cache] == [len(row) for row in rows]
