@@ -10,9 +10,10 @@ The keyword index is rebuilt lazily on the next keyword query after a sync.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class Collection:
         self.passages: dict[str, Passage] = {}
         self.vectors: FaissIndex | None = None
         self._keyword: KeywordIndex | None = None
-        self._filter_columns: dict[str, np.ndarray] = {}
+        self._filter_columns: dict[str, Any] = {}
         self._lock = threading.RLock()
 
     # ---- keeping current ---------------------------------------------------------------
@@ -102,21 +103,38 @@ class Collection:
                     self.passages[i].keyword_text or self.passages[i].embed_text for i in ids])
             return self._keyword
 
-    def mask(self, filters: SearchFilters) -> np.ndarray:
-        """Boolean array over the keyword index's order: which passages pass `filters`."""
+    def _columns(self) -> dict[str, Any]:
+        """Per-passage arrays in the keyword index's order, built once per sync, so a filter is
+        a few vectorized comparisons even at 100k passages: categories and locale lists as
+        integer codes, and each passage's int id in the vector index."""
         keyword = self.keyword_index()
         with self._lock:
             if not self._filter_columns:
                 metas = [self.passages[i].metadata for i in keyword.item_ids]
+                categories = [str(m.get("category", "")).lower() for m in metas]
+                category_code = {name: n for n, name in enumerate(dict.fromkeys(categories))}
+                locales = [tuple(m.get("locales") or ()) for m in metas]
+                locale_sets = list(dict.fromkeys(locales))  # few: subsets of the shop's locales
+                locale_code = {value: n for n, value in enumerate(locale_sets)}
                 self._filter_columns = {
-                    "category": np.array([str(m.get("category", "")).lower() for m in metas]),
+                    "category": np.array([category_code[c] for c in categories], dtype=np.int64),
+                    "category_code": category_code,
                     "price": np.array([m.get("price", np.nan) for m in metas], dtype=float),
                     "stock": np.array([m.get("stock", 0) for m in metas], dtype=float),
+                    "locales": np.array([locale_code[v] for v in locales], dtype=np.int64),
+                    "locale_sets": locale_sets,
+                    "vector_id": np.array([self.vectors.ids[i][0] for i in keyword.item_ids],
+                                          dtype=np.int64),
                 }
-            columns = self._filter_columns
-        keep = np.ones(len(keyword), dtype=bool)
+            return self._filter_columns
+
+    def mask(self, filters: SearchFilters) -> np.ndarray:
+        """Boolean array over the keyword index's order: which passages pass `filters`."""
+        columns = self._columns()
+        keep = np.ones(len(columns["price"]), dtype=bool)
         if filters.category:
-            keep &= columns["category"] == filters.category.lower()
+            keep &= columns["category"] == columns["category_code"].get(
+                filters.category.lower(), -1)
         if filters.min_price is not None:
             keep &= columns["price"] >= filters.min_price
         if filters.max_price is not None:
@@ -124,18 +142,18 @@ class Collection:
         if filters.in_stock:
             keep &= columns["stock"] > 0
         if filters.locale:
-            keep &= np.array([filters.accepts({"locales": self.passages[i].metadata.get(
-                "locales")}) for i in keyword.item_ids], dtype=bool)
+            by_locale = SearchFilters(locale=filters.locale)  # the locale rule alone
+            accepted = np.array([by_locale.accepts({"locales": list(value)})
+                                 for value in columns["locale_sets"]], dtype=bool)
+            keep &= accepted[columns["locales"]]
         return keep
 
     def dense(self, query_vector: np.ndarray, k: int,
               mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         self.ensure_loaded()
-        allowed = None
-        if mask is not None:
-            ids = self.keyword_index().item_ids
-            allowed = [ids[i] for i in np.flatnonzero(mask)]
-        return self.vectors.search(query_vector, k, allowed)
+        if mask is None:
+            return self.vectors.search(query_vector, k)
+        return self.vectors.search_among(query_vector, k, self._columns()["vector_id"][mask])
 
     def keyword(self, query: str, k: int,
                 mask: np.ndarray | None = None) -> list[tuple[str, float]]:

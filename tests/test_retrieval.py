@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from retrieval.embedder import CachedEmbedder, Embedder, EmbeddingCache
+from retrieval.embedder import CachedEmbedder, Embedder, EmbeddingCache, QueryCache
 from retrieval.filters import SearchFilters, parse_filters
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.keyword import KeywordIndex, tokenize
@@ -120,6 +120,21 @@ def test_index_switches_to_hnsw_keeps_tombstones_and_persists(tmp_path):
     assert len(other_model) == 0  # vectors of another model are never mixed in
 
 
+@pytest.mark.parametrize("hnsw_threshold", [10_000, 100])  # flat; HNSW scoring few exactly
+def test_filtered_search_is_exact_over_the_allowed_items(hnsw_threshold):
+    rng = np.random.default_rng(1)
+    vectors = _unit(rng.normal(size=(300, 16)))
+    ids = [f"i{n}" for n in range(300)]
+    index = FaissIndex(IndexConfig(dimension=16, hnsw_threshold=hnsw_threshold))
+    index.upsert(ids, vectors, ["h"] * 300)
+    index.delete(["i7"])  # allowed but deleted: never returned
+    allowed = [f"i{n}" for n in range(0, 300, 7)]
+    scores = vectors[[int(i[1:]) for i in allowed if i != "i7"]] @ vectors[5]
+    truth = [i for _, i in sorted(zip(-scores, [i for i in allowed if i != "i7"]))][:10]
+    assert [i for i, _ in index.search(vectors[5], 10, allowed=allowed)] == truth
+    assert index.search(vectors[5], 10, allowed=[]) == []
+
+
 def test_cached_embedder_embeds_each_text_once(tmp_path):
     fake = FakeEmbedder()
     cached = CachedEmbedder(fake, EmbeddingCache(tmp_path / "c.sqlite"))
@@ -130,6 +145,28 @@ def test_cached_embedder_embeds_each_text_once(tmp_path):
     reopened = CachedEmbedder(FakeEmbedder(), EmbeddingCache(tmp_path / "c.sqlite"))
     reopened.embed(["green hat"])
     assert reopened.computed == 0
+
+
+def test_query_cache_serves_repeats_and_evicts_the_oldest():
+    computed = []
+
+    def compute(text):
+        computed.append(text)
+        return np.full(3, float(len(text)), dtype=np.float32)
+
+    cache = QueryCache(size=2)
+    first = cache.get("tent", compute)
+    first[0] = -1.0  # callers get a copy, never the cached array
+    assert cache.get("tent", compute)[0] == 4.0 and cache.hits == 1
+    cache.get("stove", compute)
+    cache.get("tent", compute)  # "tent" is now the most recent, "stove" the oldest
+    cache.get("headlamp", compute)
+    cache.get("stove", compute)
+    assert computed == ["tent", "stove", "headlamp", "stove"] and cache.hits == 2
+    off = QueryCache(size=0)
+    off.get("tent", compute)
+    off.get("tent", compute)
+    assert off.hits == 0 and computed[-2:] == ["tent", "tent"]
 
 
 def test_tokenizer_folds_plurals_and_drops_stopwords():
@@ -189,6 +226,31 @@ def test_filters_narrow_results(service):
     swedish = service.search_products("tote bag", k=10, filters={"locale": "de-DE"})
     assert "p4" not in [h.id for h in swedish]
     assert "p4" in [h.id for h in service.search_products("tote bag", 10, {"locale": "sv-SE"})]
+
+
+def test_locale_filter_combines_with_other_filters(service):
+    bags = service.search_products("tote bag", 10, {"locale": "sv-SE", "category": "bags"})
+    assert [h.id for h in bags] == ["p4"]
+    assert service.search_products("tote bag", 10, {"locale": "sv-SE", "max_price": 30}) == []
+    jackets = service.search_products("jacket", 10, {"locale": "de-DE", "in_stock": True})
+    assert "p1" in [h.id for h in jackets] and "p4" not in [h.id for h in jackets]
+
+
+@pytest.mark.parametrize("exact_limit", [5_000, 0])  # exact scoring, then the HNSW bitmap path
+def test_filters_narrow_hnsw_results_too(store, settings, tmp_path, monkeypatch, exact_limit):
+    path = tmp_path / "products.csv"
+    path.write_text(CATALOG)
+    ingest_file(store, "catalog", path, progress=False)
+    monkeypatch.setattr(FaissIndex, "exact_filter_limit", exact_limit)
+    hnsw = SearchService(store, settings, embedder=FakeEmbedder(),
+                         index_config={"hnsw_threshold": 2})
+    in_stock = hnsw.search_products("northwind", k=10, filters={"in_stock": True}, mode="dense")
+    assert hnsw.collection("products").vectors.kind == "hnsw"
+    assert {h.id for h in in_stock} == {"p1", "p3", "p4"}
+    cheap = hnsw.search_products("rain jacket", k=10, filters={"max_price": 100}, mode="dense")
+    assert {h.id for h in cheap} == {"p2", "p4"}
+    assert [h.id for h in hnsw.search_products(
+        "warm", k=10, filters={"category": "jackets"}, mode="dense")] == ["p1"]
 
 
 def test_kb_search_returns_cited_passages(service):

@@ -101,11 +101,43 @@ def test_hybrid_beats_dense_and_keyword_on_the_demo_shop(demo_context):
 
 def test_fast_query_path_matches_batched_encode(real_embedder):
     import numpy as np
+    import torch
 
     from retrieval.embedder import SentenceTransformerEmbedder
     from shop.settings import Settings
 
     embedder = SentenceTransformerEmbedder(Settings())
-    for query in ("tent", "women's waterproof hiking boots under 160 euros", "word " * 600):
-        np.testing.assert_allclose(embedder.embed_query(query), embedder.embed([query])[0],
-                                   atol=1e-5)
+    if "fbgemm" in torch.backends.quantized.supported_engines:  # x86: half-precision weights
+        assert embedder.query_path == "fp16-traced"
+    queries = ("tent", "women's waterproof hiking boots under 160 euros", "word " * 600,
+               "Regenjacke für Damen, wasserdicht")
+    exact = embedder.embed(list(queries))
+    for query, want in zip(queries, exact):
+        got = embedder.embed_query(query)
+        assert got.dtype == np.float32 and abs(float(np.linalg.norm(got)) - 1) < 1e-5
+        assert float(got @ want) >= 0.999, query
+    threads = torch.get_num_threads()
+    embedder.embed_query("a short query runs on one thread")
+    assert torch.get_num_threads() == threads  # the caller's setting is restored
+    hits = embedder.query_cache.hits
+    np.testing.assert_array_equal(embedder.embed_query("tent"), embedder.embed_query("tent"))
+    assert embedder.query_cache.hits == hits + 2  # both repeats came from the LRU
+
+
+@pytest.mark.slow
+def test_fast_query_path_ranks_like_encode_on_the_demo_shop(demo_context):
+    """The query path in use finds the same dense top 10 as exact `encode` vectors."""
+    import numpy as np
+
+    embedder = demo_context.search.embedder.inner
+    queries = load_queries()
+    exact = embedder.embed([q.query for q in queries])
+    overlaps = []
+    for query, want in zip(queries, exact):
+        got = embedder.embed_query(query.query)
+        assert float(got @ want) >= 0.999, query.query
+        collection = demo_context.search.collection(query.target)
+        fast = [item for item, _ in collection.dense(got, 10)]
+        plain = [item for item, _ in collection.dense(want, 10)]
+        overlaps.append(len(set(fast) & set(plain)) / 10)
+    assert np.mean(overlaps) >= 0.98 and min(overlaps) >= 0.8
