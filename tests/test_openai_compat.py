@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +12,7 @@ from fastapi.testclient import TestClient
 from gen.engine import FakeEngine
 from gen.service import GenService
 from shop.settings import Settings
+from tests.conftest import serving
 from ui.context import ShopContext
 
 ANSWER = ("Start your return at northwind.example/returns with your order number. "
@@ -208,35 +206,17 @@ def test_service_errors_keep_their_status_in_openai_shape(client, context, monke
 # ---- the real app, over HTTP, with the official client --------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, demo_context, model_cache):
     """The real app on a copy of the demo shop (the chats it records stay off the shared one)."""
-    import uvicorn
-
     from ui.app import create_app
 
     demo_context.store.engine.dispose()  # flush SQLite's WAL before copying the files
     data_dir = tmp_path_factory.mktemp("openai-live") / "data"
     shutil.copytree(demo_context.settings.data_dir, data_dir)
     context = ShopContext(Settings(data_dir=data_dir, model_cache_dir=model_cache))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(context, with_studio=False),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1", context
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(create_app(context, with_studio=False)) as base:
+        yield f"{base}/v1", context
 
 
 @pytest.mark.slow
@@ -251,6 +231,12 @@ def test_official_openai_client_against_the_real_app(live_server):
     [model, llm] = [m.id for m in client.models.list()]
     assert (model, llm) == ("shopwright", context.settings.llm_model)
 
+    def recorded_chats() -> int:  # the copied shop may hold chats from earlier tests
+        with context.store.session() as session:
+            return session.scalar(select(func.count()).select_from(GeneratedContent)
+                                  .where(GeneratedContent.task == "chat"))
+
+    chats_before = recorded_chats()
     question = [{"role": "user", "content": "How many days do I have to return an item?"}]
     completion = client.chat.completions.create(model=llm, messages=question, max_tokens=32)
     choice = completion.choices[0]
@@ -265,9 +251,7 @@ def test_official_openai_client_against_the_real_app(live_server):
     assert cited and any("return" in doc for doc in cited)
     with context.store.session() as session:
         known = set(session.scalars(select(KBDocument.id)))
-        recorded = session.scalar(select(func.count()).select_from(GeneratedContent)
-                                  .where(GeneratedContent.task == "chat"))
-    assert cited <= known and recorded == 1
+    assert cited <= known and recorded_chats() == chats_before + 1
 
     stream = client.chat.completions.create(
         model="shopwright", stream=True, max_completion_tokens=24,

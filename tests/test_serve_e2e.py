@@ -4,7 +4,6 @@ with a real browser on the studio."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,19 +11,13 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import CHROMIUM_ARGS, free_port
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, model_cache):
     data_dir = tmp_path_factory.mktemp("serve")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SHOPWRIGHT_DATA_DIR": str(data_dir), "SHOPWRIGHT_PORT": str(port),
            "SHOPWRIGHT_MODEL_CACHE_DIR": str(model_cache), "HF_HUB_OFFLINE": "1"}
     log = (data_dir / "server.log").open("w")

@@ -5,16 +5,14 @@ itself in headless Chromium against a real server (uvicorn in a thread, demo sho
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
 
 from shop.settings import Settings
-from tests.conftest import CHROMIUM_ARGS
+from tests.conftest import CHROMIUM_ARGS, free_port, serving
 from ui.app import create_app
 from ui.context import ShopContext
 
@@ -69,12 +67,6 @@ def test_widget_origins_setting_replaces_the_shop_url_default(settings):
 
 # ---- in a browser ---------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _shop_site(page: str) -> ThreadingHTTPServer:
     """A stand-in for a shop's own website on its own origin, serving one page."""
 
@@ -99,9 +91,8 @@ def _shop_site(page: str) -> ThreadingHTTPServer:
 def live(demo_context):
     """The app on a real port, plus two shop sites embedding its widget from another origin:
     one listed in widget_origins, one not."""
-    import uvicorn
 
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}"
     page = (f'<!doctype html><title>Shop</title><h1>A shop</h1>'
             f'<script src="{api}/widget.js" data-title="Ask us" async></script>')
@@ -110,17 +101,9 @@ def live(demo_context):
     with pytest.MonkeyPatch.context() as patch:  # read once, when the app is built
         patch.setattr(demo_context.settings, "widget_origins", [shop_origin])
         app = create_app(demo_context, with_studio=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield {"api": api, "shop": shop_origin,
-           "stranger": f"http://127.0.0.1:{stranger.server_address[1]}"}
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(app, port):
+        yield {"api": api, "shop": shop_origin,
+               "stranger": f"http://127.0.0.1:{stranger.server_address[1]}"}
     shop.shutdown()
     stranger.shutdown()
 
