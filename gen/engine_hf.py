@@ -116,7 +116,7 @@ class TransformersEngine(Engine):
         shared = options[0]
         all_stops = sorted({stop for option in options for stop in option.stop})
         kwargs = self._generate_kwargs(llm, shared.model_copy(update={"stop": all_stops}))
-        rows = [llm.tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
+        rows = llm.tokenizer(prompts, add_special_tokens=False)["input_ids"]
         common = shared_prefix_length(rows) if self.prefix_cache and len(rows) > 1 else 0
         if common < self.min_shared_prefix:
             common = 0
@@ -224,7 +224,7 @@ def shared_prefix_length(rows: list[list[int]]) -> int:
     length = 0
     while length < limit and all(row[length] == rows[0][length] for row in rows):
         length += 1
-    return max(length, 0)
+    return length
 
 
 def pad_after_prefix(rows: list[list[int]], common: int, pad_id: int):

@@ -34,11 +34,11 @@ class OpenAIEngine(Engine):
 
     def _params(self, request: GenerationRequest) -> dict[str, Any]:
         options = request.options
+        # a prefill is not part of the OpenAI chat API: the reply gets it in `_one`
+        messages = request.messages[:-1] if request.prefill else request.messages
         params: dict[str, Any] = {
             "model": self.model_name,
-            # a prefill is not part of the OpenAI chat API: the reply gets it in `_one`
-            "messages": [message.model_dump() for message in request.messages
-                         if not (request.prefill and message is request.messages[-1])],
+            "messages": [message.model_dump() for message in messages],
             "max_tokens": options.max_new_tokens,
             "temperature": options.temperature,
             "top_p": options.top_p,
