@@ -11,12 +11,14 @@ get the vector of a random base passage plus Gaussian noise, renormalized (cosin
 about 0.85), and the output says so.
 
 Latency is end to end through `SearchService.search_products` over a collection of those
-passages, as the API runs it: embed the query, dense top 50, BM25 top 50, RRF, hits. Every
-measured query is a distinct text (the labeled eval queries plus shopper queries made from the
-catalog) and the query-vector LRU is off, so no cache hit is counted; the hit count is printed.
-Each query runs through the query path in use and through plain `encode` (the previous path),
-alternating which goes first so both see the same load; the ratio is encode / path in use.
-Filtered rows run the query path in use with filters.
+passages, as the API runs it: embed the query, dense top 50, BM25 top 50, coverage fusion (the
+candidates' stored vectors and query-term coverage, retrieval/fusion.py), hits. Every measured
+query is a distinct text (the labeled eval queries plus shopper queries made from the catalog)
+and the query-vector LRU is off, so no cache hit is counted; the hit count is printed. Each
+query runs through the query path in use, through plain `encode` (the previous path) and with
+RRF instead of coverage fusion (the previous fusion), rotating which goes first so all see the
+same load; the ratios are encode / path in use and coverage / RRF. Filtered rows run the query
+path in use with filters.
 
 Build throughput: the batched build (encode 64 at a time, one bulk add) against a naive loop
 (encode and add one text at a time), both warmed up, alternating over rounds of fresh texts. For
@@ -148,20 +150,25 @@ def ms(values: list[float], q: float) -> float:
 
 def measure_latency(fast, plain, collection, queries: list[str], warmup: list[str], settings):
     """Per-query seconds: {"fast", "plain", filter names..., parts of the fast path}."""
-    from retrieval.fusion import reciprocal_rank_fusion
+    from retrieval.fusion import coverage_fusion, reciprocal_rank_fusion
+    from retrieval.search import FusionConfig
 
     services = {"fast": BenchService(collection, fast, settings),
-                "plain": BenchService(collection, plain, settings)}
+                "plain": BenchService(collection, plain, settings),
+                "rrf": BenchService(collection, fast, settings)}
+    services["rrf"].fusion = FusionConfig(method="rrf")
     for query in warmup:  # distinct from the measured queries
         for service in services.values():
             service.search_products(query, 10)
         for filters in FILTERS.values():
             services["fast"].search_products(query, 10, filters)
-    times = {name: [] for name in ["fast", "plain", *FILTERS, "embed", "dense", "bm25", "fuse"]}
+    times = {name: [] for name in ["fast", "plain", "rrf", *FILTERS, "embed", "dense", "bm25",
+                                   "fuse", "rrf fuse"]}
     overlap = []
     for n, query in enumerate(queries):
         top = {}
-        for name in (("fast", "plain") if n % 2 == 0 else ("plain", "fast")):
+        order = ("fast", "plain", "rrf")
+        for name in order[n % 3:] + order[:n % 3]:
             start = time.perf_counter()
             top[name] = [hit.id for hit in services[name].search_products(query, 10)]
             times[name].append(time.perf_counter() - start)
@@ -177,10 +184,13 @@ def measure_latency(fast, plain, collection, queries: list[str], warmup: list[st
         t2 = time.perf_counter()
         words = collection.keyword(query, 50)
         t3 = time.perf_counter()
-        reciprocal_rank_fusion([dense, words], k=60)[:10]
+        ids = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in words]))
+        coverage_fusion(ids, *collection.evidence(query, vector, ids))[:10]
         t4 = time.perf_counter()
-        for name, value in zip(("embed", "dense", "bm25", "fuse"), (t1 - t0, t2 - t1, t3 - t2,
-                                                                    t4 - t3)):
+        reciprocal_rank_fusion([dense, words], k=60)[:10]
+        t5 = time.perf_counter()
+        for name, value in zip(("embed", "dense", "bm25", "fuse", "rrf fuse"),
+                               (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
             times[name].append(value)
     return times, float(np.mean(overlap))
 
@@ -278,10 +288,11 @@ def main() -> None:
           f"efSearch={config.hnsw_ef_search}) above")
     print(f"# {len(queries)} distinct queries per size (+{len(warmup)} distinct warm-up queries); "
           f"query path in use: {path}, against plain encode")
-    print("\n## hybrid query latency, ms, end to end (embed + dense top-50 + BM25 top-50 + RRF "
-          "+ hits)")
+    print("\n## hybrid query latency, ms, end to end (embed + dense top-50 + BM25 top-50 + "
+          "coverage fusion + hits); encode: the previous query path; rrf: the previous fusion")
     print(f"{'passages':>9} {'index':>6} {path + ' p50':>16} {'p99':>7} {'encode p50':>11} "
-          f"{'p99':>7} {'p50 ratio':>10} {'top-10 same':>12}")
+          f"{'p99':>7} {'p50 ratio':>10} {'top-10 same':>12} {'rrf p50':>8} "
+          f"{'coverage/rrf':>13}")
     parts_lines, filter_lines, index = [], [], None
     for size in sizes:
         vectors, how = corpus_vectors(corpus_embedder, texts[:size], args.encode_base,
@@ -300,11 +311,13 @@ def main() -> None:
             shares = {label: float(collection.mask(parse_filters(f)).mean())
                       for label, f in FILTERS.items()}
         fast_p50, plain_p50 = ms(times["fast"], 50), ms(times["plain"], 50)
+        rrf_p50 = ms(times["rrf"], 50)
         print(f"{size:>9} {index.kind:>6} {fast_p50:>16.2f} {ms(times['fast'], 99):>7.2f} "
               f"{plain_p50:>11.2f} {ms(times['plain'], 99):>7.2f} {plain_p50 / fast_p50:>9.2f}x "
-              f"{overlap:>12.3f}", flush=True)
+              f"{overlap:>12.3f} {rrf_p50:>8.2f} {fast_p50 / rrf_p50:>12.2f}x", flush=True)
         parts_lines.append(f"{size:>9} " + " ".join(
-            f"{ms(times[name], 50):>7.2f}" for name in ("embed", "dense", "bm25", "fuse")))
+            f"{ms(times[name], 50):>7.2f}"
+            for name in ("embed", "dense", "bm25", "fuse", "rrf fuse")))
         filter_lines.append(f"{size:>9} " + "  ".join(
             f"{label} ({shares[label]:.0%}): p50 {ms(times[label], 50):6.2f} p99 "
             f"{ms(times[label], 99):6.2f}" for label in FILTERS))
@@ -312,7 +325,7 @@ def main() -> None:
         if size == max(sizes) and index.kind == "hnsw":
             hnsw_lines = hnsw_sweep(index, vectors, model.embed(queries))
     print(f"\n## where the time goes, {path} path, p50 ms")
-    print(f"{'passages':>9} {'embed':>7} {'dense':>7} {'bm25':>7} {'fuse':>7}")
+    print(f"{'passages':>9} {'embed':>7} {'dense':>7} {'bm25':>7} {'fuse':>7} {'rrf fuse':>8}")
     print("\n".join(parts_lines))
     print(f"\n## filtered hybrid queries ({path}), ms; share of passages that pass")
     print("\n".join(filter_lines))

@@ -19,7 +19,8 @@ import numpy as np
 
 from retrieval.embedder import Embedder
 from retrieval.filters import SearchFilters
-from retrieval.keyword import KeywordIndex
+from retrieval.fusion import idf_coverage
+from retrieval.keyword import KeywordIndex, tokenize
 from retrieval.passages import Passage
 from retrieval.vector_index import FaissIndex, IndexConfig
 
@@ -116,6 +117,10 @@ class Collection:
                 locales = [tuple(m.get("locales") or ()) for m in metas]
                 locale_sets = list(dict.fromkeys(locales))  # few: subsets of the shop's locales
                 locale_code = {value: n for n, value in enumerate(locale_sets)}
+                # audience, colors, sizes, brand: each a few distinct values, judged per query
+                attributes = {key: [m.get(key) if key in ("audience", "brand")
+                                    else tuple(m.get(key) or ()) for m in metas]
+                              for key in ("audience", "colors", "sizes", "brand")}
                 self._filter_columns = {
                     "category": np.array([category_code[c] for c in categories], dtype=np.int64),
                     "category_code": category_code,
@@ -123,6 +128,7 @@ class Collection:
                     "stock": np.array([m.get("stock", 0) for m in metas], dtype=float),
                     "locales": np.array([locale_code[v] for v in locales], dtype=np.int64),
                     "locale_sets": locale_sets,
+                    "attributes": {key: _codes(values) for key, values in attributes.items()},
                     "vector_id": np.array([self.vectors.ids[i][0] for i in keyword.item_ids],
                                           dtype=np.int64),
                 }
@@ -146,6 +152,13 @@ class Collection:
             accepted = np.array([by_locale.accepts({"locales": list(value)})
                                  for value in columns["locale_sets"]], dtype=bool)
             keep &= accepted[columns["locales"]]
+        for name, key in (("audience", "audience"), ("color", "colors"), ("size", "sizes"),
+                          ("brand", "brand")):
+            if getattr(filters, name):
+                rule = SearchFilters(**{name: getattr(filters, name)})  # that rule alone
+                codes, distinct = columns["attributes"][key]
+                accepted = np.array([rule.accepts({key: value}) for value in distinct], dtype=bool)
+                keep &= accepted[codes]
         return keep
 
     def dense(self, query_vector: np.ndarray, k: int,
@@ -159,3 +172,22 @@ class Collection:
                 mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         self.ensure_loaded()
         return self.keyword_index().search(query, k, mask)
+
+    def evidence(self, query: str, query_vector: np.ndarray,
+                 item_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Both kinds of evidence for hybrid fusion, for each of `item_ids` (indexed passages):
+        the cosine to `query_vector` and the IDF-weighted share of the query's terms the passage
+        holds (retrieval/fusion.py)."""
+        self.ensure_loaded()
+        keyword = self.keyword_index()
+        cosines = self.vectors.vectors(item_ids) @ query_vector
+        terms = list(dict.fromkeys(tokenize(query)[:64]))
+        positions = np.array([keyword.position[i] for i in item_ids], dtype=np.int64)
+        return cosines, idf_coverage(keyword.postings(terms), len(keyword), positions)
+
+
+def _codes(values: list) -> tuple[np.ndarray, list]:
+    """Integer codes for hashable values, and the distinct values in code order."""
+    distinct = list(dict.fromkeys(values))
+    index = {value: n for n, value in enumerate(distinct)}
+    return np.array([index[v] for v in values], dtype=np.int64), distinct

@@ -3,6 +3,11 @@
 The query set is JSON lines: {"id", "query", "target": "products"|"kb", "relevant": [ids],
 "filters": {...} (optional), "tags": [...]}. KB relevance is by document: passages are mapped to
 their document and each document counts once, at its best rank. Relevance is binary.
+
+Catalogs: "demo" is the shop in the configured store with data/eval/retrieval_queries.jsonl.
+Every folder data/eval/catalogs/NAME with products.csv and queries.jsonl (and optionally kb/,
+Markdown help pages) is another one: `catalog_service` loads it into its own store under
+data_dir/eval/NAME and indexes it there.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from typing import Any
 
 from retrieval.search import MODES, SearchService
 from shop.errors import InvalidInput
+from shop.settings import Settings
 
-DEFAULT_QUERIES = Path(__file__).resolve().parent.parent / "data" / "eval" / "retrieval_queries.jsonl"
+EVAL_DIR = Path(__file__).resolve().parent.parent / "data" / "eval"
+DEFAULT_QUERIES = EVAL_DIR / "retrieval_queries.jsonl"
+CATALOGS_DIR = EVAL_DIR / "catalogs"
 METRICS = ("recall@5", "recall@10", "mrr@10", "ndcg@10")
 
 
@@ -103,3 +111,59 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     for metric in METRICS:
         lines.append(f"{metric:<10}" + "".join(f"{results[m][metric]:>10.3f}" for m in modes))
     return "\n".join(lines)
+
+
+def hybrid_holds(results: dict[str, dict[str, float]], tolerance: float = 1e-9) -> dict[str, bool]:
+    """Per metric: is hybrid at least the better of dense and keyword?"""
+    return {metric: results["hybrid"][metric] >= max(results["dense"][metric],
+                                                      results["keyword"][metric]) - tolerance
+            for metric in METRICS}
+
+
+def format_verdict(results: dict[str, dict[str, float]]) -> str:
+    holds = hybrid_holds(results)
+    verdict = "yes on every metric" if all(holds.values()) else "NO on " + ", ".join(
+        metric for metric, ok in holds.items() if not ok)
+    return "hybrid >= max(dense, keyword): " + verdict
+
+
+# ---- eval catalogs ---------------------------------------------------------------------
+
+
+def catalog_names() -> list[str]:
+    found = sorted(folder.name for folder in CATALOGS_DIR.glob("*")
+                   if (folder / "products.csv").is_file() and (folder / "queries.jsonl").is_file())
+    return ["demo", *found]
+
+
+def catalog_queries(name: str) -> Path:
+    if name == "demo":
+        return DEFAULT_QUERIES
+    if name not in catalog_names():
+        raise InvalidInput(f"unknown eval catalog {name!r}; choose one of "
+                           f"{', '.join(catalog_names())}")
+    return CATALOGS_DIR / name / "queries.jsonl"
+
+
+def catalog_service(settings: Settings, name: str) -> SearchService:
+    """A search service over eval catalog `name` in its own store and index under
+    data_dir/eval/NAME. The catalog file is ingested with prune, so the store follows it; only
+    changed products are embedded again (the collection sync diffs against the saved index)."""
+    from shop.ingest import ingest_file, ingest_kb
+    from shop.store import Store
+
+    if name == "demo" or name not in catalog_names():
+        raise InvalidInput(f"{name!r} is not an eval catalog folder; choose one of "
+                           f"{', '.join(catalog_names()[1:])}")
+    folder = CATALOGS_DIR / name
+    own = settings.model_copy(update={"data_dir": settings.data_dir / "eval" / name,
+                                      "database_url": None,
+                                      "model_cache_dir": settings.models_dir})
+    store = Store(own)
+    ingest_file(store, "catalog", folder / "products.csv", prune=True, progress=False)
+    if (folder / "kb").is_dir():
+        ingest_kb(store, folder / "kb", prune=True, progress=False)
+    service = SearchService(store, own)
+    for collection in ("products", "kb"):
+        service.sync(collection)
+    return service

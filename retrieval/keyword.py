@@ -7,6 +7,7 @@ bm25s has no incremental update; the index is rebuilt from the passages when the
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
@@ -50,6 +51,32 @@ class KeywordIndex:
 
     def __len__(self) -> int:
         return len(self.item_ids)
+
+    def postings(self, terms: Sequence[str]) -> list[np.ndarray]:
+        """Per term, the sorted positions (in item_ids) of the passages holding it; empty for a
+        term no passage uses. Read from bm25s's term-major score matrix, no scoring pass."""
+        empty = np.empty(0, dtype=np.int64)
+        if not self.item_ids:
+            return [empty for _ in terms]
+        scores, vocabulary = self._bm25.scores, self._bm25.vocab_dict
+        found = []
+        for term in terms:
+            row = vocabulary.get(term)
+            if row is None:
+                found.append(empty)
+                continue
+            docs = scores["indices"][scores["indptr"][row]:scores["indptr"][row + 1]]
+            found.append(docs if self._sorted_postings else np.unique(docs))
+        return found
+
+    @cached_property
+    def _sorted_postings(self) -> bool:
+        """Whether bm25s stored each term's passages in ascending order (checked once)."""
+        scores = self._bm25.scores
+        steps = np.diff(scores["indices"].astype(np.int64))  # signed: a step down stays < 0
+        crossings = scores["indptr"][1:-1] - 1  # the steps from one term's list to the next
+        steps[crossings[(crossings >= 0) & (crossings < len(steps))]] = 1
+        return bool(np.all(steps > 0))
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None,
                max_terms: int = 64) -> list[tuple[str, float]]:

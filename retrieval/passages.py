@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from retrieval.filters import canonical_audience, canonical_color
 from shop.schema import KBDocument, Product
 from shop.store import Store
 
@@ -61,6 +62,25 @@ def _locales(attributes: dict[str, Any]) -> list[str]:
     return [str(v) for v in (value if isinstance(value, list) else [value])]
 
 
+def _filter_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """What the audience, color and size filters read, under one name whatever the shop's
+    attribute is called. Metadata is rebuilt from the store on every sync (only ids and
+    content hashes are saved with the index), so this needs no index rebuild."""
+    def first(*keys: str) -> Any:
+        return next((attributes[k] for k in keys if attributes.get(k) not in (None, "", [])),
+                    None)
+
+    def listed(value: Any) -> list[str]:  # a list, or "S, M, L"
+        items = value if isinstance(value, list) else re.split(r"[,;|]", str(value or ""))
+        return [str(v).strip() for v in items if str(v).strip()]
+
+    audience = canonical_audience(first("audience", "gender", "age_group", "department"))
+    return {"audience": audience,
+            "colors": [canonical_color(c) for c in listed(first("color", "colour", "colors",
+                                                                "colours"))],
+            "sizes": listed(first("sizes", "size"))}
+
+
 def product_passage(product: Product) -> Passage:
     attributes = product.attributes or {}
     details = _attribute_words(attributes)
@@ -74,7 +94,7 @@ def product_passage(product: Product) -> Passage:
                      f"{product.description} {details}",
         metadata={"category": product.category, "price": product.price,
                   "currency": product.currency, "stock": product.stock, "brand": product.brand,
-                  "locales": _locales(attributes)})
+                  "locales": _locales(attributes), **_filter_attributes(attributes)})
 
 
 def load_products(store: Store) -> list[Passage]:

@@ -9,14 +9,24 @@
 `search_products(query, k=10, filters=None, mode="hybrid") -> list[Hit]`
 `search_kb(query, k=5, mode="hybrid") -> list[Hit]`
 `search(SearchRequest) -> list[Hit]`                  # what the API, CLI and studio call
+`search_with_understanding(SearchRequest) -> SearchResult`  # hits and the parsed filters
+`understand(query) -> ParsedQuery`                    # the filters a shopper wrote (query.py)
 `product_vectors(ids) -> np.ndarray`                  # indexed vectors, no re-embedding
 `sync("products" | "kb") -> SyncReport`               # after ingestion (ui/context.py hook)
 `rebuild() -> list[SyncReport]`                       # `shopwright index rebuild`
 
 A Hit has id, title (product title, or "document title › heading" for KB passages), heading
 (KB only), text, score, source ("product" or the KB document id), url and metadata
-(products: category, price, currency, stock, brand; KB: doc_id, doc_title, heading, file).
-Scores are comparable only within one mode: cosine (dense), BM25 (keyword), fused RRF (hybrid).
+(products: category, price, currency, stock, brand, locales, audience, colors, sizes; KB:
+doc_id, doc_title, heading, file).
+Scores are comparable only within one mode: cosine (dense), BM25 (keyword), fused (hybrid: 0-1,
+see retrieval/fusion.py).
+
+Query understanding: `search(request)` reads price bounds, category, audience, colour, size,
+brand and "in stock" from the query when `request.understand` is true (the default), filters by
+them and searches with the rest of the text. Filters sent explicitly win over parsed ones.
+Chat does the same by hand: `parsed = service.understand(question)`, then
+`service.search_products(parsed.text, k, filters=parsed.filters)`.
 
 Errors: an empty or whitespace query, k out of range, or an unknown filter field raise
 shop.errors.InvalidInput (HTTP 422). An over-long query is truncated to the model's limit.
@@ -32,8 +42,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from retrieval.collection import Collection, SyncReport
 from retrieval.embedder import Embedder, get_embedder
 from retrieval.filters import SearchFilters, parse_filters
-from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.fusion import coverage_fusion, reciprocal_rank_fusion
 from retrieval.passages import load_kb, load_products
+from retrieval.query import CatalogVocabulary, ParsedQuery, understand
 from retrieval.vector_index import IndexConfig
 from shop.errors import InvalidInput, NotFound
 from shop.settings import Settings
@@ -65,21 +76,35 @@ class SearchRequest(BaseModel):
     kb: bool = False
     mode: Mode = "hybrid"
     filters: SearchFilters = Field(default_factory=SearchFilters)
+    understand: bool = True  # parse filters from the query text (products only)
+
+
+class SearchResult(BaseModel):
+    """Hits, and what query understanding read from the query (None when it was off)."""
+
+    hits: list[Hit]
+    parsed: ParsedQuery | None = None
+
+    @property
+    def parsed_filters(self) -> dict[str, Any]:
+        return self.parsed.as_dict() if self.parsed else {}
 
 
 class FusionConfig(BaseModel):
-    """How hybrid mode combines the two rankings (tuned on the demo eval set, see eval)."""
+    """How hybrid mode combines dense and keyword results. The defaults and the measurements
+    behind them are in retrieval/fusion.py (`shopwright eval retrieval --catalog NAME`)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    method: Literal["coverage", "rrf"] = "coverage"  # rrf: the previous default, equal weights
+    keyword_weight: float = Field(default=0.4, ge=0, le=1)  # coverage: the keyword share
+    sharpness: float = Field(default=2.5, gt=0)  # coverage: exponent on the keyword coverage
     rrf_k: int = 60
-    dense_weight: float = 1.0
-    keyword_weight: float = 1.0
     depth: int = 50  # candidates taken from each ranking (at least 4 * k)
 
 
 def build_request(query: str, k: int = 10, kb: bool = False, mode: str = "hybrid",
-                  **filters: Any) -> SearchRequest:
+                  understand: bool = True, **filters: Any) -> SearchRequest:
     """A SearchRequest from loose edge values; unset filters (None/False) are dropped."""
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -87,7 +112,8 @@ def build_request(query: str, k: int = 10, kb: bool = False, mode: str = "hybrid
         raise InvalidInput(f"k must be between 1 and 100, got {k}")
     chosen = parse_filters({name: value for name, value in filters.items()
                             if value not in (None, False, "")})
-    return SearchRequest(query=query, k=int(k), kb=kb, mode=mode, filters=chosen)
+    return SearchRequest(query=query, k=int(k), kb=kb, mode=mode, filters=chosen,
+                         understand=understand)
 
 
 def clean_query(query: str) -> str:
@@ -105,6 +131,7 @@ class SearchService:
         self._index_config = index_config or {}
         self._collections: dict[str, Collection] = {}
         self._lock = threading.Lock()
+        self._vocabulary: tuple[dict, CatalogVocabulary] | None = None  # (passages, words)
 
     @property
     def embedder(self) -> Embedder:
@@ -139,9 +166,40 @@ class SearchService:
         return self._search("kb", query, k, SearchFilters(), mode)
 
     def search(self, request: SearchRequest) -> list[Hit]:
+        return self.search_with_understanding(request).hits
+
+    def search_with_understanding(self, request: SearchRequest) -> SearchResult:
         if request.kb:
-            return self.search_kb(request.query, request.k, request.mode)
-        return self.search_products(request.query, request.k, request.filters, request.mode)
+            return SearchResult(hits=self.search_kb(request.query, request.k, request.mode))
+        if not request.understand:
+            return SearchResult(hits=self.search_products(
+                request.query, request.k, request.filters, request.mode))
+        parsed = self.understand(request.query)
+        explicit = request.filters.model_dump(exclude_defaults=True)
+        kept = {name: value for name, value in parsed.as_dict().items() if name not in explicit}
+        low = kept.get("min_price", explicit.get("min_price"))
+        high = kept.get("max_price", explicit.get("max_price"))
+        if low is not None and high is not None and low > high:  # an explicit bound wins
+            kept.pop("min_price" if "min_price" in kept else "max_price")
+        parsed = parsed.model_copy(update={"filters": SearchFilters(**kept)})
+        hits = self.search_products(parsed.text, request.k, SearchFilters(**kept, **explicit),
+                                    request.mode)
+        return SearchResult(hits=hits, parsed=parsed)
+
+    def understand(self, query: str) -> ParsedQuery:
+        """The filters written in `query` and the text left to search for (see
+        retrieval/query.py), with this catalog's categories, colours, sizes and brands."""
+        return understand(clean_query(query), self.vocabulary())
+
+    def vocabulary(self) -> CatalogVocabulary:
+        """The indexed products' words, rebuilt after each sync of the products collection."""
+        collection = self.collection("products")
+        collection.ensure_loaded()
+        passages, cached = collection.passages, self._vocabulary
+        if cached is None or cached[0] is not passages:  # a sync replaces the passages dict
+            cached = self._vocabulary = (
+                passages, CatalogVocabulary.from_passages(passages.values()))
+        return cached[1]
 
     def embed(self, texts: list[str]):
         return self.embedder.embed(texts)
@@ -179,11 +237,16 @@ class SearchService:
         elif mode == "keyword":
             ranked = collection.keyword(query, k, mask)
         else:
-            dense = collection.dense(self.embedder.embed_query(query), depth, mask)
+            vector = self.embedder.embed_query(query)
+            dense = collection.dense(vector, depth, mask)
             keyword = collection.keyword(query, depth, mask)
-            ranked = reciprocal_rank_fusion(
-                [dense, keyword], k=self.fusion.rrf_k,
-                weights=[self.fusion.dense_weight, self.fusion.keyword_weight])[:k]
+            if self.fusion.method == "rrf":
+                ranked = reciprocal_rank_fusion([dense, keyword], k=self.fusion.rrf_k)[:k]
+            else:  # every candidate scored on both kinds of evidence, dense order on ties
+                ids = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in keyword]))
+                cosines, coverage = collection.evidence(query, vector, ids)
+                ranked = coverage_fusion(ids, cosines, coverage, self.fusion.keyword_weight,
+                                         self.fusion.sharpness)[:k]
         return [self._hit(collection, item_id, score) for item_id, score in ranked]
 
     @staticmethod

@@ -16,24 +16,45 @@ app = typer.Typer(help="Offline evaluation of search, recommendations and genera
 
 @app.command("retrieval")
 def retrieval(
+    catalog: Annotated[list[str] | None, typer.Option(
+        help="Eval catalog: demo (the configured store) or a folder of data/eval/catalogs; "
+             "repeat for several")] = None,
     queries: Annotated[Path | None, typer.Option(help="Labeled queries (JSONL)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     by_target: Annotated[bool, typer.Option(help="Also score product and KB queries apart")] = False,
 ) -> None:
-    """Recall@5, Recall@10, MRR and nDCG@10 of dense, keyword and hybrid search."""
-    from retrieval.evaluate import DEFAULT_QUERIES, evaluate, format_table, load_queries
+    """Recall@5, Recall@10, MRR and nDCG@10 of dense, keyword and hybrid search, side by side,
+    and whether hybrid is at least the better of the two on each metric."""
+    from retrieval.evaluate import (
+        catalog_queries,
+        catalog_service,
+        evaluate,
+        format_table,
+        format_verdict,
+        hybrid_holds,
+        load_queries,
+    )
 
-    labeled = load_queries(queries or DEFAULT_QUERIES)
     modes = ("dense", "keyword", "hybrid")
-    service = default_context().search
-    groups = {"all": labeled}
-    if by_target:
-        for target in ("products", "kb"):
-            groups[target] = [q for q in labeled if q.target == target]
-    results = {name: evaluate(service, group, modes) for name, group in groups.items() if group}
+    report = {}
+    for name in catalog or ["demo"]:
+        path = queries or catalog_queries(name)
+        labeled = load_queries(path)
+        context = default_context()
+        service = context.search if name == "demo" else catalog_service(context.settings, name)
+        groups = {"all": labeled}
+        targets = {q.target for q in labeled}
+        if by_target and len(targets) > 1:
+            for target in ("products", "kb"):
+                groups[target] = [q for q in labeled if q.target == target]
+        results = {group: evaluate(service, rows, modes) for group, rows in groups.items() if rows}
+        report[name] = {group: {**table, "hybrid_holds": hybrid_holds(table)}
+                        for group, table in results.items()}
+        if as_json:
+            continue
+        for group, table in results.items():
+            typer.echo(f"\n{name} ({group}): {len(groups[group])} labeled queries from {path}")
+            typer.echo(format_table(table))
+            typer.echo(format_verdict(table))
     if as_json:
-        typer.echo(json.dumps(results if by_target else results["all"], indent=2))
-        return
-    for name, table in results.items():
-        typer.echo(f"\n{name}: {len(groups[name])} labeled queries from {queries or DEFAULT_QUERIES}")
-        typer.echo(format_table(table))
+        typer.echo(json.dumps(report, indent=2))

@@ -25,16 +25,28 @@ def search(
     locale: Annotated[str | None, typer.Option(help="Only products sold in this locale")] = None,
     mode: Annotated[str, typer.Option(help=f"One of {', '.join(MODES)}")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    understand: Annotated[bool, typer.Option(
+        "--understand/--no-understand",
+        help="Read filters (price, category, size, ...) from the query")] = True,
 ) -> None:
-    """Search products (or, with --kb, knowledge-base passages)."""
-    request = build_request(query, k, kb, mode, category=category, min_price=min_price,
-                            max_price=max_price, in_stock=in_stock, locale=locale)
-    hits = default_context().search.search(request)
+    """Search products (or, with --kb, knowledge-base passages).
+
+    Filters written in the query ("tents under 200 euros") are applied and printed first
+    (not with --json, which prints the list of hits as before)."""
+    request = build_request(query, k, kb, mode, understand, category=category,
+                            min_price=min_price, max_price=max_price, in_stock=in_stock,
+                            locale=locale)
+    result = default_context().search.search_with_understanding(request)
+    hits = result.hits
     if as_json:
         typer.echo(json.dumps([
             {"id": h.id, "title": h.title, "heading": h.heading, "score": h.score,
              "source": h.source, "url": h.url} for h in hits], indent=2))
         return
+    if result.parsed is not None:
+        shown = ", ".join(f"{name}={value}" for name, value in result.parsed_filters.items())
+        typer.echo(f"parsed filters: {shown or 'none'}"
+                   + (f"  (searching for: {result.parsed.text})" if shown else ""))
     if not hits:
         typer.echo("no results")
     for rank, hit in enumerate(hits, start=1):
