@@ -150,8 +150,15 @@ def _colors(query: str, vocabulary: CatalogVocabulary, taken: list[tuple[int, in
     return found
 
 
+_CHILD_AGE = re.compile(r"\b(\d{1,2})[- ]?(?:years?|yrs?)[- ]old\b|\b(\d{1,2})\s?y/?o\b",
+                        re.IGNORECASE)
+
+
 def _audiences(query: str, taken: list[tuple[int, int]]) -> list[Match]:
     found = []
+    for m in _CHILD_AGE.finditer(query):  # "for my 6 year old": a child
+        if int(m.group(1) or m.group(2)) < 14:
+            found.append(Match("kids", m.start(), m.end()))
     for m in re.finditer(r"[^\W_]+(?:['’][^\W_]*)?", query):
         name = _AUDIENCE.get(m.group().lower().replace("’", "'"))
         if name and not any(s < m.end() and m.start() < e for s, e in taken):

@@ -170,6 +170,10 @@ def _price(kind: str, m: re.Match, text: str) -> Constraint | None:
     if kind in ("min", "max") and negation and (
             set(negation.group("words").lower().split()) & _MONEY_VERBS):
         kind = "max" if kind == "min" else "min"  # "don't want to spend more than 100"
+    after = re.match(r"\s*(?:max(?:imum)?|tops|at\s+(?:the\s+)?most)\b", text[m.end():],
+                     re.IGNORECASE)
+    if kind == "approx" and after:  # "about 200 euro max": a ceiling, not a band
+        return Constraint("price", m.start(), m.end() + after.end(), high=value)
     if kind == "approx":
         return Constraint("price", m.start(), m.end(), round(value * 0.8, 2),
                           round(value * 1.2, 2))
