@@ -1,9 +1,16 @@
 """Ad copy: N distinct variants for a product, a channel and an audience.
 
-The model drafts; code enforces. Each draft is cleaned, grounded against the catalog and the
-campaign, shortened at clause boundaries, and checked. Drafts that still fail are regenerated
-once with new seeds; what fails again is replaced by a variant built from catalog facts, and
-only that last resort may be cut at a word boundary.
+The model drafts; code enforces. For each variant slot several drafts are sampled (best-of-N,
+`CopyOptions.candidates`); each is cleaned, grounded against the catalog and the campaign
+(prices, codes, stock), stripped of attribute claims the product's own text does not support
+(gen/claims.py) and of a sentence the token budget cut, shortened at clause boundaries, and
+checked. The best passing drafts are kept (gen/best_of.py: the model's own perplexity, whether
+code had to repair the draft, overlap with the other variants). Slots still empty get one more
+round of drafts; what is still missing is a variant built from catalog facts, and only that
+last resort may be cut at a word boundary.
+
+`Variant.source` says who wrote what ships: model (as written, bar formatting), repaired (the
+model's text with something removed or fixed), fallback (the template), cut (a cut template).
 """
 
 from __future__ import annotations
@@ -14,12 +21,26 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gen.engine import Engine, GenerationRequest
+from gen.best_of import REPAIR_COST, Candidate, pick
+from gen.claims import (
+    ClaimChecker,
+    ClaimVocabulary,
+    attribute_kind,
+    checker_for,
+    looks_truncated,
+    remove_unsupported,
+    stem,
+    whole_sentences,
+)
+from gen.copy_templates import fallback_candidates
+from gen.engine import Engine, GenerationRequest, Result
+from gen.fields import complete_fields
 from gen.guardrails import (
     Facts,
     grounding_violations,
     neutralize_untrusted,
     repair_grounding,
+    sentences,
     strip_unsafe_links,
 )
 from gen.prompts import BrandVoice, PromptLibrary
@@ -31,6 +52,7 @@ CHANNEL_LABELS = {"search": "search ad", "social": "social media post", "sms": "
 FIELDS = {"search": ["headline", "description"], "social": ["text"], "sms": ["text"],
           "display": ["headline"]}
 MAX_TOKENS = {"search": 48, "social": 80, "sms": 56, "display": 24}
+FIELD_TOKENS = {"description": 40}  # a description continued on its own (gen/fields.py)
 ANGLES = ["Focus on what the product does best.", "Focus on comfort and everyday use.",
           "Focus on the outdoors and the weather.", "Make it short and punchy.",
           "Speak to someone buying a gift.", "Focus on quality and materials.",
@@ -48,19 +70,23 @@ class CopyOptions(BaseModel):
     campaign_id: str | None = None
     seed: int = 0
     temperature: float = Field(default=0.8, ge=0.0, le=2.0)
+    candidates: int = Field(default=3, ge=1, le=8)  # drafts sampled per variant (best-of-N)
 
 
 @dataclass
 class Variant:
     fields: dict[str, str]
-    source: str  # model | regenerated | fallback | cut
+    source: str  # model | repaired | fallback | cut
     raw: str = ""
-    violations_before: list[str] = field(default_factory=list)
+    violations_before: list[str] = field(default_factory=list)  # in what the model wrote
     problems: list[str] = field(default_factory=list)  # empty when every constraint holds
+    logprob: float | None = None  # mean token log-probability of the draft
+    claims_before: list[str] = field(default_factory=list)  # attribute claims, as written
 
     def as_dict(self) -> dict:
         return {"fields": self.fields, "source": self.source, "problems": self.problems,
-                "violations_before": self.violations_before}
+                "violations_before": self.violations_before,
+                "claims_before": self.claims_before, "logprob": self.logprob}
 
 
 def limits_for(channel: str, constraints: dict, brand: BrandVoice) -> dict[str, int]:
@@ -79,7 +105,7 @@ def clean(text: str) -> str:
     text = _EMOJI.sub("", text)
     text = re.sub(r"\*\*|__|`|#\w+|</?data>", "", text)
     text = re.sub(r"^\s*(?:headline|description|text|subject|intro)\s*:\s*", "", text, flags=re.IGNORECASE)
-    text = re.sub(r"\s+", " ", text).strip().strip("\"'“”‘’ ")
+    text = re.sub(r"\s+", " ", text).strip().strip("\"'“”‘’ ").lstrip("-•* ")
     return text
 
 
@@ -111,11 +137,18 @@ def shorten(text: str, limit: int) -> str:
 
 
 def cut_words(text: str, limit: int) -> str:
-    """The last resort: cut at a word boundary."""
+    """The last resort: cut after the last whole sentence that fits, else at a word boundary
+    without a dangling last word ("... for the")."""
     if len(text) <= limit:
         return text
-    return text[: text.rfind(" ", 0, limit + 1)].rstrip(" ,;:-–") if " " in text[:limit + 1] \
+    whole = [m.end() for m in re.finditer(r"[.!?](?=\s)", text[:limit + 1])]
+    if whole and whole[-1] >= limit // 2:
+        return text[:whole[-1]]
+    text = text[: text.rfind(" ", 0, limit + 1)].rstrip(" ,;:-–") if " " in text[:limit + 1] \
         else text[:limit]
+    while looks_truncated(text) and " " in text:
+        text = text.rsplit(" ", 1)[0].rstrip(" ,;:-–")
+    return text
 
 
 def _norm(text: str) -> str:
@@ -131,7 +164,8 @@ def variant_key(fields: dict[str, str]) -> str:
 
 
 def check_variant(fields: dict[str, str], channel: str, limits: dict[str, int], facts: Facts,
-                  brand: BrandVoice, allowed_hosts: set[str]) -> list[str]:
+                  brand: BrandVoice, allowed_hosts: set[str],
+                  claims: ClaimChecker | None = None) -> list[str]:
     problems = []
     for name in FIELDS[channel]:
         value = fields.get(name, "")
@@ -141,11 +175,18 @@ def check_variant(fields: dict[str, str], channel: str, limits: dict[str, int], 
         if len(value) > limits[name]:
             problems.append(f"{name}: {len(value)} chars > {limits[name]}")
         problems += [f"{name}: {v}" for v in grounding_violations(value, facts)]
+        if claims is not None:
+            problems += [f"{name}: {v}" for v in claims.violations(value)]
+        if looks_truncated(value):
+            problems.append(f"{name}: ends mid-sentence")
         lowered = value.lower()
         problems += [f"{name}: avoid word {w!r}" for w in brand.avoid_words
                      if re.search(rf"\b{re.escape(w.lower())}\b", lowered)]
         if ECHO.search(value):
             problems.append(f"{name}: repeats the prompt")
+        shouted = [w for w in re.findall(r"\b[A-Z]{4,}\b", value) if w not in facts.source_text()]
+        if shouted:  # "COOKIES BOOSTER": a small model's noise, not a product term like "PFAS"
+            problems.append(f"{name}: capitals {shouted}")
         if name != "headline" and not relevant_to(value, facts):
             problems.append(f"{name}: does not mention the product")
         if strip_unsafe_links(value, allowed_hosts)[1]:
@@ -169,131 +210,148 @@ def full_text(fields: dict[str, str], channel: str, brand: BrandVoice) -> dict[s
     return fields
 
 
-# ---- fallback ------------------------------------------------------------------------------
-
-
-def short_name(title: str) -> str:
-    return title.split(" - ")[0].strip()
-
-
-def fallback_candidates(facts: Facts, channel: str, brand: BrandVoice,
-                        category: str) -> list[dict[str, str]]:
-    product = facts.products[0]
-    name = short_name(product.title)
-    bare = " ".join(name.split()[1:]) or name  # without the brand
-    kind = category.replace("-", " ")
-    price = price_text(product)
-    offer = ""
-    if facts.discount_percent:
-        offer = f" {facts.discount_percent:g}% off"
-        if facts.discount_code:
-            offer += f" with code {facts.discount_code}"
-        offer += "."
-    shop = brand.shop_name
-    if channel == "search":
-        heads = [name, bare, f"Shop {bare}", f"{bare} at {shop}", f"New {kind}",
-                 f"{kind.title()} for every trail", f"Find your {kind}"]
-        descs = [f"{name} for {price}.{offer} Order online at {shop}.",
-                 f"Get the {bare} for {price}.{offer} Free advice from our team.",
-                 f"{name}: made for days outside. {price}.{offer}",
-                 f"Browse {kind} at {shop}. The {bare} is {price}.{offer}"]
-        return [{"headline": h, "description": descs[i % len(descs)]}
-                for i, h in enumerate(heads)]
-    if channel == "display":
-        return [{"headline": h} for h in
-                [name, f"Meet the {bare}", f"{bare}: {price}", f"Ready for outside: {bare}",
-                 f"New {kind} at {shop}"]]
-    texts = [f"The {name} is here for {price}.{offer} Find it at {shop}.",
-             f"Ready for the next trip? The {bare} costs {price}.{offer}",
-             f"New at {shop}: {name}, {price}.{offer}",
-             f"Treat yourself to the {bare}. {price} at {shop}.{offer}",
-             f"Built for the outdoors: {name}. Now {price}.{offer}"]
-    return [{"text": t.replace("..", ".")} for t in texts]
-
-
 # ---- the task ------------------------------------------------------------------------------
 
 
 class AdCopywriter:
     def __init__(self, engine: Engine, library: PromptLibrary, brand: BrandVoice,
-                 allowed_hosts: set[str]):
+                 allowed_hosts: set[str], vocabulary: ClaimVocabulary | None = None):
         self.engine = engine
         self.prompt = library.get("ad_copy")
         self.brand = brand
         self.allowed_hosts = allowed_hosts
+        self.vocabulary = vocabulary or ClaimVocabulary.builtin()
 
     def requests(self, options: CopyOptions, product: dict, campaign: dict | None,
                  count: int, seed: int) -> list[GenerationRequest]:
         limits = limits_for(options.channel, self.prompt.constraints, self.brand)
+        fields = FIELDS[options.channel]
         out = []
         for index in range(count):
             system, user = self.prompt.render_chat(
                 product=product, channel=options.channel, audience=options.audience,
                 tone=options.tone, brand=self.brand, campaign=campaign, variant=index,
-                fields=FIELDS[options.channel], channel_label=CHANNEL_LABELS[options.channel],
-                limits=limits, angle=ANGLES[(seed + index) % len(ANGLES)])
+                fields=fields, channel_label=CHANNEL_LABELS[options.channel],
+                limits=limits, angle=ANGLES[(seed + index) % len(ANGLES)],
+                example=self.example(options.channel))
+            # the prefilled first label holds a small model to the answer format
             out.append(GenerationRequest.chat(
-                system, user, max_new_tokens=MAX_TOKENS[options.channel],
+                system, user, prefill=f"{fields[0].upper()}:",
+                max_new_tokens=MAX_TOKENS[options.channel],
                 temperature=options.temperature, seed=seed + index, stop=["\n\n"]))
         return out
 
-    def write(self, options: CopyOptions, facts: Facts, category: str,
-              campaign: dict | None = None) -> list[Variant]:
-        product_fact = facts.products[0]
-        features = neutralize_untrusted(product_fact.text, self.allowed_hosts)[:300]
-        product = {"title": product_fact.title, "category": category,
-                   "price_text": price_text(product_fact), "features": features}
-        limits = limits_for(options.channel, self.prompt.constraints, self.brand)
-        variants: list[Variant | None] = [None] * options.variants
-        taken: set[str] = set()
-        for attempt, source in enumerate(("model", "regenerated")):
-            todo = [i for i, v in enumerate(variants) if v is None]
-            if not todo:
-                break
-            seed = options.seed + attempt * 1000
-            replies = self.engine.generate(self.requests(options, product, campaign,
-                                                         len(todo), seed))
-            for index, reply in zip(todo, replies):
-                variant = self._accept(reply.text, options.channel, limits, facts, source, taken)
-                if variant is not None:
-                    variants[index] = variant
-                    taken.add(variant_key(variant.fields))
-        candidates = fallback_candidates(facts, options.channel, self.brand, category)
-        for index, value in enumerate(variants):
-            if value is None:
-                variants[index] = self._fallback(candidates, options.channel, limits, facts,
-                                                 taken)
-                taken.add(variant_key(variants[index].fields))
-        return [Variant({k: v for k, v in full_text(v.fields, options.channel,
-                                                     self.brand).items()},
-                        v.source, v.raw, v.violations_before, v.problems)
-                for v in variants if v is not None]
+    def example(self, channel: str) -> dict[str, str]:
+        return self.prompt.meta.get("examples", {}).get(channel, {})
 
-    def _accept(self, reply: str, channel: str, limits: dict[str, int], facts: Facts,
-                source: str, taken: set[str]) -> Variant | None:
+    def write(self, options: CopyOptions, facts: Facts, category: str,
+              campaign: dict | None = None, attributes: dict | None = None) -> list[Variant]:
+        fact = facts.products[0]
+        product = {"title": fact.title, "category": category, "price_text": price_text(fact),
+                   "description": _lead(neutralize_untrusted(fact.text, self.allowed_hosts)),
+                   "details": _details(attributes or {})}
+        limits = limits_for(options.channel, self.prompt.constraints, self.brand)
+        claims = checker_for(facts, self.vocabulary, [category])
+        picked: list[Variant] = []
+        for attempt in range(2):  # a second round only for slots no draft could fill
+            missing = options.variants - len(picked)
+            if missing <= 0:
+                break
+            requests = self.requests(options, product, campaign, missing * options.candidates,
+                                     options.seed + attempt * 1000)
+            # a draft that stopped after its headline gets "DESCRIPTION:" written for it
+            results = complete_fields(self.engine, requests, self.engine.generate(requests),
+                                      FIELDS[options.channel], FIELD_TOKENS)
+            drafts = [self.draft(r, options.channel, limits, facts, claims) for r in results]
+            good = [Candidate(d, variant_key(d.fields),
+                              REPAIR_COST if d.source == "repaired" else 0.0, d.logprob)
+                    for d in drafts if not d.problems]
+            picked += [c.value for c in pick(good, missing,
+                                              [variant_key(v.fields) for v in picked])]
+        candidates = fallback_candidates(facts, options.channel, self.brand, category)
+        taken = {variant_key(v.fields) for v in picked}
+        while len(picked) < options.variants:
+            picked.append(self._fallback(candidates, options.channel, limits, facts, taken,
+                                         claims))
+            taken.add(variant_key(picked[-1].fields))
+        return [Variant(full_text(v.fields, options.channel, self.brand), v.source, v.raw,
+                        v.violations_before, v.problems, v.logprob, v.claims_before)
+                for v in picked]
+
+    def draft(self, result: Result, channel: str, limits: dict[str, int], facts: Facts,
+              claims: ClaimChecker) -> Variant:
+        """One sampled reply, repaired where it can be and checked; `problems` empty = usable."""
+        reply = result.text
         fields = parse_fields(reply, FIELDS[channel])
+        written = dict(fields)
+        claims_before = [str(v) for value in fields.values() for v in claims.violations(value)]
         before = [str(v) for value in fields.values() for v in grounding_violations(value, facts)]
+        lines = [clean(line) for line in reply.splitlines() if clean(line)]
         for name in list(fields):
-            value, _ = repair_grounding(fields[name], facts)
+            value = fields[name]
+            if result.finish_reason == "length" and lines and value.endswith(lines[-1]):
+                # the token budget stopped inside this field: its last sentence is unfinished
+                value = "" if name == "headline" else whole_sentences(value, cut=True)
+            value, _ = repair_grounding(value, facts)
             value, _ = strip_unsafe_links(value, self.allowed_hosts)
             value = re.sub(r"\s*reply stop.*$", "", value, flags=re.IGNORECASE)
+            value = whole_sentences(remove_unsupported(value, claims).text, cut=False)
             fields[name] = shorten(clean(value), limits[name])
-        problems = check_variant(fields, channel, limits, facts, self.brand, self.allowed_hosts)
-        if problems or variant_key(fields) in taken:
-            return None
-        return Variant(fields, source, reply, before)
+        problems = check_variant(fields, channel, limits, facts, self.brand, self.allowed_hosts,
+                                 claims)
+        example = self.example(channel)
+        if any(copies(value, example.get(name, "")) for name, value in fields.items()):
+            problems.append("copies the example answer")
+        borrowed = _stems(" ".join(fields.values())) & (
+            _stems(example.get("product", "")) - _stems(claims.lowered))
+        if borrowed:  # "a 750 ml stainless steel bottle" in an ad for boots
+            problems.append(f"names the example's product: {sorted(borrowed)}")
+        edited = any(_norm(fields.get(n, "")) != _norm(written.get(n, "")) for n in fields)
+        return Variant(fields, "repaired" if edited else "model", reply,
+                       before + claims_before, problems, result.logprob, claims_before)
 
     def _fallback(self, candidates: list[dict[str, str]], channel: str, limits: dict[str, int],
-                  facts: Facts, taken: set[str]) -> Variant:
+                  facts: Facts, taken: set[str], claims: ClaimChecker) -> Variant:
         cut_needed = None
         for candidate in candidates:
             fields = {name: shorten(value, limits[name]) for name, value in candidate.items()}
             if variant_key(fields) in taken:
                 continue
-            if not check_variant(fields, channel, limits, facts, self.brand, self.allowed_hosts):
+            if not check_variant(fields, channel, limits, facts, self.brand, self.allowed_hosts,
+                                 claims):
                 return Variant(fields, "fallback")
             cut_needed = cut_needed or candidate
         candidate = cut_needed or candidates[0]
         fields = {name: cut_words(value, limits[name]) for name, value in candidate.items()}
         return Variant(fields, "cut", problems=check_variant(
-            fields, channel, limits, facts, self.brand, self.allowed_hosts))
+            fields, channel, limits, facts, self.brand, self.allowed_hosts, claims))
+
+
+def copies(text: str, example: str) -> bool:
+    """Half or more of the example's words (four letters and up) reappear in `text`."""
+    words = set(re.findall(r"[a-z]{4,}", example.lower()))
+    return bool(words) and len(words & set(re.findall(r"[a-z]{4,}", text.lower()))) >= \
+        len(words) / 2
+
+
+def _stems(text: str) -> set[str]:
+    return {stem(w) for w in re.findall(r"[a-z]{4,}", text.lower())}
+
+
+def _lead(text: str, limit: int = 260) -> str:
+    """Whole sentences of the product text, up to about `limit` characters."""
+    out = ""
+    for sentence in sentences(text):
+        if out and len(out) + len(sentence) > limit:
+            break
+        out = f"{out} {sentence.strip()}".strip()
+    return out if len(out) <= limit else cut_words(out, limit)
+
+
+def _details(attributes: dict) -> str:
+    """The attributes a copywriter may name: materials, colours, features."""
+    out = ""
+    for key, value in attributes.items():
+        if isinstance(value, str) and attribute_kind(key) and len(out) + len(value) < 200:
+            out += f"{'; ' if out else ''}{key.replace('_', ' ')}: {value}"
+    return out

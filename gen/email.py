@@ -1,9 +1,14 @@
 """Personalized marketing emails: the model writes a subject and an intro, code does the rest.
 
-The prompt gets the customer's first name and the recommended products, nothing else about the
-person. Product blocks (with the recommender's reasons), the footer with the postal address and
-the unsubscribe link, the text part, the inlined-CSS HTML part and the `List-Unsubscribe`
-headers all come from templates and catalog facts.
+The prompt gets the customer's first name and the recommended products (title, category,
+material), nothing else about the person. Each email gets `candidates` sampled drafts (all in
+one batched `generate`); each draft's subject and intro are guarded (prices and codes
+grounded, attribute claims the products do not support removed, cut sentences dropped), a
+part that still fails becomes the template, and the email keeps its best draft (fewest
+template parts, then fewest repairs, then the model's own perplexity). Product blocks (with
+the recommender's reasons), the footer with the postal address and the unsubscribe link, the
+text part, the inlined-CSS HTML part and the `List-Unsubscribe` headers all come from
+templates and catalog facts.
 """
 
 from __future__ import annotations
@@ -16,8 +21,19 @@ from email.message import EmailMessage
 from email.utils import formataddr
 from urllib.parse import urlparse
 
-from gen.ad_copy import ECHO, clean, cut_words, shorten
-from gen.engine import Engine, GenerationRequest
+from gen.ad_copy import ECHO, clean, copies, cut_words, shorten
+from gen.best_of import Candidate, pick
+from gen.claims import (
+    ClaimChecker,
+    ClaimVocabulary,
+    checker_for,
+    looks_truncated,
+    remove_unsupported,
+    stem,
+)
+from gen.copy_templates import short_name
+from gen.engine import Engine, GenerationRequest, Result
+from gen.fields import complete_fields
 from gen.guardrails import (
     Facts,
     grounding_violations,
@@ -32,15 +48,10 @@ from shop.settings import Settings
 
 MIN_PRODUCTS, MAX_PRODUCTS = 2, 4
 # the shop speaks as "we"; a small model drifting into "I'm going to..." is off-voice
-FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|my|me)\b")
-# One worked answer in the prompt keeps a small model to the format (measured on SmolLM2-135M,
-# 32 demo emails: 8 written by the model and 15 repaired, against 0 and 4 without it). It is
-# shared by every email of a batch, so the prefix cache prefills it once. A subject or intro
-# that copies it is rejected: it would be about products the customer never saw.
-EXAMPLE = {"products": "a rain jacket and a daypack",
-           "subject": "Stay dry on your next weekend hike",
-           "intro": "Our new rain jacket keeps the wet out on long trails. Pair it with a light "
-                    "daypack for everything you need."}
+FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|[Mm]y|[Mm]e)\b")
+CANDIDATES = 3  # drafts sampled per email (best-of-N); bench/bench_gen.py measures the cost
+FALLBACK_COST = 10.0  # a part that falls back to the template loses to any model-written one
+INTRO_TOKENS = 48  # for an intro written on its own after the subject (gen/fields.py)
 
 
 @dataclass
@@ -66,10 +77,13 @@ class EmailDraft:
     products: list[dict]
     recommendation_source: str
     unsubscribe_url: str
-    source: str  # model | repaired | fallback
-    violations_before: list[str] = field(default_factory=list)
+    source: str  # model | repaired (a part fixed, or from the template) | fallback (both)
+    violations_before: list[str] = field(default_factory=list)  # grounding + claims, as written
     problems: list[str] = field(default_factory=list)
     eligible: bool = True  # False: no marketing consent, or unsubscribed (preview only)
+    parts: dict[str, str] = field(default_factory=dict)  # subject/intro: model|repaired|fallback
+    claims_before: list[str] = field(default_factory=list)  # attribute claims, as written
+    logprob: float | None = None  # mean token log-probability of the kept draft
 
     def as_dict(self) -> dict:
         return {key: value for key, value in self.__dict__.items()}
@@ -93,84 +107,152 @@ def unsubscribe_url(settings: Settings, customer_id: str) -> str:
     return f"{settings.shop_url.rstrip('/')}/unsubscribe?c={customer_id}&t={token[:32]}"
 
 
+@dataclass
+class Written:
+    """The subject and intro of one draft after the guards, and who wrote each."""
+
+    subject: str
+    intro: str
+    parts: dict[str, str]  # subject/intro -> model | repaired | fallback
+    before: list[str]
+    claims_before: list[str]
+    logprob: float | None = None
+
+    def penalty(self) -> float:
+        return sum(FALLBACK_COST if part == "fallback" else 1.0 if part == "repaired" else 0.0
+                   for part in self.parts.values())
+
+
 class EmailWriter:
     def __init__(self, engine: Engine, library: PromptLibrary, brand: BrandVoice,
-                 settings: Settings):
+                 settings: Settings, vocabulary: ClaimVocabulary | None = None,
+                 candidates: int = CANDIDATES):
         self.engine = engine
         self.library = library
         self.prompt = library.get("email_intro")
+        # one worked answer in the prompt (see email_intro.toml); a copy of it is rejected
+        self.example = dict(self.prompt.meta.get("example", {}))
         self.brand = brand
         self.settings = settings
         self.allowed_hosts = {urlparse(settings.shop_url).hostname or ""}
+        self.vocabulary = vocabulary or ClaimVocabulary.builtin()
+        self.candidates = max(1, candidates)
 
     def request(self, job: EmailJob, seed: int = 0) -> GenerationRequest:
+        products = [{"name": short_name(p.title), "category": p.category.replace("-", " "),
+                     "material": str((p.attributes or {}).get("material") or "")}
+                    for p in job.products]
         system, user = self.prompt.render_chat(
             first_name=job.customer.first_name, brand=self.brand, campaign=job.campaign,
-            example=EXAMPLE,
-            products=[{"title": p.title, "category": p.category} for p in job.products])
+            example=self.example, products=products)
         return GenerationRequest.chat(system, user, prefill="SUBJECT:", max_new_tokens=56,
                                       temperature=0.7, seed=seed)
 
     def write_many(self, jobs: list[EmailJob], seed: int = 0) -> list[EmailDraft]:
-        """One `generate` call for the whole list: the engine batches it."""
-        replies = self.engine.generate([self.request(job, seed) for job in jobs])
-        return [self.finish(job, reply.text) for job, reply in zip(jobs, replies)]
+        """One `generate` call for the whole list (the engine batches it), `candidates`
+        drafts per email; each email keeps its best."""
+        n = self.candidates
+        requests = [self.request(job, seed + k) for job in jobs for k in range(n)]
+        # a draft that wandered off after its subject gets "INTRO:" written for it
+        results = complete_fields(self.engine, requests, self.engine.generate(requests),
+                                  ["subject", "intro"], {"intro": INTRO_TOKENS})
+        drafts = []
+        for index, job in enumerate(jobs):
+            claims = self.checker(job)
+            written = [self.written(job, result, claims)
+                       for result in results[index * n:(index + 1) * n]]
+            best = pick([Candidate(w, f"{w.subject} {w.intro}", w.penalty(), w.logprob)
+                         for w in written], 1)
+            drafts.append(self.render(job, best[0].value if best else written[0], claims))
+        return drafts
+
+    def checker(self, job: EmailJob) -> ClaimChecker:
+        return checker_for(job.facts, self.vocabulary, [p.category for p in job.products])
 
     # ---- enforcing the constraints ---------------------------------------------------------
 
-    def _subject(self, raw: str, job: EmailJob) -> tuple[str, bool]:
+    def _subject(self, raw: str, job: EmailJob, claims: ClaimChecker) -> tuple[str, str]:
         limit = self.prompt.constraints.get("subject", 60)
-        subject, _ = repair_grounding(clean(raw), job.facts)
+        written = clean(raw)
+        subject, _ = repair_grounding(written, job.facts)
         subject, _ = strip_unsafe_links(subject, self.allowed_hosts)
-        subject = shorten(subject, limit)
+        subject = shorten(remove_unsupported(subject, claims).text, limit)
         garbled = re.search(r"[:\"<>]|\b[A-Z]{4,}\b", subject) or ECHO.search(subject) or \
-            _copies(subject, EXAMPLE["subject"])
-        # about this email's products (a small model likes to reuse the example's rain jacket)
+            copies(subject, self.example.get("subject", "")) or self._borrows(subject, job)
+        # about this email's products (a small model likes to reuse the example's products)
         if not garbled and 3 <= len(subject.split()) and len(subject) <= limit and not \
                 grounding_violations(subject, job.facts) and not self._avoid(subject) \
-                and self._mentions_products(subject, job):
-            return subject, True
+                and self._mentions_products(subject, job) and not looks_truncated(subject):
+            return subject, "model" if _same(subject, written) else "repaired"
         name = job.customer.first_name
         fallback = f"{name}, new picks for you from {self.brand.shop_name}"
-        return (fallback if len(fallback) <= limit else cut_words(fallback, limit)), False
+        return (fallback if len(fallback) <= limit else cut_words(fallback, limit)), "fallback"
 
-    def _intro(self, raw: str, job: EmailJob) -> tuple[str, bool]:
+    def _intro(self, raw: str, job: EmailJob, claims: ClaimChecker) -> tuple[str, str]:
         max_words = self.prompt.constraints.get("intro_words", 70)
-        intro, _ = repair_grounding(clean(raw), job.facts)
-        intro, _ = strip_unsafe_links(intro, self.allowed_hosts)
         # the model knows only the first name: any other greeting target is invented
-        intro = re.sub(r"^(?:hi|hello|dear|hey)\b[^,.!]*[,.!]\s*", "", intro, flags=re.IGNORECASE)
+        written = re.sub(r"^(?:hi|hello|dear|hey)\b[^,.!]*[,.!]\s*", "", clean(raw),
+                         flags=re.IGNORECASE)
+        intro, _ = repair_grounding(written, job.facts)
+        intro, _ = strip_unsafe_links(intro, self.allowed_hosts)
         # whole sentences only (a reply cut by the token limit ends mid-sentence), at most 3
         whole = [part.strip() for part in sentences(intro) if part.rstrip()[-1:] in ".!?"]
-        intro = " ".join(whole[:3])
+        intro = remove_unsupported(" ".join(whole[:3]), claims).text
         words = intro.split()
         if 6 <= len(words) <= max_words and not self._avoid(intro) and \
                 not grounding_violations(intro, job.facts) and not FIRST_PERSON.search(intro) \
                 and not ECHO.search(intro) and self._mentions_products(intro, job) \
-                and not _copies(intro, EXAMPLE["intro"]):
-            return intro, True
+                and not copies(intro, self.example.get("intro", "")) \
+                and not self._borrows(intro, job):
+            return intro, "model" if _same(intro, written) else "repaired"
         kinds = sorted({p.category.replace("-", " ") for p in job.products})
         return (f"We picked a few things we think you will like, from {' and '.join(kinds[:2])} "
-                f"to the rest of our range. Have a look below."), False
+                f"to the rest of our range. Have a look below."), "fallback"
 
     @staticmethod
     def _mentions_products(text: str, job: EmailJob) -> bool:
-        words = set(re.findall(r"[a-z]{4,}", text.lower()))
-        known = {w for p in job.products for w in
-                 re.findall(r"[a-z]{4,}", f"{p.title} {p.category}".lower())}
-        return bool(words & known)
+        """Names one of the products: a word of a title, category or material."""
+        return bool(_words(text) & _words(" ".join(_about(p) for p in job.products)))
+
+    def _borrows(self, text: str, job: EmailJob) -> bool:
+        """Names the worked example's products ("rain jacket") where this email has none."""
+        example = _words(" ".join(self.example.get("products", [])))
+        own = _words(" ".join(_about(p) for p in job.products))
+        return bool(_words(text) & (example - own))
 
     def _avoid(self, text: str) -> bool:
-        return any(re.search(rf"\b{re.escape(w)}\b", text, re.IGNORECASE) for w in self.brand.avoid_words)
+        return any(re.search(rf"\b{re.escape(w)}\b", text, re.IGNORECASE)
+                   for w in self.brand.avoid_words)
 
-    def finish(self, job: EmailJob, reply: str) -> EmailDraft:
-        subject_raw = _field(reply, "subject")
-        intro_raw = _field(reply, "intro") or reply.split("\n", 1)[-1]
-        before = [str(v) for v in grounding_violations(f"{subject_raw}\n{intro_raw}", job.facts)]
-        subject, subject_ok = self._subject(subject_raw, job)
-        intro, intro_ok = self._intro(intro_raw, job)
-        source = "model" if subject_ok and intro_ok and not before else \
-            "repaired" if subject_ok or intro_ok else "fallback"
+    def written(self, job: EmailJob, reply: Result | str,
+                claims: ClaimChecker | None = None) -> Written:
+        """One reply's subject and intro, guarded; a part that fails becomes the template."""
+        result = reply if isinstance(reply, Result) else Result(reply)
+        claims = claims or self.checker(job)
+        text = result.text
+        subject_raw = _field(text, "subject")
+        intro_raw = _field(text, "intro") or text.split("\n", 1)[-1]
+        raw = f"{subject_raw}\n{intro_raw}"
+        claims_before = [str(v) for v in claims.violations(raw)]
+        before = [str(v) for v in grounding_violations(raw, job.facts)] + claims_before
+        last = text.strip().splitlines()[-1] if text.strip() else ""
+        if result.finish_reason == "length" and _field(last, "subject"):
+            subject_raw = ""  # the token budget stopped inside the subject line
+        subject, subject_part = self._subject(subject_raw, job, claims)
+        intro, intro_part = self._intro(intro_raw, job, claims)
+        return Written(subject, intro, {"subject": subject_part, "intro": intro_part},
+                       before, claims_before, result.logprob)
+
+    def finish(self, job: EmailJob, reply: Result | str) -> EmailDraft:
+        """One reply made into a draft (no best-of-N)."""
+        claims = self.checker(job)
+        return self.render(job, self.written(job, reply, claims), claims)
+
+    def render(self, job: EmailJob, written: Written, claims: ClaimChecker) -> EmailDraft:
+        subject, intro, parts = written.subject, written.intro, written.parts
+        kinds = set(parts.values())
+        source = "model" if kinds == {"model"} else "fallback" if kinds == {"fallback"} \
+            else "repaired"
         by_id = {r.product_id: r for r in job.recommendations}
         blocks = [{"id": p.id, "title": p.title, "price_text": price_text(p), "url": p.url,
                    "reason": "; ".join(by_id[p.id].reasons[:2]) if p.id in by_id and
@@ -181,11 +263,12 @@ class EmailWriter:
         preheader = cut_words(f"{blocks[0]['title']} and more, picked for you", 90) \
             if blocks else self.brand.shop_name
         unsubscribe = unsubscribe_url(self.settings, job.customer.id)
-        values = dict(subject=subject, preheader=preheader, first_name=job.customer.first_name,
-                      intro=intro, products=blocks, unsubscribe_url=unsubscribe,
-                      postal_address=self.settings.shop_postal_address,
-                      shop_name=self.settings.shop_name, shop_url=self.settings.shop_url,
-                      disclaimers=self.brand.required_disclaimers, fallback_note=note)
+        values = {"subject": subject, "preheader": preheader, "intro": intro,
+                  "first_name": job.customer.first_name, "products": blocks,
+                  "unsubscribe_url": unsubscribe, "fallback_note": note,
+                  "postal_address": self.settings.shop_postal_address,
+                  "shop_name": self.settings.shop_name, "shop_url": self.settings.shop_url,
+                  "disclaimers": self.brand.required_disclaimers}
         html = inline_css(self.library.get("email_layout").render(**values))
         text = self.library.get("email_text").render(**values)
         problems = []
@@ -193,17 +276,28 @@ class EmailWriter:
             problems.append("subject over 60 characters")
         if not MIN_PRODUCTS <= len(blocks) <= MAX_PRODUCTS:
             problems.append(f"{len(blocks)} products; want {MIN_PRODUCTS}-{MAX_PRODUCTS}")
-        problems += [str(v) for v in grounding_violations(f"{subject}. {intro}", job.facts)]
+        shipped = f"{subject}. {intro}"
+        problems += [str(v) for v in grounding_violations(shipped, job.facts)]
+        problems += [str(v) for v in claims.violations(shipped)]
         customer = job.customer
         eligible = bool(customer.marketing_consent) and customer.unsubscribed_at is None
         return EmailDraft(customer.id, customer.email, subject, preheader, intro, text, html,
-                          blocks, rec_source, unsubscribe, source, before, problems, eligible)
+                          blocks, rec_source, unsubscribe, source, written.before, problems,
+                          eligible, parts, written.claims_before, written.logprob)
 
 
-def _copies(text: str, example: str) -> bool:
-    """Half or more of the example's words (four letters and up) reappear in `text`."""
-    words = set(re.findall(r"[a-z]{4,}", example.lower()))
-    return len(words & set(re.findall(r"[a-z]{4,}", text.lower()))) >= len(words) / 2
+def _about(product: Product) -> str:
+    return f"{product.title} {product.category} {(product.attributes or {}).get('material', '')}"
+
+
+def _words(text: str) -> set[str]:
+    """Stems of the words of four letters and up ("socks" ~ "sock")."""
+    return {stem(w) for w in re.findall(r"[a-z]{4,}", text.lower())}
+
+
+def _same(final: str, written: str) -> bool:
+    """Nothing but formatting changed between what the model wrote and what ships."""
+    return re.findall(r"[a-z0-9]+", final.lower()) == re.findall(r"[a-z0-9]+", written.lower())
 
 
 def _field(reply: str, name: str) -> str:

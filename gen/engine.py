@@ -74,6 +74,7 @@ class Result:
     completion_tokens: int = 0
     finish_reason: str = "stop"  # stop | length | error
     model: str = ""
+    logprob: float | None = None  # mean log-probability of the generated tokens, if known
 
 
 class Engine:
@@ -189,8 +190,9 @@ class FakeEngine(Engine):
         results = []
         for request in requests:
             self.seen.append(request)
-            text, _ = cut_at_stop(join_prefill(request.prefill, self._reply(request)),
-                                  request.options.stop)
+            # stops apply to what the model writes, not to the prefill (as in real engines)
+            reply, _ = cut_at_stop(self._reply(request), request.options.stop)
+            text = join_prefill(request.prefill, reply)
             words = text.split()
             if len(words) > request.options.max_new_tokens:
                 text = " ".join(words[: request.options.max_new_tokens])

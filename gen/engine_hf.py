@@ -111,6 +111,7 @@ class TransformersEngine(Engine):
 
     def _run_batch(self, prompts: list[str], options: list[GenerationOptions]) -> list[Result]:
         import torch
+        from transformers import LogitsProcessorList
 
         llm = self.llm
         shared = options[0]
@@ -123,14 +124,18 @@ class TransformersEngine(Engine):
         input_ids, attention_mask = pad_after_prefix(rows, common, llm.tokenizer.pad_token_id)
         encoded = {"input_ids": input_ids.to(llm.model.device),
                    "attention_mask": attention_mask.to(llm.model.device)}
+        recorder = token_logprob_recorder()
         with self._lock, torch.inference_mode():
             seeds = [option.seed for option in options if option.seed is not None]
             if seeds:
                 torch.manual_seed(min(seeds))
             if common:
                 kwargs.update(self._prefix_cache(encoded["input_ids"][:1, :common], len(rows)))
-            output = llm.model.generate(**encoded, **kwargs)
+            output = llm.model.generate(**encoded, **kwargs,
+                                        logits_processor=LogitsProcessorList([recorder]))
         width = encoded["input_ids"].shape[1]
+        means = recorder.means(output[:, width:], llm.tokenizer.pad_token_id,
+                               llm.tokenizer.eos_token_id)
         results = []
         for row, option in enumerate(options):
             new_tokens = output[row, width:]
@@ -139,7 +144,8 @@ class TransformersEngine(Engine):
             text, stopped = cut_at_stop(text, option.stop)
             ended = stopped or len(ids) < shared.max_new_tokens
             results.append(Result(text.strip(), int(encoded["attention_mask"][row].sum()),
-                                  len(ids), "stop" if ended else "length", llm.name))
+                                  len(ids), "stop" if ended else "length", llm.name,
+                                  means[row]))
         return results
 
     def _prefix_cache(self, prefix_ids, rows: int) -> dict[str, Any]:
@@ -237,3 +243,36 @@ def pad_after_prefix(rows: list[list[int]], common: int, pad_id: int):
     mask = [[1] * common + [0] * (width - len(row)) + [1] * (len(row) - common) for row in rows]
     return torch.tensor(ids, dtype=torch.long), torch.tensor(mask, dtype=torch.long)
 
+
+def token_logprob_recorder():
+    """A logits processor that keeps each generated token's log-probability under the model's
+    own distribution (before temperature and top-p: custom processors run first), so a caller
+    can rank sampled candidates by the model's perplexity without another forward pass. It
+    holds one step's log-softmax (rows x vocabulary) at a time."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class TokenLogprobs(LogitsProcessor):
+        def __init__(self):
+            self.previous = None
+            self.steps: list = []
+
+        def __call__(self, input_ids, scores):
+            if self.previous is not None:  # the token sampled from the last step's scores
+                self.steps.append(self.previous.gather(1, input_ids[:, -1:]).squeeze(1))
+            self.previous = torch.log_softmax(scores.float(), dim=-1)
+            return scores
+
+        def means(self, new_tokens, pad_id: int, eos_id: int) -> list[float | None]:
+            """Mean log-probability per row over its tokens before the first eos or pad."""
+            if self.previous is None or new_tokens.shape[1] == 0:
+                return [None] * new_tokens.shape[0]
+            last = new_tokens[:, len(self.steps):len(self.steps) + 1]
+            steps = torch.stack(self.steps + [self.previous.gather(1, last).squeeze(1)], 1)
+            ended = (new_tokens == pad_id) | (new_tokens == eos_id)
+            valid = (ended.cumsum(1) == 0)[:, :steps.shape[1]].float()
+            counts = valid.sum(1)
+            totals = (steps.nan_to_num(neginf=-100.0) * valid).sum(1)
+            return [float(t / c) if c > 0 else None for t, c in zip(totals, counts)]
+
+    return TokenLogprobs()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from gen.ad_copy import CopyOptions
 from gen.chat import ChatRequest, ChatTurn
+from gen.email import CANDIDATES as EMAIL_CANDIDATES
 from gen.engine import FakeEngine
 from gen.service import GenService
 from shop.schema import Campaign, Customer, GeneratedContent, Product
@@ -49,11 +50,11 @@ def test_copy_enforces_limits_grounding_and_distinct_variants(shop_store):
     too_long = "HEADLINE: " + "Absolutely wonderful waterproof gear for everyone, " * 2
     engine = FakeEngine(replies=[
         (f"HEADLINE: Stay dry for 1 EUR\nDESCRIPTION: {product.title.split(' - ')[0]} is "
-         f"only 2 left, use code FREE99. A light and packable jacket for wet days."),
+         f"only 2 left, use code FREE99. A light jacket for wet days."),
         "HEADLINE: Stay dry for 1 EUR\nDESCRIPTION: duplicate of the first headline",
         too_long, "nonsense", "nonsense"], default="")
     result = service(shop_store, engine).copy(CopyOptions(
-        product_ids=[product.id], channel="search", variants=4))
+        product_ids=[product.id], channel="search", variants=4, candidates=1))
     variants = result["products"][0]["variants"]
     assert len(variants) == 4
     heads = [v["fields"]["headline"] for v in variants]
@@ -64,10 +65,13 @@ def test_copy_enforces_limits_grounding_and_distinct_variants(shop_store):
         assert len(variant["fields"]["description"]) <= 90
         assert "1 EUR" not in str(variant) or "violations_before" in str(variant)
     first = variants[0]
-    assert first["source"] == "model" and f"{product.price:.2f}" in first["fields"]["headline"]
+    # the model's draft, its price fixed and the sentence with invented stock removed
+    assert first["source"] == "repaired" and f"{product.price:.2f}" in first["fields"]["headline"]
     assert {"price: '1 EUR'"} <= set(first["violations_before"])
     assert "FREE99" not in first["fields"]["description"]
-    assert engine.batches[1] == 3  # the three failed drafts were regenerated in one batch
+    # 4 drafts; the 2 that stopped after their headline were continued with "DESCRIPTION:";
+    # the three failed drafts were regenerated in one batch
+    assert engine.batches == [4, 2, 3]
     assert any(v["source"] == "fallback" for v in variants)
     with shop_store.session() as session:
         rows = session.scalars(select(GeneratedContent).where(
@@ -116,7 +120,8 @@ def test_emails_for_many_customers_use_batches(shop_store):
         ids = list(session.scalars(select(Customer.id).order_by(Customer.id).limit(5)))
     engine = FakeEngine(default="SUBJECT: New gear\nINTRO: nothing")
     drafts = service(shop_store, engine).emails(ids, batch_size=4, save=False)
-    assert len(drafts) == 5 and engine.batches == [4, 1]
+    n = EMAIL_CANDIDATES  # drafts per email, all in the email's batch
+    assert len(drafts) == 5 and engine.batches == [4 * n, 1 * n]
     assert all(d.source == "fallback" for d in drafts)
 
 

@@ -104,12 +104,22 @@ def chat(
 
 def eval_gen(
     cases: Annotated[Path | None, typer.Option(help="Cases (JSONL)")] = None,
+    candidates: Annotated[int | None, typer.Option(
+        help="Drafts sampled per copy variant and per email (best-of-N); default: the tasks'")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """Constraint pass rate, grounding violations before/after guardrails, distinct variants."""
+    """Per task: model/repaired/fallback shares, grounding and attribute violations before and
+    after the guards, constraint pass rate, distinct variants."""
+    from gen.engine import create_engine
     from gen.evaluate import DEFAULT_CASES, evaluate, format_report, load_cases
+    from gen.service import GenService
 
-    report = evaluate(default_context().generation, load_cases(cases or DEFAULT_CASES))
+    context = default_context()
+    # a batch run: the engine directly, without the API's scheduler and its per-request timeout
+    service = GenService.for_context(context, create_engine("transformers",
+                                                            settings=context.settings))
+    report = evaluate(service, load_cases(cases or DEFAULT_CASES), candidates)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
