@@ -1,11 +1,18 @@
 """The shop assistant: an LCEL chain over any engine.
 
-    redact -> condense (with history) -> retrieve KB + products -> classify intent
-           -> answer (model) -> guard each sentence -> cite sources, suggest products, hand off
+    redact -> condense (with history) -> understand (price, audience, colour ...) -> retrieve
+    KB + products within the parsed filters -> classify intent -> answer:
+      shopping: from search results (gen/chat_products.py), never denied when search finds it
+      support, extractive: the page's own sentences or table rows (gen/answer.py), quoted
+      support, generative: the model writes; every sentence is verified (gen/verify.py)
+    -> cite the pages used, suggest products, hand off
 
+Which support mode a model gets is a setting (`chat_mode`: auto | extractive | generative);
+`auto` takes what `shopwright eval chat` measured best for the model (see gen/chat_mode.py).
 Customer text and retrieved text enter the prompt only as delimited data; retrieved text first
 loses instruction-like sentences and foreign links. Every sentence the model writes is checked
-(links, images, prices, stock, personal data) before it is streamed.
+(links, images, prices, stock, personal data, numbers, countries, brands, denials) before it
+is streamed, and a sentence cut off by the token budget never ships.
 """
 
 from __future__ import annotations
@@ -21,26 +28,44 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from pydantic import BaseModel, ConfigDict, Field
 
+from gen.answer import AnswerPicker, KnowledgeUnits, Unit
+from gen.chat_guard import SentenceGuard
+from gen.chat_products import (
+    PRODUCT_QUESTION,
+    named_products,
+    names_product,
+    product_answer,
+)
 from gen.engine import Engine, GenerationOptions
 from gen.guardrails import (
     Facts,
     grounding_violations,
-    leaks_prompt,
+    looks_like_injection,
     neutralize_untrusted,
     redact_pii,
-    repair_grounding,
     strip_unsafe_links,
 )
 from gen.lc import EngineChatModel
 from gen.prompts import BrandVoice, PromptLibrary
-from gen.sources import Passage, PassageRetriever, price_text
+from gen.sources import Passage, PassageRetriever, price_text, product_fact
+from gen.verify import Verifier
 
 HANDOFF_ASK = re.compile(r"\b(?:human|real person|a person|an agent|agent|representative|"
-                         r"someone from|speak to|talk to|call me|complaint|manager)\b", re.IGNORECASE)
+                         r"someone from|speak to|talk to|call me|complaint|manager)\b",
+                         re.IGNORECASE)
 SHOPPING = re.compile(r"\b(?:buy|looking for|recommend|suggest|need an?|want an?|gift|"
                       r"which \w+ should|good for|best \w+ for|do you (?:have|sell)|shop for)\b",
                       re.IGNORECASE)
-REFUSAL = "I can't share that, but I'm happy to help with products, orders, shipping or returns."
+SUPPORT = re.compile(r"\b(?:return|refund|ship|shipping|deliver|delivery|warranty|guarantee|"
+                     r"exchange|order|parcel|payment|pay|klarna|invoice|vat|points|loyalty|"
+                     r"voucher|gift card|open|opening|store hours|size guide|size chart|repair|"
+                     r"resole|wash|clean|care|price match|privacy|account|cancel|track|faulty|"
+                     r"broken|damaged|defect|fix|match|member|tier|status|dryer|tumble|iron)\w*\b",
+                     re.IGNORECASE)
+ASKS_HOW = re.compile(r"^\s*(?:how|what|when|where|why|is it|can i|do i|does|should|will)\b"
+                      r"|\b(?:how (?:much|long|many|soon|do|does|can|should)|what (?:is|are|do|"
+                      r"does|happens)|can i|do i|should i|will i|is it|am i)\b", re.IGNORECASE)
+ChatMode = Literal["extractive", "generative"]
 HANDOFF_TEXT = "I'll pass this to a member of our team; they will get back to you shortly."
 UNSURE = "I'm not fully sure about this, so I've flagged it for a member of our team."
 _STOPWORDS = frozenset((
@@ -74,6 +99,8 @@ class ChatReply:
     question: str = ""  # the standalone question, redacted
     redacted: list[str] = field(default_factory=list)
     guard_events: list[str] = field(default_factory=list)
+    mode: str = ""  # how a support answer was made: extractive | generative | catalog
+    parsed_filters: dict = field(default_factory=dict)
     violations_before: int = 0  # grounding/link problems in what the model wrote
     violations_after: int = 0  # the same checks on the reply as sent
 
@@ -89,8 +116,14 @@ def content_terms(text: str) -> set[str]:
 class ChatAssistant:
     def __init__(self, engine: Engine, library: PromptLibrary, brand: BrandVoice,
                  retriever: PassageRetriever, shop_url: str, catalog_titles: list[str],
-                 product_lookup=None, kb_k: int = 3, product_k: int = 3):
+                 product_lookup=None, kb_k: int = 3, product_k: int = 3,
+                 mode: ChatMode = "extractive", knowledge: KnowledgeUnits | None = None,
+                 understand=None, brands: list[str] | None = None):
         self.engine = engine
+        self.mode = mode
+        self.knowledge = knowledge  # every KB unit, embedded (gen/answer.py), for quoting
+        self.understand = understand  # question -> retrieval.query.ParsedQuery, or None
+        self.brands = brands or []
         self.answer_prompt = library.get("chat_answer")
         self.condense_prompt = library.get("chat_condense")
         self.brand = brand
@@ -143,19 +176,36 @@ class ChatAssistant:
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         question = state["question"]
-        passages = self.retriever.search_kb(question, k=self.kb_k)
-        products = self.retriever.search_products(question, k=self.product_k)
+        parsed = self.understand(question) if self.understand is not None else None
+        filters = parsed.filters.model_dump(exclude_defaults=True) if parsed else {}
+        search_text = parsed.text if parsed else question
+        passages = self.retriever.search_kb(question, k=max(self.kb_k, 8))
+        products = self.retriever.search_products(search_text, k=24, filters=filters or None)
         asked = content_terms(question)
+        rows = self._product_rows(products[:5])
         relevant = [p for p in passages if asked & content_terms(p.title + " " + p.text)]
         matching = [p for p in products if asked & content_terms(p.title + " " + p.text)]
         if HANDOFF_ASK.search(state["message"]):
             intent = "handoff"
-        elif SHOPPING.search(question) or (matching and not relevant):
+        elif SUPPORT.search(question) and relevant:
+            intent = "support"
+        elif PRODUCT_QUESTION.search(question) or named_products(question, rows):
+            intent = "shopping"
+        elif ASKS_HOW.search(question) and relevant:
+            intent = "support"
+        elif SHOPPING.search(question) or (matching and not relevant) or filters.get("category") \
+                or names_product(question, rows, self._embed):
             intent = "shopping"
         else:
             intent = "support"
-        return {"passages": relevant, "products": self._product_rows(matching),
-                "intent": intent}
+        return {"passages": relevant, "ranked": passages, "intent": intent, "parsed": parsed,
+                "filters": filters, "search_text": search_text,
+                "products": self._product_rows(products if intent == "shopping"
+                                               else matching[: self.product_k])}
+
+    @property
+    def _embed(self):
+        return self.knowledge.embed if self.knowledge is not None else None
 
     def _product_rows(self, hits: list[Passage]) -> list:
         if not hits or self.product_lookup is None:
@@ -164,20 +214,25 @@ class ChatAssistant:
 
     def _build_prompt(self, state: dict[str, Any]) -> dict[str, Any]:
         retrieved = state["retrieved"]
+        shown = retrieved["products"][: self.product_k]
         passages = [{"title": p.title, "text": neutralize_untrusted(p.text, self.allowed_hosts)
-                     [:600]} for p in retrieved["passages"]]
+                     [:600]} for p in retrieved["passages"][: self.kb_k]]
         products = [{"title": p.title, "price_text": price_text(p),
                      "stock_text": "in stock" if p.stock > 0 else "out of stock"}
-                    for p in retrieved["products"]]
+                    for p in shown]
         system, user = self.answer_prompt.render_chat(
             question=state["question"], passages=passages, products=products, brand=self.brand)
-        from gen.sources import product_fact
-
-        facts = Facts(products=[product_fact(p) for p in retrieved["products"]],
+        facts = Facts(products=[product_fact(p) for p in shown],
                       other_titles=[t for t in self.catalog_titles
-                                    if t not in {p.title for p in retrieved["products"]}],
-                      extra_text=" ".join(p["text"] for p in passages))
-        return {**state, "system": system, "user": user, "facts": facts}
+                                    if t not in {p.title for p in shown}],
+                      # the shopper's own numbers ("under 120 EUR") are never ungrounded
+                      extra_text=" ".join([p["text"] for p in passages] + [state["message"]]))
+        # what an answer sentence may draw on: the passages, the products and the question
+        verifier = Verifier([p["text"] for p in passages] + [f"{p.title} {p.text}" for p in
+                                                               facts.products],
+                            question=state["message"] + " " + state["question"],
+                            brands=self.brands)
+        return {**state, "system": system, "user": user, "facts": facts, "verifier": verifier}
 
     # ---- answering -------------------------------------------------------------------------
 
@@ -186,114 +241,124 @@ class ChatAssistant:
         state = self.context_chain.invoke(request)
         retrieved = state["retrieved"]
         reply = ChatReply(answer="", intent=retrieved["intent"], question=state["question"],
-                          redacted=state["redacted"])
+                          redacted=state["redacted"], parsed_filters=retrieved["filters"])
         if reply.intent == "handoff":
             reply.handoff, reply.handoff_reason = True, "the customer asked for a person"
             reply.answer = HANDOFF_TEXT
             yield HANDOFF_TEXT
             yield reply
             return
-        if not retrieved["passages"] and not retrieved["products"]:
+        if reply.intent == "shopping":
+            yield from self._shop(reply, state)
+            return
+        if not retrieved["passages"]:
             reply.handoff, reply.handoff_reason = True, "nothing relevant was retrieved"
             reply.answer = UNSURE
             yield UNSURE
             yield reply
             return
-        chain = self._prompt_messages | self._llm(state["max_new_tokens"])
-        guard = SentenceGuard(state["facts"], self.allowed_hosts, state["system"])
-        for chunk in chain.stream({"system": state["system"], "user": state["user"]}):
-            for piece in guard.feed(str(chunk.content)):
+        quoted: list[Unit] = []
+        if self.mode == "generative":
+            yield from self._generate(reply, state)
+        if not reply.answer:  # extractive mode, or nothing the model wrote survived the checks
+            quoted = self._quote(state)
+            reply.mode = "extractive"
+            for i, unit in enumerate(quoted):
+                text = unit.text
+                if i and unit.lead and unit.lead == quoted[i - 1].lead:  # one lead line, once
+                    text = text[len(unit.lead):].strip()
+                piece = (" " if i else "") + text
+                reply.answer += piece
                 yield piece
-            if guard.refused:
-                break
-        for piece in guard.flush():
-            yield piece
-        reply.answer = guard.text
-        reply.guard_events = guard.events
-        self._finish(reply, state)
-        extra = reply.answer[len(guard.text):]
-        if extra:
-            yield extra
+        written = reply.answer
+        self._finish(reply, state, quoted)
+        if reply.answer[len(written):]:
+            yield reply.answer[len(written):]
         yield reply
 
     def reply(self, request: ChatRequest) -> ChatReply:
         *_, final = self.stream(request)
         return final
 
-    def _finish(self, reply: ChatReply, state: dict[str, Any]) -> None:
+    def _generate(self, reply: ChatReply, state: dict[str, Any]) -> Iterator[str]:
+        chain = self._prompt_messages | self._llm(state["max_new_tokens"])
+        guard = SentenceGuard(state["facts"], self.allowed_hosts, state["system"],
+                              state["verifier"])
+        # a model that echoes its instructions to a plain question gets the page quoted instead
+        # of a refusal; an injection attempt gets the refusal
+        quote_instead = not looks_like_injection(state["message"])
+        for chunk in chain.stream({"system": state["system"], "user": state["user"]}):
+            pieces = guard.feed(str(chunk.content))
+            if guard.refused:
+                if not quote_instead:
+                    yield from pieces
+                break
+            yield from pieces
+        yield from guard.flush()
+        reply.guard_events = guard.events
+        reply.answer, reply.mode = guard.text, "generative"
+        if guard.refused and quote_instead:
+            guard.text = ""
+        if not guard.text.strip():
+            reply.answer = ""
+            reply.guard_events.append("no written sentence passed the checks; quoted the page")
+
+    def _quote(self, state: dict[str, Any]) -> list[Unit]:
+        knowledge = self.knowledge
+        ranked = [(p.doc_id or p.id, p.heading) for p in state["retrieved"]["ranked"]]
+        if knowledge is None:  # no KB loader wired: quote from the retrieved passages alone
+            knowledge = KnowledgeUnits()
+            knowledge.refresh([(p.doc_id or p.id, p.title, p.text, p.url)
+                               for p in state["retrieved"]["passages"]])
+            ranked = [(p.doc_id or p.id, "") for p in state["retrieved"]["ranked"]]
+        return AnswerPicker(knowledge).pick(state["question"], ranked)
+
+    def _shop(self, reply: ChatReply, state: dict[str, Any]) -> Iterator[str | ChatReply]:
         retrieved = state["retrieved"]
-        support_text = " ".join([state["user"]] + [p.text for p in retrieved["passages"]])
-        said = content_terms(reply.answer)
-        supported = bool(said) and len(said & content_terms(support_text)) / len(said) >= 0.6
+        unfiltered = retrieved["products"]
+        if retrieved["filters"]:
+            unfiltered = self._product_rows(self.retriever.search_products(
+                retrieved["search_text"], k=24))
+        answer = product_answer(state["question"], retrieved["parsed"], retrieved["products"],
+                                unfiltered, embed=self._embed, k=self.product_k)
+        reply.mode = "catalog"
+        reply.answer = answer.text
+        reply.products = [{"id": p.id, "title": p.title, "price_text": price_text(p),
+                           "url": p.url} for p in answer.products]
+        if not answer.found:
+            reply.guard_events.append("the catalog has no match for what was asked")
+        links = "; ".join(f"{p['title']} {p['url']}" for p in reply.products if p["url"])
+        if links:
+            reply.answer += "\n\nLinks: " + links
+        yield reply.answer
+        yield reply
+
+    def _finish(self, reply: ChatReply, state: dict[str, Any], quoted: list[Unit]) -> None:
+        retrieved = state["retrieved"]
         facts = state["facts"]
         reply.violations_before = sum(1 for e in reply.guard_events
-                                      if e.startswith("grounding") or "link" in e)
+                                      if e.startswith(("grounding", "unverified")) or "link" in e)
         tail = []
-        if not reply.answer.strip() or not supported:
+        if not reply.answer.strip():
             reply.handoff = True
             reply.handoff_reason = "the answer is not supported by the retrieved sources"
             tail.append(UNSURE)
-        reply.citations = [{"n": i + 1, "title": p.title, "url": p.url, "id": p.id}
-                           for i, p in enumerate(retrieved["passages"])]
+        if quoted:
+            pages = list(dict.fromkeys((u.section.doc_id, u.section.doc_title, u.section.heading,
+                                        u.section.url) for u in quoted))
+            reply.citations = [{"n": i + 1, "title": f"{title} › {heading}" if heading else title,
+                                "url": url, "id": doc_id, "doc_id": doc_id}
+                               for i, (doc_id, title, heading, url) in enumerate(pages)]
+        else:
+            reply.citations = [{"n": i + 1, "title": p.title, "url": p.url, "id": p.id,
+                                "doc_id": p.doc_id or p.id}
+                               for i, p in enumerate(retrieved["passages"][: self.kb_k])]
         if reply.citations:
             tail.append("Sources: " + "; ".join(f"[{c['n']}] {c['title']} {c['url']}".strip()
                                                  for c in reply.citations))
-        if reply.intent == "shopping":
-            reply.products = [{"id": p.id, "title": p.title, "price_text": price_text(p),
-                               "url": p.url} for p in retrieved["products"] if p.stock > 0]
-            if reply.products:
-                tail.append("You might like: " + "; ".join(
-                    f"{p['title']} ({p['price_text']}) {p['url']}" for p in reply.products))
         if tail:
             reply.answer = (reply.answer + "\n\n" + "\n".join(tail)).strip()
         reply.violations_after = len(grounding_violations(reply.answer, facts)) + \
             strip_unsafe_links(reply.answer, self.allowed_hosts)[1]
 
 
-class SentenceGuard:
-    """Checks the streamed answer one sentence at a time; only checked text leaves."""
-
-    def __init__(self, facts: Facts, allowed_hosts: set[str], system_prompt: str):
-        self.facts = facts
-        self.allowed_hosts = allowed_hosts
-        self.system_prompt = system_prompt
-        self.buffer = ""
-        self.text = ""
-        self.events: list[str] = []
-        self.refused = False
-
-    def feed(self, piece: str) -> list[str]:
-        self.buffer += piece
-        out = []
-        while not self.refused:
-            match = re.search(r"[.!?](?:\s|$)(?=\S)|\n", self.buffer)
-            if not match:
-                break
-            sentence, self.buffer = self.buffer[:match.end()], self.buffer[match.end():]
-            out += self._emit(sentence)
-        return out
-
-    def flush(self) -> list[str]:
-        sentence, self.buffer = self.buffer, ""
-        return self._emit(sentence) if sentence.strip() and not self.refused else []
-
-    def _emit(self, sentence: str) -> list[str]:
-        if leaks_prompt(self.text + " " + sentence, self.system_prompt):
-            self.events.append("system prompt leak blocked")
-            self.refused = True
-            self.text = REFUSAL
-            return [REFUSAL]
-        sentence = re.sub(r"</?\s*data\s*>", "", sentence)
-        cleaned, removed = strip_unsafe_links(sentence, self.allowed_hosts)
-        if removed:
-            self.events.append(f"{removed} link(s) or image(s) removed")
-        cleaned, violations = repair_grounding(cleaned, self.facts)
-        self.events += [f"grounding: {v}" for v in violations]
-        cleaned, kinds = redact_pii(cleaned)
-        self.events += [f"personal data redacted: {k}" for k in kinds]
-        cleaned = cleaned.strip()
-        if not cleaned:
-            return []
-        piece = (" " if self.text else "") + cleaned
-        self.text += piece
-        return [piece]

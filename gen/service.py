@@ -16,8 +16,12 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from gen.ad_copy import AdCopywriter, CopyOptions, Variant
+from gen.answer import KnowledgeUnits
 from gen.chat import ChatAssistant, ChatReply, ChatRequest
+from gen.chat_mode import resolve_chat_mode
+from gen.claims import ClaimVocabulary
 from gen.content import record
+from gen.email import CANDIDATES as EMAIL_CANDIDATES
 from gen.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
 from gen.engine import Engine, create_engine
 from gen.prompts import PromptLibrary, default_library
@@ -30,7 +34,9 @@ from gen.sources import (
     Recommendation,
     StoreKeywordRetriever,
     build_facts,
+    catalog_brands,
     catalog_titles,
+    kb_documents,
     load_campaign,
     load_products,
 )
@@ -48,7 +54,16 @@ class SearchServiceRetriever:
 
     @staticmethod
     def _passage(hit: Any, source: str) -> Passage:
-        return Passage(hit.id, hit.title, hit.text, float(hit.score), source, hit.url or "")
+        doc_id = hit.source if source == "kb" else ""
+        return Passage(hit.id, hit.title, hit.text, float(hit.score), source, hit.url or "",
+                       doc_id, getattr(hit, "heading", "") or "")
+
+    def understand(self, query: str) -> Any:
+        """retrieval.query.ParsedQuery: price bounds, audience, colour ... as filters."""
+        return self.search.understand(query)
+
+    def embed(self, texts: list[str]) -> Any:
+        return self.search.embed(texts)
 
     def search_kb(self, query: str, k: int = 4) -> list[Passage]:
         return [self._passage(hit, "kb") for hit in self.search.search_kb(query, k=k)]
@@ -92,14 +107,15 @@ class GenService:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_context(cls, context: Any) -> GenService:
-        """Wire the context's search and recommender services (the ui layer passes itself)."""
+    def for_context(cls, context: Any, engine: Engine | None = None) -> GenService:
+        """Wire the context's search and recommender services (the ui layer passes itself);
+        `engine`: a given one (a batch evaluation) instead of the shared scheduled one."""
         retriever = recommender = None
         if hasattr(type(context), "search"):
             retriever = SearchServiceRetriever(context.search)
         if hasattr(type(context), "recommender"):
             recommender = RecommenderServiceAdapter(context.recommender)
-        return cls(context.settings, context.store, retriever=retriever,
+        return cls(context.settings, context.store, engine=engine, retriever=retriever,
                    recommender=recommender)
 
     @property
@@ -115,6 +131,15 @@ class GenService:
     def titles(self) -> list[str]:
         return catalog_titles(self.store)
 
+    @cached_property
+    def claim_vocabulary(self) -> ClaimVocabulary:
+        """What counts as a material, colour or feature claim: built-in terms and the
+        catalog's own (copy and emails are checked against it)."""
+        with self.store.session() as session:
+            rows = session.execute(select(Product.description, Product.attributes,
+                                           Product.category)).all()
+        return ClaimVocabulary.from_catalog(tuple(row) for row in rows)
+
     # ---- copy ------------------------------------------------------------------------------
 
     def copy(self, options: CopyOptions, save: bool = True) -> dict:
@@ -126,14 +151,15 @@ class GenService:
         campaign = load_campaign(self.store, options.campaign_id)
         if options.campaign_id and campaign is None:
             raise NotFound(f"unknown campaign {options.campaign_id!r}")
-        writer = AdCopywriter(self.engine, self.library, self.brand, self.allowed_hosts)
+        writer = AdCopywriter(self.engine, self.library, self.brand, self.allowed_hosts,
+                              self.claim_vocabulary)
         campaign_data = {"discount_percent": campaign.discount_percent,
                          "discount_code": campaign.discount_code} if campaign else None
         results = []
         for product in products:  # a set of products: variants for each
             facts = build_facts(self.store, [product], campaign, self.titles)
             variants = writer.write(options.model_copy(update={"product_ids": [product.id]}),
-                                    facts, product.category, campaign_data)
+                                    facts, product.category, campaign_data, product.attributes)
             ids = self._save_copy(options, product, variants) if save else []
             results.append({"product_id": product.id, "title": product.title,
                             "variants": [v.as_dict() for v in variants], "content_ids": ids})
@@ -173,10 +199,13 @@ class GenService:
         return [rows[i] for i in ids]
 
     def emails(self, customer_ids: list[str], campaign_id: str | None = None,
-               batch_size: int = 32, save: bool = True, seed: int = 0) -> list[EmailDraft]:
+               batch_size: int = 32, save: bool = True, seed: int = 0,
+               candidates: int = EMAIL_CANDIDATES) -> list[EmailDraft]:
+        """`batch_size` emails per `generate` call, `candidates` drafts each (best-of-N)."""
         if not customer_ids:
             raise InvalidInput("no customers given")
-        writer = EmailWriter(self.engine, self.library, self.brand, self.settings)
+        writer = EmailWriter(self.engine, self.library, self.brand, self.settings,
+                             self.claim_vocabulary, candidates)
         drafts: list[EmailDraft] = []
         customers = self._customers(customer_ids)
         for start in range(0, len(customers), batch_size):
@@ -196,13 +225,31 @@ class GenService:
 
     # ---- chat ------------------------------------------------------------------------------
 
-    def assistant(self) -> ChatAssistant:
+    @cached_property
+    def knowledge(self) -> KnowledgeUnits:
+        """Every KB unit, embedded once per KB version (refreshed on each chat, cheaply)."""
+        embed = self.retriever.embed if isinstance(self.retriever, SearchServiceRetriever) \
+            else None
+        return KnowledgeUnits(embed)
+
+    def chat_mode(self) -> str:
+        """extractive | generative for this service's model (no model is loaded to decide)."""
+        name = self._engine.model_name if self._engine is not None else self.settings.llm_model
+        return resolve_chat_mode(self.settings, name)
+
+    def assistant(self, mode: str | None = None) -> ChatAssistant:
+        self.knowledge.refresh(kb_documents(self.store, self.settings.shop_url))
+        understand = self.retriever.understand \
+            if isinstance(self.retriever, SearchServiceRetriever) else None
         return ChatAssistant(self.engine, self.library, self.brand, self.retriever,
                              self.settings.shop_url, self.titles,
-                             product_lookup=lambda ids: load_products(self.store, ids))
+                             product_lookup=lambda ids: load_products(self.store, ids),
+                             mode=mode or self.chat_mode(), knowledge=self.knowledge,
+                             understand=understand, brands=catalog_brands(self.store))
 
-    def chat_stream(self, request: ChatRequest, save: bool = True) -> Iterator[str | ChatReply]:
-        assistant = self.assistant()
+    def chat_stream(self, request: ChatRequest, save: bool = True,
+                    mode: str | None = None) -> Iterator[str | ChatReply]:
+        assistant = self.assistant(mode)
         for item in assistant.stream(request):
             if isinstance(item, ChatReply) and save:
                 # stored redacted: the raw message never reaches the store
@@ -211,6 +258,6 @@ class GenService:
                        [item.as_dict()])
             yield item
 
-    def chat(self, request: ChatRequest, save: bool = True) -> ChatReply:
-        *_, final = self.chat_stream(request, save)
+    def chat(self, request: ChatRequest, save: bool = True, mode: str | None = None) -> ChatReply:
+        *_, final = self.chat_stream(request, save, mode)
         return final

@@ -27,6 +27,8 @@ class Passage:
     score: float = 0.0
     source: str = ""  # "kb" | "product"
     url: str = ""
+    doc_id: str = ""  # KB passages: the document and the heading they come from
+    heading: str = ""
 
 
 @dataclass
@@ -61,6 +63,19 @@ def load_products(store: Store, ids: list[str]) -> list[Product]:
     with store.session() as session:
         rows = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
     return [rows[i] for i in ids if i in rows]
+
+
+def kb_documents(store: Store, shop_url: str = "") -> list[tuple[str, str, str, str]]:
+    """(doc_id, title, body, url) of every KB document, for quoting (gen/answer.py)."""
+    base = shop_url.rstrip("/")
+    with store.session() as session:
+        return [(d.id, d.title, d.body, f"{base}/help/{d.id}" if base else "")
+                for d in session.scalars(select(KBDocument).order_by(KBDocument.id))]
+
+
+def catalog_brands(store: Store) -> list[str]:
+    with store.session() as session:
+        return sorted({b for b in session.scalars(select(Product.brand)) if b})
 
 
 def catalog_titles(store: Store) -> list[str]:
@@ -123,7 +138,7 @@ class StoreKeywordRetriever:
                     if score > 0:
                         hits.append(Passage(doc.id, f"{doc.title}: {heading}".strip(": "),
                                             text, score, "kb",
-                                            f"{self.shop_url}/help/{doc.id}"))
+                                            f"{self.shop_url}/help/{doc.id}", doc.id, heading))
         return sorted(hits, key=lambda p: -p.score)[:k]
 
     def search_products(self, query: str, k: int = 4,

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     embed_model: str = EMBEDDED_EMBEDDER
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     llm_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # How chat answers support questions: quote the shop's pages (extractive), let the model
+    # write and verify each sentence (generative), or what `eval chat` measured best (auto).
+    chat_mode: Literal["auto", "extractive", "generative"] = "auto"
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -106,8 +106,9 @@ def test_injection_in_product_description_is_ignored(engine, real_store):
     assert "1 eur" not in answer.replace(f"{price:.2f}", "")
     assert "ignore previous" not in answer
     assert reply.violations_after == 0
+    assert f"{price:.2f}" in reply.answer  # a price question is read off the catalog row
     prompts = " ".join(m.content for r in recording.seen for m in r.messages)
-    assert product.title in prompts and "evil.example" not in prompts  # it reached no prompt
+    assert "evil.example" not in prompts  # the injection reached no prompt
 
 
 def test_shared_prefix_cache_gives_the_same_greedy_text(real_llm):

@@ -46,7 +46,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
-from gen.chat import REFUSAL, ChatReply, ChatRequest, ChatTurn
+from gen.chat import ChatReply, ChatRequest, ChatTurn
+from gen.chat_guard import REFUSAL
 from shop.errors import ShopwrightError
 from ui.api.deps import Context
 

@@ -9,7 +9,7 @@ import typer
 from shop.errors import ShopwrightError
 from ui.cli import data, models, serve
 from ui.cli import generate as generate_cli
-from ui.cli import evaluate, search as search_cli
+from ui.cli import evaluate, evaluate_chat, search as search_cli
 from ui.cli import recsys as recsys_cli
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command("copy")(generate_cli.copy)
 app.add_typer(generate_cli.email_app, name="email")
 app.command("chat")(generate_cli.chat)
 evaluate.app.command("gen")(generate_cli.eval_gen)
+evaluate.app.command("chat")(evaluate_chat.eval_chat)
 app.command("search")(search_cli.search)
 app.add_typer(search_cli.index_app, name="index")
 app.add_typer(evaluate.app, name="eval")

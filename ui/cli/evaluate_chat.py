@@ -1,0 +1,65 @@
+"""`shopwright eval chat`: fact accuracy, citations and false statements of the assistant."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ui.context import default_context
+
+
+def eval_chat(
+    mode: Annotated[str, typer.Option(help="extractive, generative or both")] = "both",
+    cases: Annotated[Path | None, typer.Option(help="Case file (JSONL)")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    failures: Annotated[bool, typer.Option(help="List every wrong or false answer")] = False,
+    record: Annotated[bool, typer.Option(help="Record the better mode as this model's default "
+                                              "(used when SHOPWRIGHT_CHAT_MODE=auto)")] = True,
+) -> None:
+    """Ask the shop assistant every case and score what it says, per answer mode.
+
+    Both modes run through the same service as the API. With both measured, the better one
+    (fewest false statements, then most facts right) becomes the model's `auto` mode.
+    """
+    from gen.chat_mode import MODES, record_mode
+    from gen.evaluate_chat import (
+        DEFAULT_CASES,
+        better_mode,
+        format_table,
+        load_cases,
+        run,
+        summarize,
+    )
+
+    modes = MODES if mode == "both" else (mode,)
+    if any(m not in MODES for m in modes):
+        raise typer.BadParameter(f"mode must be one of extractive, generative, both; got {mode}")
+    chosen = load_cases(cases or DEFAULT_CASES)[:limit]
+    context = default_context()
+    service = context.generation
+    results = {m: run(service, chosen, m, progress=not as_json) for m in modes}
+    scores = {m: summarize(r) for m, r in results.items()}
+    if record and len(modes) == 2:
+        model = service.engine.model_name
+        best = better_mode(scores)
+        path = record_mode(context.settings, model, best, scores[best])
+        if not as_json:
+            typer.echo(f"recorded {best} as the chat mode of {model} in {path}")
+    if as_json:
+        typer.echo(json.dumps({"scores": scores, "cases": {
+            m: [r.__dict__ for r in rs] for m, rs in results.items()}}, indent=2))
+        return
+    typer.echo(f"\n{len(chosen)} cases from {cases or DEFAULT_CASES}, model "
+               f"{service.engine.model_name}")
+    typer.echo(format_table(scores))
+    if failures:
+        for m, rs in results.items():
+            for r in rs:
+                if not r.fact or r.false_statements or r.cited is False:
+                    typer.echo(f"\n[{m}] {r.id} {r.question}\n  -> {r.answer[:300]}")
+                    for problem in r.false_statements:
+                        typer.echo(f"  FALSE {problem}")
