@@ -69,7 +69,6 @@ class Section:
     heading: str
     body: str  # Markdown
     url: str = ""
-    rank: int = 0  # retrieval rank of the best passage from this section (0 = best)
 
 
 @dataclass
@@ -221,6 +220,7 @@ class KnowledgeUnits:
         self.embed = embed
         self._key: str | None = None
         self.units: list[Unit] = []
+        self.position: dict[tuple[str, str], int] = {}  # (doc_id, text) -> index in units
         self.vectors: np.ndarray | None = None
 
     def refresh(self, documents: Sequence[tuple[str, str, str, str]]) -> None:
@@ -235,6 +235,15 @@ class KnowledgeUnits:
         if self.embed is not None and units:
             vectors = self.embed([_embed_text(u) for u in units])
         self.units, self.vectors, self._key = units, vectors, key
+        self.position = {(u.section.doc_id, u.text): i for i, u in enumerate(units)}
+
+    def following(self, unit: Unit) -> Unit | None:
+        """The unit after this one in the same section (a rule's condition or its next step)."""
+        i = self.position.get((unit.section.doc_id, unit.text))
+        if i is None or i + 1 >= len(self.units):
+            return None
+        after = self.units[i + 1]
+        return after if after.section is self.units[i].section else None
 
 
 def _embed_text(unit: Unit) -> str:
@@ -317,19 +326,9 @@ class AnswerPicker:
         if self.second and runner_up is not None and not runner_up.row \
                 and runner_up.score >= best.score - self.second:
             chosen.append(runner_up)  # a close call between two sections: quote both
-        order = {u.text: i for i, u in enumerate(self.knowledge.units)}
-        following = self._next(best)
+        following = self.knowledge.following(best)
         if self.follow and following and not following.row and len(chosen) < self.max_units \
                 and all(u.text != following.text for u in chosen):
             chosen.append(following)
-        return sorted(chosen, key=lambda u: order.get(u.text, 0))
-
-    def _next(self, unit: Unit) -> Unit | None:
-        """The unit after this one in the same section (a rule's condition or its next step)."""
-        units = self.knowledge.units
-        for i, other in enumerate(units[:-1]):
-            if other.text == unit.text and other.section.doc_id == unit.section.doc_id:
-                after = units[i + 1]
-                if after.section is other.section:
-                    return after
-        return None
+        position = self.knowledge.position
+        return sorted(chosen, key=lambda u: position.get((u.section.doc_id, u.text), 0))

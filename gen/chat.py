@@ -182,26 +182,26 @@ class ChatAssistant:
         passages = self.retriever.search_kb(question, k=max(self.kb_k, 8))
         products = self.retriever.search_products(search_text, k=24, filters=filters or None)
         asked = content_terms(question)
-        rows = self._product_rows(products[:5])
+        rows = self._product_rows(products)  # one catalog read; routing looks at the top 5
         relevant = [p for p in passages if asked & content_terms(p.title + " " + p.text)]
         matching = [p for p in products if asked & content_terms(p.title + " " + p.text)]
         if HANDOFF_ASK.search(state["message"]):
             intent = "handoff"
         elif SUPPORT.search(question) and relevant:
             intent = "support"
-        elif PRODUCT_QUESTION.search(question) or named_products(question, rows):
+        elif PRODUCT_QUESTION.search(question) or named_products(question, rows[:5]):
             intent = "shopping"
         elif ASKS_HOW.search(question) and relevant:
             intent = "support"
         elif SHOPPING.search(question) or (matching and not relevant) or filters.get("category") \
-                or names_product(question, rows, self._embed):
+                or names_product(question, rows[:5], self._embed):
             intent = "shopping"
         else:
             intent = "support"
         return {"passages": relevant, "ranked": passages, "intent": intent, "parsed": parsed,
                 "filters": filters, "search_text": search_text,
-                "products": self._product_rows(products if intent == "shopping"
-                                               else matching[: self.product_k])}
+                "products": rows if intent == "shopping" else
+                [row for row in rows if row.id in {p.id for p in matching[: self.product_k]}]}
 
     @property
     def _embed(self):

@@ -67,8 +67,6 @@ def _parse_ask(question: str, parsed_phrases: Sequence[str] = (),
     "down jackets"), without vague words, audiences, colours and prices."""
     text = question
     for phrase in parsed_phrases:  # price/stock phrases are constraints, not the thing
-        if not re.search(r"[a-z]{3}", phrase.lower().replace("under", "").replace("over", "")):
-            continue
         if re.search(r"\d", phrase) or "stock" in phrase.lower():
             text = text.replace(phrase, " ")
     thing = _ASK_PREFIX.sub("", text, count=1) if _ASK_PREFIX.search(text) else text

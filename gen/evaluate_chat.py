@@ -88,11 +88,11 @@ def judge(case: dict, reply: ChatReply, documents: dict[str, str], products: dic
     result = CaseResult(case["id"], case["kind"], case["question"], said, False, None,
                         handoff=reply.handoff)
     shown = [products[p["id"]] for p in reply.products if p["id"] in products]
+    cited = [c.get("doc_id") or c.get("id") for c in reply.citations]
     if case["kind"] == "support":
         expected = case["doc"] if isinstance(case["doc"], list) else [case["doc"]]
         result.fact = all(any(_normal(form) in _normal(said) for form in group)
                           for group in case["facts"])
-        cited = [c.get("doc_id") or c.get("id") for c in reply.citations]
         result.cited = any(doc in expected for doc in cited)
     else:
         wanted = [p for p in shown if _fits(case, p)]
@@ -102,7 +102,6 @@ def judge(case: dict, reply: ChatReply, documents: dict[str, str], products: dic
             result.false_statements.append("denied a product the catalog has")
         if not case["available"] and yes:
             result.false_statements.append("said yes to a product the catalog lacks")
-    cited = [c.get("doc_id") or c.get("id") for c in reply.citations]
     pages = [documents.get(doc, "") for doc in cited]
     sources = pages + [f"{p.title} {product_fact(p).text} {p.category} {price_text(p)}"
                        for p in shown]

@@ -178,6 +178,7 @@ class Verifier:
         self._asked = {q.value for q in quantities(self.question)}  # the shopper's own numbers
         self._countries = countries(grounded)
         self._lower = grounded.lower()
+        self._flat = " ".join(self._text.split()).lower()  # for word-for-word quotes
         self.brands = [b for b in self.brands if b]
         lines = _source_sentences(self._text)
         # a list item also reads with the line that leads it in ("We do not match:" + item)
@@ -210,7 +211,7 @@ class Verifier:
     def backed(self, sentence: str) -> bool:
         """A source sentence with the same polarity shares most of this sentence's words (or
         the sentence is quoted from the sources word for word)."""
-        if " ".join(sentence.split()).lower().rstrip(".!") in " ".join(self._text.split()).lower():
+        if " ".join(sentence.split()).lower().rstrip(".!") in self._flat:
             return True
         terms = _claim_terms(_YES_NO.sub("", sentence))
         if len(terms) < 2:
