@@ -13,8 +13,6 @@ templates and catalog facts.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -45,6 +43,7 @@ from gen.prompts import BrandVoice, PromptLibrary
 from gen.sources import Recommendation, price_text
 from shop.schema import Customer, Product
 from shop.settings import Settings
+from shop.unsubscribe import unsubscribe_url as signed_unsubscribe_url
 
 MIN_PRODUCTS, MAX_PRODUCTS = 2, 4
 # the shop speaks as "we"; a small model drifting into "I'm going to..." is off-voice
@@ -102,9 +101,8 @@ class EmailDraft:
 
 
 def unsubscribe_url(settings: Settings, customer_id: str) -> str:
-    secret = settings.admin_key.get_secret_value().encode()
-    token = hmac.new(secret, f"unsubscribe:{customer_id}".encode(), hashlib.sha256).hexdigest()
-    return f"{settings.shop_url.rstrip('/')}/unsubscribe?c={customer_id}&t={token[:32]}"
+    """The signed one-click link this server answers (shop/unsubscribe.py)."""
+    return signed_unsubscribe_url(settings, customer_id)
 
 
 @dataclass
@@ -126,10 +124,10 @@ class Written:
 class EmailWriter:
     def __init__(self, engine: Engine, library: PromptLibrary, brand: BrandVoice,
                  settings: Settings, vocabulary: ClaimVocabulary | None = None,
-                 candidates: int = CANDIDATES):
+                 candidates: int = CANDIDATES, prompt: str = "email_intro"):
         self.engine = engine
         self.library = library
-        self.prompt = library.get("email_intro")
+        self.prompt = library.get(prompt)
         # one worked answer in the prompt (see email_intro.toml); a copy of it is rejected
         self.example = dict(self.prompt.meta.get("example", {}))
         self.brand = brand

@@ -11,11 +11,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shop.errors import ConfigError, InvalidInput
+
+if TYPE_CHECKING:
+    from shop.settings import Settings
 
 
 class GenerationOptions(BaseModel):
@@ -82,6 +85,11 @@ class Engine:
 
     name: str = "engine"
     model_name: str = ""
+    # requests one generate call handles well; batch jobs size their batches by it
+    max_batch: int = 16
+    # True when the backend batches concurrent requests itself (a vLLM server): then no local
+    # scheduler goes in front of it
+    batches_itself: bool = False
 
     def generate(self, requests: list[GenerationRequest]) -> list[Result]:
         raise NotImplementedError
@@ -152,6 +160,19 @@ def create_engine(name: str, **kwargs) -> Engine:
     if name not in ENGINES:
         raise ConfigError(f"unknown LLM engine {name!r}; known: {', '.join(sorted(ENGINES))}")
     return ENGINES[name](**kwargs)
+
+
+def engine_from_settings(settings: Settings) -> Engine:
+    """The engine `settings.llm_engine` names: in-process transformers, or an
+    OpenAI-compatible server (vLLM) at `llm_base_url` serving `llm_model`."""
+    if settings.llm_engine == "openai":
+        if not settings.llm_base_url:  # Settings refuses this too; a copy may skip validation
+            raise ConfigError("the openai LLM engine needs SHOPWRIGHT_LLM_BASE_URL")
+        return create_engine("openai", base_url=settings.llm_base_url,
+                             model=settings.llm_model,
+                             api_key=settings.llm_api_key.get_secret_value(),
+                             concurrency=settings.llm_concurrency)
+    return create_engine("transformers", settings=settings)
 
 
 def _load_builtin_engines() -> None:

@@ -166,8 +166,8 @@ class ScheduledEngine(Engine):
 
     def __init__(self, engine: Engine, scheduler: BatchScheduler | None = None):
         self.inner = engine
-        self.scheduler = scheduler or BatchScheduler(
-            engine, max_batch=getattr(engine, "max_batch", 16))
+        self.scheduler = scheduler or BatchScheduler(engine, max_batch=engine.max_batch)
+        self.max_batch = self.scheduler.max_batch
         self.name = f"scheduled-{engine.name}"
         self.model_name = engine.model_name
 

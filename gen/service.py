@@ -23,7 +23,7 @@ from gen.claims import ClaimVocabulary
 from gen.content import record
 from gen.email import CANDIDATES as EMAIL_CANDIDATES
 from gen.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
-from gen.engine import Engine, create_engine
+from gen.engine import Engine, engine_from_settings
 from gen.prompts import PromptLibrary, default_library
 from gen.scheduler import ScheduledEngine
 from gen.sources import (
@@ -84,6 +84,18 @@ class RecommenderServiceAdapter:
         from recsys.serving import ServeOptions
 
         result = self.service.recommend(customer_id, ServeOptions(k=k, explain=True))
+        return self._items(result)
+
+    def recommend_many(self, customer_ids: list[str], k: int = 4
+                       ) -> dict[str, list[Recommendation]]:
+        """A whole audience in one batched call (recsys scores them together)."""
+        from recsys.serving import ServeOptions
+
+        results = self.service.recommend_many(customer_ids, ServeOptions(k=k, explain=True))
+        return {result["customer_id"]: self._items(result) for result in results}
+
+    @staticmethod
+    def _items(result: dict) -> list[Recommendation]:
         return [Recommendation(item["product_id"], item.get("score") or 0.0,
                                list(item.get("reason_text") or []),
                                f"recommender:{result.get('model')}")
@@ -122,9 +134,10 @@ class GenService:
     def engine(self) -> Engine:
         with self._lock:
             if self._engine is None:
-                # concurrent API callers share batches through the scheduler
-                self._engine = ScheduledEngine(create_engine("transformers",
-                                                             settings=self.settings))
+                engine = engine_from_settings(self.settings)
+                # concurrent API callers share batches through the scheduler, unless the
+                # backend (a vLLM server) batches concurrent requests itself
+                self._engine = engine if engine.batches_itself else ScheduledEngine(engine)
             return self._engine
 
     @cached_property
@@ -180,15 +193,44 @@ class GenService:
         recommendations: list[Recommendation] = []
         if self.recommender is not None:
             recommendations = self.recommender.recommend(customer.id, k=MAX_PRODUCTS)
-        if len(recommendations) < MIN_PRODUCTS:
-            recommendations = self.fallback_recommender.recommend(customer.id, k=MAX_PRODUCTS)
-        recommendations = recommendations[:MAX_PRODUCTS]
-        products = load_products(self.store, [r.product_id for r in recommendations])
+        return self.email_jobs([customer], {customer.id: recommendations}, campaign_id)[0]
+
+    def recommend_many(self, customer_ids: list[str], k: int = MAX_PRODUCTS
+                       ) -> dict[str, list[Recommendation]]:
+        """Recommendations for many customers in one batched recommender call (the popular
+        fallback fills in for anyone the recommender has too little for)."""
+        found = self.recommender.recommend_many(customer_ids, k) \
+            if self.recommender is not None else {}
+        return {c: found.get(c) or [] for c in customer_ids}
+
+    def email_jobs(self, customers: list[Customer],
+                   recommendations: dict[str, list[Recommendation]],
+                   campaign_id: str | None = None, count: int = MAX_PRODUCTS) -> list[EmailJob]:
+        """One EmailJob per customer from recommendations computed beforehand; products are
+        read in one query for all of them."""
+        chosen: dict[str, list[Recommendation]] = {}
+        for customer in customers:
+            picks = list(recommendations.get(customer.id) or [])
+            if len(picks) < MIN_PRODUCTS:
+                picks = self.fallback_recommender.recommend(customer.id, k=count)
+            chosen[customer.id] = picks[:count]
+        wanted = sorted({r.product_id for picks in chosen.values() for r in picks})
+        by_id = {p.id: p for p in load_products(self.store, wanted)}
         campaign = load_campaign(self.store, campaign_id)
         campaign_data = {"discount_percent": campaign.discount_percent,
                          "discount_code": campaign.discount_code} if campaign else None
-        return EmailJob(customer, products, recommendations,
-                        build_facts(self.store, products, campaign, self.titles), campaign_data)
+        jobs = []
+        for customer in customers:
+            products = [by_id[r.product_id] for r in chosen[customer.id] if r.product_id in by_id]
+            jobs.append(EmailJob(customer, products, chosen[customer.id],
+                                 build_facts(self.store, products, campaign, self.titles),
+                                 campaign_data))
+        return jobs
+
+    def email_writer(self, candidates: int = EMAIL_CANDIDATES, prompt: str = "email_intro",
+                     engine: Engine | None = None) -> EmailWriter:
+        return EmailWriter(engine or self.engine, self.library, self.brand, self.settings,
+                           self.claim_vocabulary, candidates, prompt)
 
     def _customers(self, ids: list[str]) -> list[Customer]:
         with self.store.session() as session:
@@ -204,8 +246,7 @@ class GenService:
         """`batch_size` emails per `generate` call, `candidates` drafts each (best-of-N)."""
         if not customer_ids:
             raise InvalidInput("no customers given")
-        writer = EmailWriter(self.engine, self.library, self.brand, self.settings,
-                             self.claim_vocabulary, candidates)
+        writer = self.email_writer(candidates)
         drafts: list[EmailDraft] = []
         customers = self._customers(customer_ids)
         for start in range(0, len(customers), batch_size):

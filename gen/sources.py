@@ -49,6 +49,9 @@ class PassageRetriever(Protocol):
 class ProductRecommender(Protocol):
     def recommend(self, customer_id: str, k: int = 4) -> list[Recommendation]: ...
 
+    def recommend_many(self, customer_ids: list[str], k: int = 4
+                       ) -> dict[str, list[Recommendation]]: ...
+
 
 # ---- catalog facts -------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from recsys.interactions import InteractionOptions, build_interactions, decay
 from recsys.models.base import user_rows
 from recsys.models.content import minilm_encoder
 from recsys.reasons import Explainer, phrase
-from recsys.serving import ItemRules, ServeOptions, serve
+from recsys.serving import ItemRules, ServeOptions, serve, serve_many
 from recsys.store_data import customer_ids, items_from_store, log_from_store
 from recsys.training import AUTO, Bundle, load_bundle, save_bundle, train
 from shop.errors import InvalidInput, ShopwrightError
@@ -148,6 +148,48 @@ class RecommenderService:
                        and 0 <= user < len(self._live.user_segments) else None)
         ranked = serve(bundle.model, self._rules, model_user, row, options, purchased,
                        recalculate_user=recalculate)
+        return self._answer(customer_id, bundle, user, row, purchased, segment, ranked, options)
+
+    def recommend_many(self, customer_ids: list[str], options: ServeOptions | None = None,
+                       chunk: int = 512) -> list[dict]:
+        """`recommend` for a whole audience: one model call per chunk of customers (and per
+        kind: fitted customers, and new or changed ones whose vectors are recomputed)."""
+        options = options or ServeOptions()
+        if options.boost or options.bury:
+            return [self.recommend(c, options) for c in customer_ids]
+        bundle = self._ready()
+        answers: dict[str, dict] = {}
+        for start in range(0, len(customer_ids), chunk):
+            with self._lock:
+                people = []
+                for customer_id in customer_ids[start:start + chunk]:
+                    user = self._users.get(customer_id, -1)
+                    model_user = user if 0 <= user < self._n_fit else -1
+                    segment = (int(self._live.user_segments[user])
+                               if self._live.user_segments is not None
+                               and 0 <= user < len(self._live.user_segments) else None)
+                    people.append((customer_id, user, model_user, self._row(user),
+                                   self._purchased(user), segment,
+                                   model_user < 0 or user in self._dirty))
+            for recalculate in (False, True):
+                group = [p for p in people if p[6] == recalculate]
+                if not group:
+                    continue
+                ranked = serve_many(bundle.model, self._rules,
+                                    np.array([p[2] for p in group], dtype=np.int64),
+                                    sparse.vstack([p[3] for p in group]).tocsr(), options,
+                                    [p[4] for p in group], recalculate_user=recalculate)
+                for (customer_id, user, _, row, purchased, segment, _), items in zip(group,
+                                                                                      ranked):
+                    answers[customer_id] = (
+                        self.recommend(customer_id, options) if items is None else
+                        self._answer(customer_id, bundle, user, row, purchased, segment, items,
+                                     options))
+        return [answers[c] for c in customer_ids]
+
+    def _answer(self, customer_id: str, bundle: Bundle, user: int, row: sparse.csr_matrix,
+                purchased: np.ndarray, segment: int | None, ranked: list, options: ServeOptions
+                ) -> dict:
         items = self._live.items
         out = []
         for item, score, boosted in ranked:

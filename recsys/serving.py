@@ -106,3 +106,39 @@ def serve(model: Recommender, rules: ItemRules, user: int, row: sparse.csr_matri
         mask[buried] = allowed[buried]
         take(mask, len(buried))
     return taken[:k]
+
+
+def serve_many(model: Recommender, rules: ItemRules, users: np.ndarray, rows: sparse.csr_matrix,
+               options: ServeOptions, purchased: list[np.ndarray],
+               recalculate_user: bool = False) -> list[list[tuple[int, float, bool]] | None]:
+    """`serve` for many users in one model call (a batch job's audience). Boost and bury are
+    per-request rules and not taken here. A user whose category cap leaves fewer than k items
+    in the pool gets None: the caller serves that one alone."""
+    if options.boost or options.bury:
+        raise ValueError("serve_many does not take boost or bury")
+    n_users, n_items = len(users), len(rules.item_ids)
+    allowed = np.repeat(rules.mask(options)[None, :], n_users, axis=0)  # (n_users, n_items)
+    for n in range(n_users):
+        if options.exclude_purchased and len(purchased[n]):
+            allowed[n, purchased[n]] = False
+        if options.exclude_seen:
+            allowed[n, rows[n].indices] = False
+    k, cap = options.k, options.max_per_category
+    pool = k if cap is None else min(k * 5, n_items)
+    ids, scores = model.recommend(users, rows, pool, allowed=allowed, exclude_seen=False,
+                                  recalculate_user=recalculate_user)
+    out: list[list[tuple[int, float, bool]] | None] = []
+    for n in range(n_users):
+        taken: list[tuple[int, float, bool]] = []
+        per_category: dict[int, int] = {}
+        for item, score in zip(ids[n], scores[n]):
+            if len(taken) >= k or item < 0:
+                break
+            code = rules.category_codes[item]
+            if cap is not None and per_category.get(code, 0) >= cap:
+                continue
+            per_category[code] = per_category.get(code, 0) + 1
+            taken.append((int(item), float(score), False))
+        short = len(taken) < k and pool < int(allowed[n].sum())
+        out.append(None if short else taken)
+    return out

@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"   # e.g. "dev"
+# "dev" is what the test command needs: the test tools plus the scale-out seams the tests
+# exercise (Ray for the batch runner, psycopg for the PostgreSQL store).
+if [ "$extras" = dev ]; then
+    extras="dev,scale,postgres"
+fi
 venv=.venv
 stamp="$venv/.shopwright-stamp"
 want="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)-${extras}"

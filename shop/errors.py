@@ -37,3 +37,9 @@ class ModelUnavailable(ShopwrightError):
 
     status_code = 503
     exit_code = 5
+
+
+class BadToken(InvalidInput):
+    """A signed link's token is missing, malformed or forged."""
+
+    status_code = 400

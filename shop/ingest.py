@@ -354,13 +354,24 @@ def ingest_kb(store: Store, directory: Path, *, prune: bool = False,
         if not text:
             report.errors.append(RowError(path, 1, "body", "empty document"))
             continue
+        if "\x00" in text:
+            report.errors.append(RowError(path, 1, "body", "contains a NUL character"))
+            continue
         match = _HEADING.search(text)
         title = match.group(1).strip() if match else path.stem.replace("-", " ").capitalize()
         doc_id = _slug(str(path.relative_to(directory).with_suffix("")))
+        source = str(path.relative_to(directory))
+        # the column limits of shop/schema.py: PostgreSQL refuses longer values, SQLite not
+        if len(doc_id) > 200 or len(source) > 500:
+            report.errors.append(RowError(path, 1, "id", "file path too long for a document "
+                                          "id (200 characters at most)"))
+            continue
+        if len(title) > 300:
+            report.errors.append(RowError(path, 1, "title", "heading longer than 300 characters"))
+            continue
         rows.append({
-            "id": doc_id, "title": title, "topic": doc_id.split("-")[0], "body": text,
-            "source": str(path.relative_to(directory)),
-            "content_hash": content_hash(title, text),
+            "id": doc_id, "title": title, "topic": doc_id.split("-")[0][:100], "body": text,
+            "source": source, "content_hash": content_hash(title, text),
         })
     if report.errors:
         raise IngestError(report)

@@ -20,7 +20,17 @@ Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
 
 
 class Record(BaseModel):
+    """String limits match the columns in shop/schema.py: SQLite would store a longer value,
+    PostgreSQL refuses it (and a NUL character) and with it the whole file's transaction."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character")
+        return value
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -35,9 +45,9 @@ class ProductRecord(Record):
     price: float = Field(ge=0)
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     stock: int = Field(default=0, ge=0)
-    brand: str = ""
+    brand: str = Field(default="", max_length=100)
     attributes: dict[str, Any] = Field(default_factory=dict)
-    url: str = ""
+    url: str = Field(default="", max_length=500)
 
     @field_validator("attributes", mode="before")
     @classmethod
@@ -53,7 +63,7 @@ class ProductRecord(Record):
 class CustomerRecord(Record):
     id: str = Id
     first_name: str = Field(min_length=1, max_length=100)
-    email: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str = Field(default="", max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
     locale: str = Field(default="en-GB", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     marketing_consent: bool = False
     unsubscribed_at: datetime | None = None

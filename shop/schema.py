@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -99,6 +100,39 @@ class Campaign(Base):
     starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the campaign file it was last run from (campaigns/spec.py), and that file's hash
+    spec: Mapped[dict | None] = mapped_column(JSON, default=None)
+    spec_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+ROW_STATES = ("pending", "generated", "failed", "skipped")
+
+
+class CampaignRow(Base):
+    """One customer's piece of a campaign: exactly one per (campaign, customer, template
+    version), so a job killed at any moment and run again neither repeats nor skips anyone."""
+
+    __tablename__ = "campaign_rows"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id", "template_version",
+                         name="uq_campaign_rows_key"),
+        Index("ix_campaign_rows_campaign_state", "campaign_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[str] = mapped_column(String(64))
+    template_version: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # ROW_STATES
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    output: Mapped[dict | None] = mapped_column(JSON, default=None)
+    source: Mapped[str | None] = mapped_column(String(16), default=None)  # model|repaired|fallback
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)  # its share of its batch's time
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class GeneratedContent(Base):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -59,11 +59,21 @@ class Settings(BaseSettings):
     # How chat answers support questions: quote the shop's pages (extractive), let the model
     # write and verify each sentence (generative), or what `eval chat` measured best (auto).
     chat_mode: Literal["auto", "extractive", "generative"] = "auto"
+    # Who runs the LLM: in-process transformers, or an OpenAI-compatible server (vLLM) at
+    # llm_base_url, asked for `llm_model` with `llm_api_key`.
+    llm_engine: Literal["transformers", "openai"] = "transformers"
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr = SecretStr("not-needed")
+    llm_concurrency: int = Field(default=32, ge=1, le=1024)  # requests in flight to a server
 
     host: str = "127.0.0.1"
     port: int = 8000
     admin_key: SecretStr = SecretStr(PLACEHOLDER_ADMIN_KEY)
     max_request_bytes: int = 1_000_000
+    # Where customers' mail clients reach this server (unsubscribe links); default host:port.
+    public_url: str | None = None
+    # Signs unsubscribe tokens; default: a random key created once in data_dir/secret_key.
+    secret_key: SecretStr | None = None
 
     shop_name: str = "Northwind Outfitters"
     shop_url: str = "https://northwind.example"
@@ -101,6 +111,9 @@ class Settings(BaseSettings):
                 "SHOPWRIGHT_ADMIN_KEY is still the placeholder; set a real secret "
                 "or run with SHOPWRIGHT_MODE=dev"
             )
+        if self.llm_engine == "openai" and not self.llm_base_url:
+            raise ConfigError("SHOPWRIGHT_LLM_ENGINE=openai needs SHOPWRIGHT_LLM_BASE_URL "
+                              "(e.g. http://localhost:8001/v1 for `vllm serve`)")
         return self
 
     @property
@@ -108,6 +121,35 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'shop.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def campaigns_dir(self) -> Path:
+        return self.data_dir / "campaigns"
+
+    def signing_key(self) -> bytes:
+        """The secret for signed links: SHOPWRIGHT_SECRET_KEY, else one made once per data dir
+        (so links in sent emails keep working across restarts)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret_key"
+        if not path.is_file():
+            import secrets
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            try:  # two processes racing: the first link wins, both read the same key
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip().encode()
 
     @property
     def cors_origins(self) -> list[str]:

@@ -121,3 +121,35 @@ def serving(app, port: int | None = None):
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL server for the session (tests/pg.py); skips, saying why, without one."""
+    from pg import PostgresUnavailable, postgres_cluster
+
+    try:
+        cluster = postgres_cluster()
+        url = cluster.__enter__()
+    except PostgresUnavailable as error:
+        pytest.skip(f"PostgreSQL unavailable: {error.reason}")
+    try:
+        yield url
+    finally:
+        cluster.__exit__(None, None, None)
+
+
+_pg_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def pg_database_url(postgres_url):
+    """A fresh, empty PostgreSQL database for one test; dropped after it."""
+    from pg import create_database, drop_database
+
+    url = create_database(postgres_url, f"test_{next(_pg_databases)}")
+    yield url
+    from shop.store import get_engine
+
+    get_engine(url).dispose()  # close this test's pooled connections before dropping
+    drop_database(url)

@@ -6,6 +6,7 @@ from ui.api import events, recommendations
 from ui.api import generate
 from ui.api import widget
 from ui.api import openai_compat
+from ui.api import unsubscribe
 
 ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router,
-           openai_compat.router, widget.router]
+           openai_compat.router, widget.router, unsubscribe.router]

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from shop.errors import ShopwrightError
-from ui.cli import data, models, serve
+from ui.cli import campaign, data, models, serve
 from ui.cli import generate as generate_cli
 from ui.cli import evaluate, evaluate_chat, search as search_cli
 from ui.cli import recsys as recsys_cli
@@ -32,6 +32,7 @@ app.add_typer(search_cli.index_app, name="index")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(recsys_cli.app, name="recsys")
 app.command("segments")(recsys_cli.segments)
+app.add_typer(campaign.app, name="campaign")
 
 
 def main() -> None:

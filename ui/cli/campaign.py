@@ -1,0 +1,149 @@
+"""`shopwright campaign run FILE` and `shopwright campaign status NAME`."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ui.context import ShopContext, default_context
+
+app = typer.Typer(help="Email campaigns: one personalized email per eligible customer.",
+                  no_args_is_help=True)
+
+
+def build_job(settings_values: dict, spec_values: dict, batch_size: int | None = None):
+    """A CampaignJob over a fresh context (module level, so Ray can ship it to its actors)."""
+    from campaigns.job import CampaignJob
+    from campaigns.spec import CampaignSpec
+    from gen.engine import engine_from_settings
+    from gen.service import GenService
+    from shop.settings import Settings
+
+    context = ShopContext(Settings(**settings_values))
+    generation = GenService.for_context(context)
+
+    def segment_members(segment: int) -> list[str]:
+        assignments = context.recommender.segments().get("assignments", {})
+        return sorted(c for c, s in assignments.items() if s == segment)
+
+    # the job batches rows itself: the engine without the interactive scheduler in front,
+    # loaded when the first email is written
+    return CampaignJob(CampaignSpec.model_validate(spec_values), generation,
+                       engine=lambda: engine_from_settings(context.settings),
+                       batch_size=batch_size, segment_members=segment_members)
+
+
+@app.command("run")
+def run(
+    file: Annotated[Path, typer.Argument(help="The campaign file (YAML)")],
+    limit: Annotated[int | None, typer.Option(help="Only the first N eligible customers, "
+                                              "by id", min=1)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the audience and counts; "
+                                          "write nothing")] = False,
+    out: Annotated[Path | None, typer.Option(help="Output folder "
+                                             "[default: DATA_DIR/campaigns/NAME]")] = None,
+    engine: Annotated[str, typer.Option(help="local: this process; ray: Ray Data actors")]
+    = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Join this Ray cluster "
+                                                    "(default: start a local Ray)")] = None,
+    ray_actors: Annotated[int | None, typer.Option(help="Ray actors, each with its own model "
+                                                   "[default: 1 locally, 2 on a cluster]",
+                                                   min=1)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Emails per batch [default: what the "
+                                                   "engine runs at once / candidates]",
+                                                   min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+) -> None:
+    """Write one email per eligible customer (consent given, not unsubscribed). Safe to stop
+    and run again: it continues where it stopped, and nobody gets two emails."""
+    from campaigns.runner import run_campaign
+    from campaigns.spec import load_campaign_file
+
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter("use local or ray", param_hint="--engine")
+    spec = load_campaign_file(file)
+    context = default_context()
+    settings_values = context.settings.model_dump(exclude_unset=True)
+    factory = partial(build_job, settings_values, spec.model_dump(mode="json"), batch_size)
+    out_dir = out or context.settings.campaigns_dir / spec.name
+    if dry_run:
+        _dry_run(factory(), limit, as_json)
+        return
+    summary = run_campaign(factory, out_dir, limit, engine, ray_address,
+                           ray_actors=ray_actors)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    _print_summary(summary)
+    typer.echo(f"files: {out_dir}")
+
+
+def _dry_run(job, limit: int | None, as_json: bool) -> None:
+    from campaigns.rows import state_counts
+
+    plan = job.plan(limit)
+    existing = state_counts(job.store, job.spec.name).get(job.template_version, {})
+    states = existing.get("states", {})
+    if as_json:
+        typer.echo(json.dumps(plan.as_dict() | {"customer_ids": plan.eligible,
+                                                "existing": states}, indent=2))
+        return
+    typer.secho(f"campaign {job.spec.name} (dry run: nothing written)", bold=True)
+    typer.echo(f"  audience matches {plan.matched} customers; "
+               f"{plan.no_consent} without marketing consent, {plan.unsubscribed} unsubscribed")
+    if plan.unknown:
+        typer.echo(f"  unknown customer ids: {', '.join(plan.unknown[:10])}")
+    typer.echo(f"  eligible: {len(plan.eligible)}" + (f" (--limit {limit})" if limit else ""))
+    done = states.get("generated", 0)
+    typer.echo(f"  already written: {done}; would write up to {len(plan.eligible) - done}")
+    typer.echo(f"  template {job.template_version}, {job.spec.candidates} drafts per email")
+    preview = ", ".join(plan.eligible[:10]) + (" ..." if len(plan.eligible) > 10 else "")
+    typer.echo(f"  first: {preview}")
+
+
+def _print_summary(summary: dict) -> None:
+    typer.secho(f"campaign {summary['campaign']}  ({summary['template']})", bold=True)
+    typer.echo("  states:  " + ", ".join(f"{k} {v}" for k, v in summary["states"].items()))
+    typer.echo("  written by: " + ", ".join(f"{k} {v}" for k, v in summary["sources"].items()))
+    grounding = summary["grounding"]
+    typer.echo(f"  grounding: {grounding['violations_shipped']} shipped problems, "
+               f"{grounding['violations_caught_before_shipping']} caught and fixed")
+    run = summary.get("last_run") or {}
+    if run:
+        typer.echo(f"  this run: {run['seconds']} s, {run['counts']}, "
+                   f"{run['emails_per_minute']} emails/min ({run['engine']})")
+    for failure in summary.get("failures", [])[:5]:
+        typer.secho(f"  failed {failure['customer_id']}: {failure['error']}",
+                    fg=typer.colors.RED)
+
+
+@app.command("status")
+def status(
+    name: Annotated[str, typer.Argument(help="The campaign's name (from its file)")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Counts by state (pending, generated, failed, skipped) and by who wrote the emails."""
+    from campaigns.rows import failures, state_counts
+    from shop.errors import NotFound
+
+    store = default_context().store
+    counts = state_counts(store, name)
+    if not counts:
+        raise NotFound(f"no campaign {name!r} has run yet")
+    if as_json:
+        typer.echo(json.dumps(counts, indent=2))
+        return
+    for version, entry in counts.items():
+        typer.secho(f"{name}  ({version})", bold=True)
+        states = entry["states"]
+        typer.echo("  " + ", ".join(f"{s} {states.get(s, 0)}"
+                                    for s in ("pending", "generated", "failed", "skipped")))
+        if entry["sources"]:
+            typer.echo("  written by: " + ", ".join(f"{k} {v}"
+                                                    for k, v in entry["sources"].items()))
+    for customer_id, error in failures(store, name):
+        typer.secho(f"  failed {customer_id}: {error}", fg=typer.colors.RED)
