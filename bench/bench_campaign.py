@@ -72,7 +72,7 @@ def main() -> None:
     from campaigns.spec import CampaignSpec
     from gen.engine import engine_from_settings
     from gen.service import GenService
-    from ui.cli.campaign import build_job
+    from ui.cli.campaign import JOB_BATCH, build_job
     from ui.context import default_context
 
     context = default_context()
@@ -81,7 +81,7 @@ def main() -> None:
     stamp = time.strftime("%H%M%S")
     spec = CampaignSpec.model_validate(CAMPAIGN | {"name": f"bench-{stamp}",
                                                    "candidates": args.candidates})
-    engine = engine_from_settings(settings)
+    engine = engine_from_settings(settings, JOB_BATCH)
     job = CampaignJob(spec, GenService.for_context(context), engine=engine,
                       batch_size=args.batch_size)
     plan = job.plan(args.customers)

@@ -162,17 +162,21 @@ def create_engine(name: str, **kwargs) -> Engine:
     return ENGINES[name](**kwargs)
 
 
-def engine_from_settings(settings: Settings) -> Engine:
+def engine_from_settings(settings: Settings, max_batch: int | None = None) -> Engine:
     """The engine `settings.llm_engine` names: in-process transformers, or an
-    OpenAI-compatible server (vLLM) at `llm_base_url` serving `llm_model`."""
+    OpenAI-compatible server (vLLM) at `llm_base_url` serving `llm_model`. `max_batch`: rows
+    per padded batch a batch job wants from transformers (a server gets `llm_concurrency`
+    requests in flight: what it can take is the operator's to say)."""
     if settings.llm_engine == "openai":
         if not settings.llm_base_url:  # Settings refuses this too; a copy may skip validation
             raise ConfigError("the openai LLM engine needs SHOPWRIGHT_LLM_BASE_URL")
         return create_engine("openai", base_url=settings.llm_base_url,
                              model=settings.llm_model,
                              api_key=settings.llm_api_key.get_secret_value(),
-                             concurrency=settings.llm_concurrency)
-    return create_engine("transformers", settings=settings)
+                             concurrency=settings.llm_concurrency,
+                             timeout=settings.llm_timeout_s)
+    extra = {"max_batch": max_batch} if max_batch else {}
+    return create_engine("transformers", settings=settings, **extra)
 
 
 def _load_builtin_engines() -> None:

@@ -21,9 +21,10 @@ from pathlib import Path
 from gen.ad_copy import CopyOptions, variant_key
 from gen.chat import ChatRequest
 from gen.service import GenService
+from shop.resources import data_dir
 from shop.schema import Campaign
 
-DEFAULT_CASES = Path(__file__).resolve().parent.parent / "data" / "eval" / "gen_cases.jsonl"
+DEFAULT_CASES = data_dir() / "eval" / "gen_cases.jsonl"
 EVAL_CAMPAIGN = Campaign(id="eval-spring", name="Eval spring sale", channel="all",
                          discount_code="SPRING15", discount_percent=15)
 GROUNDING = ("price", "percent", "code", "stock", "product")

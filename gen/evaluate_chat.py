@@ -32,8 +32,9 @@ from gen.guardrails import sentences
 from gen.sources import kb_documents, load_products, price_text, product_fact
 from gen.verify import Verifier
 from shop.errors import InvalidInput
+from shop.resources import data_dir
 
-DEFAULT_CASES = Path(__file__).resolve().parent.parent / "data" / "eval" / "chat_cases.jsonl"
+DEFAULT_CASES = data_dir() / "eval" / "chat_cases.jsonl"
 _YES = re.compile(r"^\s*yes\b", re.IGNORECASE)
 _DENY_PRODUCT = re.compile(r"\b(?:couldn't find|could not find|do not (?:sell|have|carry)|"
                            r"don't (?:sell|have|carry)|not in our catalog|we have no)\b",

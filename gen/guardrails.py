@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from shop.logs import luhn
+
 # ---- facts ---------------------------------------------------------------------------------
 
 
@@ -247,16 +249,6 @@ _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _PHONE = re.compile(r"(?<![\w.])\+?\d[\d ().-]{6,}\d(?![\w.])")
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
 def redact_pii(text: str) -> tuple[str, list[str]]:
     """Replace emails, card numbers and phone numbers; return (text, kinds found)."""
     kinds: list[str] = []
@@ -270,7 +262,7 @@ def redact_pii(text: str) -> tuple[str, list[str]]:
         return inner
 
     text = _EMAIL.sub(sub("email", "[email]"), text)
-    text = _CARD.sub(sub("card", "[card]", lambda s: _luhn(re.sub(r"\D", "", s))), text)
+    text = _CARD.sub(sub("card", "[card]", lambda s: luhn(re.sub(r"\D", "", s))), text)
     text = _PHONE.sub(sub("phone", "[phone]",
                           lambda s: 8 <= len(re.sub(r"\D", "", s)) <= 15), text)
     return text, kinds

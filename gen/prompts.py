@@ -18,8 +18,9 @@ import jinja2
 from pydantic import BaseModel, ConfigDict, Field
 
 from shop.errors import ConfigError, NotFound
+from shop.resources import prompts_dir
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = prompts_dir()
 
 _DELIMITER = re.compile(r"</?\s*data\s*>", re.IGNORECASE)
 

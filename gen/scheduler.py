@@ -43,6 +43,7 @@ class SchedulerStats:
     batches: int = 0
     requests: int = 0
     dropped: int = 0
+    generated_tokens: int = 0  # completion tokens of every result handed back
     batch_sizes: list[int] = field(default_factory=list)
 
 
@@ -94,6 +95,11 @@ class BatchScheduler:
             raise GenerationTimeout(f"no reply within {timeout_s:.1f} s") from None
         finally:
             future.cancel()
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for a batch (approximate while the worker is taking them)."""
+        return self._queue.qsize()
 
     def close(self) -> None:
         self._closed = True
@@ -156,6 +162,7 @@ class BatchScheduler:
                 for pending in live:
                     pending.future.set_exception(exc)
                 continue
+            self.stats.generated_tokens += sum(result.completion_tokens for result in results)
             for pending, result in zip(live, results):
                 pending.future.set_result(result)
 

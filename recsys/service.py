@@ -96,7 +96,14 @@ class RecommenderService:
         self._bundle = bundle
         self._live = live
         self._n_fit = n_fit
-        self._users = dict(live.user_index)
+        # An id no longer in `customers` (erased) is not mapped: it serves as a cold start,
+        # though the persisted fit keeps its row until the next retrain.
+        known = set(customer_ids(self.store).tolist())
+        self._users = {c: i for c, i in live.user_index.items() if c in known}
+        self._next_user = live.n_users  # fold-in rows get fresh indices, past every fitted one
+        if bundle.segmentation:
+            bundle.segmentation["assignments"] = {
+                c: s for c, s in bundle.segmentation.get("assignments", {}).items() if c in known}
         self._extra: dict[int, dict[int, float]] = {}
         self._extra_purchases: dict[int, set[int]] = {}
         self._dirty = set(np.flatnonzero(np.diff(changed.indptr) > 0).tolist())
@@ -258,7 +265,8 @@ class RecommenderService:
                     continue
                 user = self._users.get(record.customer_id)
                 if user is None:
-                    user = self._users[record.customer_id] = len(self._users)
+                    user = self._users[record.customer_id] = self._next_user
+                    self._next_user += 1
                 weight *= float(decay(np.array([record.timestamp.timestamp()]),
                                       bundle.data.reference_time, options.half_life_days)[0])
                 row = self._extra.setdefault(user, {})
@@ -266,6 +274,18 @@ class RecommenderService:
                 if record.type == "purchase":
                     self._extra_purchases.setdefault(user, set()).add(item)
                 self._dirty.add(user)
+
+    def forget(self, customer_id: str) -> None:
+        """Drop an erased customer from the live state: their next request is a cold start."""
+        if self._bundle is None:
+            return  # nothing loaded; `_attach` skips ids missing from the store
+        with self._lock:
+            user = self._users.pop(customer_id, None)
+            (self._bundle.segmentation or {}).get("assignments", {}).pop(customer_id, None)
+            if user is not None:
+                self._extra.pop(user, None)
+                self._extra_purchases.pop(user, None)
+                self._dirty.discard(user)
 
     # ---- segments --------------------------------------------------------------------------
 

@@ -85,14 +85,7 @@ def serve(model: Recommender, rules: ItemRules, user: int, row: sparse.csr_matri
     def take(mask: np.ndarray, pool: int) -> None:
         ids, scores = model.recommend(np.array([user]), row, pool, allowed=mask,
                                       exclude_seen=False, recalculate_user=recalculate_user)
-        for item, score in zip(ids[0], scores[0]):
-            if len(taken) >= k or item < 0:
-                break
-            code = rules.category_codes[item]
-            if cap is not None and per_category.get(code, 0) >= cap:
-                continue
-            per_category[code] = per_category.get(code, 0) + 1
-            taken.append((int(item), float(score), False))
+        take_capped(ids[0], scores[0], rules, k, cap, taken, per_category)
 
     pool = k if cap is None else min(k * 5, len(rules.item_ids))
     take(allowed_main, pool)
@@ -106,6 +99,20 @@ def serve(model: Recommender, rules: ItemRules, user: int, row: sparse.csr_matri
         mask[buried] = allowed[buried]
         take(mask, len(buried))
     return taken[:k]
+
+
+def take_capped(ids: np.ndarray, scores: np.ndarray, rules: ItemRules, k: int,
+                cap: int | None, taken: list[tuple[int, float, bool]],
+                per_category: dict[int, int]) -> None:
+    """Append ranked items to `taken` until it holds k, at most `cap` per category."""
+    for item, score in zip(ids, scores):
+        if len(taken) >= k or item < 0:
+            break
+        code = rules.category_codes[item]
+        if cap is not None and per_category.get(code, 0) >= cap:
+            continue
+        per_category[code] = per_category.get(code, 0) + 1
+        taken.append((int(item), float(score), False))
 
 
 def serve_many(model: Recommender, rules: ItemRules, users: np.ndarray, rows: sparse.csr_matrix,
@@ -130,15 +137,7 @@ def serve_many(model: Recommender, rules: ItemRules, users: np.ndarray, rows: sp
     out: list[list[tuple[int, float, bool]] | None] = []
     for n in range(n_users):
         taken: list[tuple[int, float, bool]] = []
-        per_category: dict[int, int] = {}
-        for item, score in zip(ids[n], scores[n]):
-            if len(taken) >= k or item < 0:
-                break
-            code = rules.category_codes[item]
-            if cap is not None and per_category.get(code, 0) >= cap:
-                continue
-            per_category[code] = per_category.get(code, 0) + 1
-            taken.append((int(item), float(score), False))
+        take_capped(ids[n], scores[n], rules, k, cap, taken, {})
         short = len(taken) < k and pool < int(allowed[n].sum())
         out.append(None if short else taken)
     return out

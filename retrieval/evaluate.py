@@ -20,9 +20,10 @@ from typing import Any
 
 from retrieval.search import MODES, SearchService
 from shop.errors import InvalidInput
+from shop.resources import data_dir
 from shop.settings import Settings
 
-EVAL_DIR = Path(__file__).resolve().parent.parent / "data" / "eval"
+EVAL_DIR = data_dir() / "eval"
 DEFAULT_QUERIES = EVAL_DIR / "retrieval_queries.jsonl"
 CATALOGS_DIR = EVAL_DIR / "catalogs"
 METRICS = ("recall@5", "recall@10", "mrr@10", "ndcg@10")

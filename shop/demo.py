@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shop.demo_events import DAY, END, START, iso, make_events
+from shop.resources import data_dir
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+DATA_DIR = data_dir() / "demo"
 PRODUCT_COLUMNS = ["id", "title", "description", "category", "price", "currency", "stock"]
 PRODUCT_COLUMNS += ["brand", "attributes", "url"]
 CUSTOMER_COLUMNS = ["id", "first_name", "email", "locale", "marketing_consent", "unsubscribed_at"]

@@ -166,3 +166,20 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+AUDIT_ACTIONS = ("export", "erase")
+
+
+class AuditLog(Base):
+    """Who exported or erased whose personal data, and when (GDPR art. 5(2) accountability).
+    `detail` holds counts only, never the data itself; `actor` names the key, never holds it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(16))  # AUDIT_ACTIONS
+    subject: Mapped[str] = mapped_column(String(64), index=True)  # the customer id
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr = SecretStr("not-needed")
     llm_concurrency: int = Field(default=32, ge=1, le=1024)  # requests in flight to a server
+    llm_timeout_s: float = Field(default=120.0, gt=0)  # one request to the server
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -81,6 +82,12 @@ class Settings(BaseSettings):
     # Sites whose pages may call /v1/chat from the chat widget (CORS), as origins
     # ("https://shop.example"), comma-separated in the environment; empty: shop_url's origin.
     widget_origins: Annotated[list[str], NoDecode] = []
+    # Per-client rate limits (the `limits` notation: "30/minute", "5/second", "1000/day") for
+    # /v1/chat and /v1/chat/completions together, /v1/search and /v1/copy; past one: 429.
+    rate_limit_enabled: bool = True
+    rate_limit_chat: str = "30/minute"
+    rate_limit_search: str = "120/minute"
+    rate_limit_copy: str = "20/minute"
 
     @classmethod
     def settings_customise_sources(
@@ -103,6 +110,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.split(",")
         return [_origin(o) for o in value if o.strip()]
+
+    @field_validator("rate_limit_chat", "rate_limit_search", "rate_limit_copy")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            rates = parse_many(value)
+        except ValueError:
+            rates = []
+        if len(rates) != 1:
+            raise ValueError(f"{value!r} is not one rate such as '30/minute' or '5/second'")
+        return value.strip()
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":

@@ -25,7 +25,7 @@ def context(tmp_path_factory, demo_files) -> ShopContext:
     from shop.ingest import ingest_file, ingest_kb
 
     context = ShopContext(Settings(data_dir=tmp_path_factory.mktemp("openai-fake"),
-                                   max_request_bytes=20_000))
+                                   max_request_bytes=20_000, rate_limit_enabled=False))
     ingest_file(context.store, "catalog", demo_files["catalog"], progress=False)
     ingest_kb(context.store, demo_files["kb"], progress=False)
     engine = FakeEngine(default=ANSWER)

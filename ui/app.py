@@ -8,9 +8,12 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shop.errors import ShopwrightError
+from shop.logs import install_redaction
 from ui.api import ROUTERS
 from ui.api.deps import set_context
+from ui.api.limits import RateLimiter
 from ui.context import ShopContext, default_context
+from ui.metrics import install_metrics
 
 # The chat widget runs on the shop's own pages, so these paths answer cross-origin requests
 # from settings.cors_origins; every other path stays same-origin only.
@@ -34,6 +37,7 @@ class WidgetCORS:
 
 def create_app(context: ShopContext | None = None, with_studio: bool = True) -> FastAPI:
     context = context or default_context()
+    install_redaction()  # no personal data in logs (shop/logs.py)
     app = FastAPI(title="shopwright", version="0.1.0",
                   description="Personalization and content service for online shops.")
     set_context(app, context)
@@ -48,6 +52,8 @@ def create_app(context: ShopContext | None = None, with_studio: bool = True) -> 
 
     # added last, so outermost: errors from the layers inside (413, 422) carry CORS headers too
     app.add_middleware(WidgetCORS, origins=context.settings.cors_origins)
+    install_metrics(app, context)  # outside even CORS (it only observes): 413s are counted too
+    app.state.rate_limiter = RateLimiter(context.settings)
 
     @app.exception_handler(ShopwrightError)
     async def shopwright_error(_request: Request, exc: ShopwrightError) -> JSONResponse:

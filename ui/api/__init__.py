@@ -7,6 +7,9 @@ from ui.api import generate
 from ui.api import widget
 from ui.api import openai_compat
 from ui.api import unsubscribe
+from ui.api import customers
+from ui.api import metrics
 
 ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router,
-           openai_compat.router, widget.router, unsubscribe.router]
+           openai_compat.router, widget.router, unsubscribe.router, metrics.router,
+           customers.router]

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from gen.ad_copy import CopyOptions
 from gen.chat import ChatReply, ChatRequest
 from ui.api.deps import Admin, Context
+from ui.api.limits import rate_limit
+from ui.metrics import timed_first_piece
 
 router = APIRouter(prefix="/v1", tags=["generation"])
 
 
-@router.post("/copy", dependencies=[Admin])
+@router.post("/copy", dependencies=[Admin, rate_limit("copy")])
 def copy(options: CopyOptions, context: Context) -> dict:
     """N distinct ad variants per product for a channel; every variant is stored as a draft."""
     return context.generation.copy(options)
@@ -39,8 +41,8 @@ def email_preview(
     return draft.as_dict()
 
 
-@router.post("/chat", response_model=None)
-def chat(request: ChatRequest, context: Context,
+@router.post("/chat", response_model=None, dependencies=[rate_limit("chat")])
+def chat(request: ChatRequest, context: Context, http: Request,
          stream: bool = False) -> dict | StreamingResponse:
     """The shop assistant. With `stream=true`: server-sent events, one per guarded piece of
     text (`{"delta": ...}`), then one with the whole reply (`{"reply": {...}}`)."""
@@ -49,7 +51,7 @@ def chat(request: ChatRequest, context: Context,
         return service.chat(request).as_dict()
 
     def events():
-        for item in service.chat_stream(request):
+        for item in timed_first_piece(http, service.chat_stream(request)):
             if isinstance(item, ChatReply):
                 yield f"data: {json.dumps({'reply': item.as_dict()})}\n\n"
             else:

@@ -50,6 +50,8 @@ from gen.chat import ChatReply, ChatRequest, ChatTurn
 from gen.chat_guard import REFUSAL
 from shop.errors import ShopwrightError
 from ui.api.deps import Context
+from ui.api.limits import RateLimited, rate_limit
+from ui.metrics import timed_first_piece
 
 ALIAS = "shopwright"
 log = logging.getLogger(__name__)
@@ -101,6 +103,11 @@ class OpenAIRoute(APIRoute):
                 return await handler(request)
             except OpenAIError as exc:
                 return exc.response()
+            except RateLimited as exc:
+                response = OpenAIError(429, str(exc.detail), type="rate_limit_error",
+                                       code="rate_limit_exceeded").response()
+                response.headers.update(exc.headers or {})
+                return response
             except RequestValidationError as exc:
                 return _validation_error(exc.errors()[0]).response()
             except HTTPException as exc:
@@ -357,8 +364,9 @@ def get_model(model: str, context: Context) -> dict:
     return _model_card(model)
 
 
-@router.post("/chat/completions", response_model=None)
-def chat_completions(body: CompletionBody, context: Context) -> dict | StreamingResponse:
+@router.post("/chat/completions", response_model=None, dependencies=[rate_limit("chat")])
+def chat_completions(body: CompletionBody, context: Context,
+                     http: Request) -> dict | StreamingResponse:
     """The shop assistant in the OpenAI Chat Completions format (see the module docstring)."""
     if body.model not in served_models(context):
         raise OpenAIError(404, f"the model {body.model!r} does not exist; use one of "
@@ -370,7 +378,7 @@ def chat_completions(body: CompletionBody, context: Context) -> dict | Streaming
     if not body.stream:
         reply = service.chat(request)
         return completion.whole(reply, usage(service.engine, request, reply), ignored)
-    items = service.chat_stream(request)
+    items = timed_first_piece(http, service.chat_stream(request))
     # the first piece comes before the headers, so that early failures get a real status
     first = next(items)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from retrieval.search import Hit, Mode, build_request
 from shop.errors import InvalidInput
 from ui.api.deps import Context
+from ui.api.limits import rate_limit
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -31,7 +32,8 @@ class SearchEnvelope(BaseModel):
     text: str  # what was searched for once the parsed phrases were taken out
 
 
-@router.get("/search", response_model=list[Hit] | SearchEnvelope)
+@router.get("/search", response_model=list[Hit] | SearchEnvelope,
+            dependencies=[rate_limit("search")])
 def search(
     request: Request,
     response: Response,

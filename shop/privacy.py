@@ -1,0 +1,141 @@
+"""A customer's personal data: export it (GDPR art. 15, 20) and erase it (art. 17), audited.
+
+Everything keyed by the customer lives in four tables: `customers`, `events`,
+`generated_content` (emails written for them; chat turns are stored redacted and mostly without
+a customer id) and `campaign_rows` (their emails, address included). Erasure deletes all of it
+in one transaction, plus their copies in the campaign files under `settings.campaigns_dir`.
+Both operations add an `audit_log` row naming the actor and the counts, never the data.
+
+Derived state outside the store is the caller's job: the recommender's live profile
+(`RecommenderService.forget`); its persisted model keeps a row for them until the next
+retrain, but is never mapped to an id missing from `customers`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from shop.errors import NotFound
+from shop.schema import AuditLog, CampaignRow, Customer, Event, GeneratedContent
+from shop.store import Store
+
+# (customer id) -> their segment as a small dict, or None; given by the edge (recsys is above)
+SegmentLookup = Callable[[str], dict | None]
+
+KEYED_TABLES = (("events", Event), ("generated_content", GeneratedContent),
+                ("campaign_rows", CampaignRow))
+
+
+def export_customer(store: Store, customer_id: str, actor: str,
+                    segment: SegmentLookup | None = None) -> dict:
+    """Everything stored about one customer, as JSON-ready data. Unknown id: NotFound."""
+    with store.session() as session:
+        customer = _customer(session, customer_id)
+        events = session.scalars(select(Event).where(Event.customer_id == customer_id)
+                                 .order_by(Event.ts, Event.id)).all()
+        content = session.scalars(select(GeneratedContent)
+                                  .where(GeneratedContent.customer_id == customer_id)
+                                  .order_by(GeneratedContent.id)).all()
+        rows = session.scalars(select(CampaignRow).where(CampaignRow.customer_id == customer_id)
+                               .order_by(CampaignRow.id)).all()
+        export = {
+            "customer_id": customer.id,
+            "profile": {"id": customer.id, "first_name": customer.first_name,
+                        "email": customer.email, "locale": customer.locale,
+                        "marketing_consent": customer.marketing_consent,
+                        "unsubscribed_at": _iso(customer.unsubscribed_at),
+                        "created_at": _iso(customer.created_at)},
+            "events": [{"type": e.type, "product_id": e.product_id, "query": e.query,
+                        "session_id": e.session_id, "ts": _iso(e.ts),
+                        "idempotency_key": e.idempotency_key} for e in events],
+            "generated_content": [{"id": c.id, "task": c.task, "product_id": c.product_id,
+                                   "campaign_id": c.campaign_id, "status": c.status,
+                                   "model": c.model, "created_at": _iso(c.created_at),
+                                   "output": c.output} for c in content],
+            "campaign_emails": [{"campaign_id": r.campaign_id,
+                                 "template_version": r.template_version, "state": r.state,
+                                 "created_at": _iso(r.created_at), "output": r.output}
+                                for r in rows],
+            "segment": segment(customer_id) if segment else None,
+        }
+        counts = {"events": len(events), "generated_content": len(content),
+                  "campaign_rows": len(rows)}
+        _audit(session, actor, "export", customer_id, counts)
+    return export
+
+
+def erase_customer(store: Store, customer_id: str, actor: str) -> dict:
+    """Delete the customer and every row keyed by them, in one transaction; return the counts.
+    Unknown id: NotFound (an erasure repeated after success is a 404, and audited once)."""
+    with store.session() as session:
+        customer = _customer(session, customer_id)
+        counts: dict[str, int] = {}
+        for name, table in KEYED_TABLES:
+            counts[name] = session.scalar(select(func.count()).select_from(table)
+                                          .where(table.customer_id == customer_id)) or 0
+            session.execute(delete(table).where(table.customer_id == customer_id))
+        session.delete(customer)
+        session.flush()  # the customer row goes before the audit row is written
+        counts["customers"] = 1
+        _audit(session, actor, "erase", customer_id, counts)
+    counts["campaign_files"] = _erase_campaign_files(store.settings.campaigns_dir, customer_id)
+    return counts
+
+
+def audit_entries(store: Store, subject: str | None = None) -> list[dict]:
+    with store.session() as session:
+        query = select(AuditLog).order_by(AuditLog.id)
+        if subject is not None:
+            query = query.where(AuditLog.subject == subject)
+        return [{"at": _iso(a.at), "actor": a.actor, "action": a.action, "subject": a.subject,
+                 "detail": a.detail} for a in session.scalars(query)]
+
+
+def _customer(session: Session, customer_id: str) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer {customer_id!r}")
+    return customer
+
+
+def _audit(session: Session, actor: str, action: str, subject: str, detail: dict) -> None:
+    session.add(AuditLog(actor=actor, action=action, subject=subject, detail=detail))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _erase_campaign_files(campaigns_dir: Path, customer_id: str) -> int:
+    """Drop the customer from written campaign files (campaigns/output.py's layout): their line
+    in each `emails.jsonl` and their `eml/ID.eml`. Returns how many files changed."""
+    changed = 0
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in customer_id)
+    for emails in sorted(Path(campaigns_dir).glob("*/emails.jsonl")):
+        lines = emails.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if _line_customer(line) != customer_id]
+        if len(kept) != len(lines):
+            tmp = emails.with_name(f".{emails.name}.{os.getpid()}")
+            tmp.write_text("".join(kept), encoding="utf-8")
+            os.replace(tmp, emails)
+            changed += 1
+        eml = emails.parent / "eml" / f"{safe}.eml"
+        if eml.is_file():
+            eml.unlink()
+            changed += 1
+    return changed
+
+
+def _line_customer(line: str) -> Any:
+    try:
+        return json.loads(line).get("customer_id")
+    except (ValueError, AttributeError):
+        return None

@@ -1,0 +1,85 @@
+"""/v1/customers/{id}: a customer's personal data, exported (GET) or erased (DELETE). Admin only.
+
+Both are audited in the store (`audit_log`). Erasure also drops the customer from the loaded
+recommender at once, so their next recommendations are a cold start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from shop.privacy import erase_customer, export_customer
+from ui.api.deps import Admin, Context
+from ui.context import ShopContext
+
+router = APIRouter(prefix="/v1", tags=["customers"])
+
+# the only credential there is; audit rows name it, never hold it
+ACTOR = "admin-key"
+
+
+class Detail(BaseModel):
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Detail, "description": "Missing or wrong admin key"},
+    404: {"model": Detail, "description": "No such customer"},
+}
+
+
+class Profile(BaseModel):
+    id: str
+    first_name: str
+    email: str
+    locale: str
+    marketing_consent: bool
+    unsubscribed_at: str | None
+    created_at: str | None
+
+
+class CustomerExport(BaseModel):
+    customer_id: str
+    profile: Profile
+    events: list[dict[str, Any]]
+    generated_content: list[dict[str, Any]]
+    campaign_emails: list[dict[str, Any]]
+    segment: dict[str, Any] | None
+
+
+class Erased(BaseModel):
+    customer_id: str
+    erased: dict[str, int]  # rows deleted per table, and campaign files changed
+
+
+@router.get("/customers/{customer_id}", dependencies=[Admin], responses=ERRORS)
+def export(customer_id: str, context: Context) -> CustomerExport:
+    """Everything stored about the customer (GDPR art. 15): profile, consent, events,
+    generated content, campaign emails and their recommender segment."""
+    return CustomerExport.model_validate(export_customer(
+        context.store, customer_id, ACTOR, segment=lambda cid: _segment(context, cid)))
+
+
+@router.delete("/customers/{customer_id}", dependencies=[Admin], responses=ERRORS)
+def erase(customer_id: str, context: Context) -> Erased:
+    """Delete the customer and everything keyed by them (GDPR art. 17), in one transaction."""
+    counts = erase_customer(context.store, customer_id, ACTOR)
+    if "recommender" in context.__dict__:  # loaded: forget now; a later load skips them anyway
+        context.recommender.forget(customer_id)
+    return Erased(customer_id=customer_id, erased=counts)
+
+
+def _segment(context: ShopContext, customer_id: str) -> dict | None:
+    """Their segment in the served model, if one is loaded or saved (never trains one)."""
+    loaded = "recommender" in context.__dict__
+    if not loaded and not (context.settings.data_dir / "recsys" / "served.json").is_file():
+        return None
+    segmentation = context.recommender.segments()
+    label = segmentation.get("assignments", {}).get(customer_id)
+    if label is None:
+        return None
+    described = {s["id"]: s.get("description") for s in segmentation.get("segments", [])}
+    return {"id": label, "description": described.get(label)}

@@ -1,0 +1,119 @@
+"""Prometheus metrics for the HTTP API, one registry per app (tests build many apps).
+
+`GET /metrics` (ui/api/metrics.py) serves `app.state.metrics.registry`. Requests are counted by
+their route template ("/v1/recommendations/{customer_id}", not the raw path, so the number of
+series stays bounded); requests no route matched are "other". The generation queue depth and
+token count are read from the context's scheduler when scraped, and only if the generation
+service is already loaded: a scrape never loads a model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# seconds; generation requests may take up to the scheduler's timeout (120 s by default)
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+FIRST_TOKEN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
+
+
+class Metrics:
+    """The metric objects of one app."""
+
+    def __init__(self, context: Any):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("shopwright_http_requests", "HTTP requests answered",
+                                ["route", "method", "status"], registry=self.registry)
+        self.request_seconds = Histogram(
+            "shopwright_http_request_seconds", "Time to answer an HTTP request, body included",
+            ["route", "method"], buckets=REQUEST_BUCKETS, registry=self.registry)
+        self.first_token_seconds = Histogram(
+            "shopwright_chat_time_to_first_token_seconds",
+            "Streaming chat: time from the request to the first piece of reply text",
+            buckets=FIRST_TOKEN_BUCKETS, registry=self.registry)
+        self.rate_limited = Counter("shopwright_rate_limited", "Requests refused with 429",
+                                    ["route"], registry=self.registry)
+        self.registry.register(GenerationCollector(context))
+
+
+class GenerationCollector(Collector):
+    """Queue depth and generated tokens of the context's scheduler, read at scrape time."""
+
+    def __init__(self, context: Any):
+        self.context = context
+
+    def scheduler(self) -> Any:
+        service = vars(self.context).get("generation")  # a cached_property not yet loaded: None
+        engine = getattr(service, "_engine", None)  # the engine property would load the model
+        return getattr(engine, "scheduler", None)
+
+    def collect(self) -> Iterable:
+        scheduler = self.scheduler()
+        depth = GaugeMetricFamily("shopwright_generation_queue_depth",
+                                  "Generation requests waiting for the batch scheduler")
+        depth.add_metric([], scheduler.queue_depth if scheduler else 0)
+        tokens = CounterMetricFamily("shopwright_generated_tokens",
+                                     "Tokens generated through the API's batch scheduler")
+        tokens.add_metric([], scheduler.stats.generated_tokens if scheduler else 0)
+        yield depth
+        yield tokens
+
+
+def route_of(scope: Scope) -> str:
+    """The matched route's template; "other" when none matched (404s, the mounted studio)."""
+    return getattr(scope.get("route"), "path", None) or "other"
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request (pure ASGI: streamed bodies are timed to the end)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        scope.setdefault("state", {})["started"] = started
+        status = 500  # unless the app starts a response
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route, method = route_of(scope), scope["method"]
+            self.metrics.requests.labels(route, method, str(status)).inc()
+            self.metrics.request_seconds.labels(route, method).observe(
+                time.perf_counter() - started)
+
+
+def install_metrics(app: FastAPI, context: Any) -> None:
+    """Metrics on app.state and the middleware that records requests (added outermost)."""
+    app.state.metrics = Metrics(context)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+
+
+def timed_first_piece(request: Request, items: Iterator) -> Iterator:
+    """Pass a chat stream through, observing the time from the request's start to the first
+    non-empty text piece (the ChatReply at the end is not text)."""
+    metrics = getattr(request.app.state, "metrics", None)
+    started = request.scope.get("state", {}).get("started", time.perf_counter())
+    for item in items:
+        if metrics is not None and isinstance(item, str) and item:
+            metrics.first_token_seconds.observe(time.perf_counter() - started)
+            metrics = None
+        yield item
