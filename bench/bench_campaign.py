@@ -50,7 +50,7 @@ def naive_rate(job, customer_ids: list[str]) -> float:
     call with that customer's drafts)."""
     generation = job.generation
     start = time.perf_counter()
-    for customer in job._customers(customer_ids):
+    for customer in job.generation.customers(customer_ids):
         email_job = generation.email_job(customer, job.spec.name)
         job.writer.write_many([email_job], job.spec.seed)
     return 60.0 * len(customer_ids) / (time.perf_counter() - start)
@@ -89,7 +89,7 @@ def main() -> None:
         sys.exit(f"{settings.data_dir} has {len(plan.eligible)} eligible customers; "
                  "run `shopwright demo init` first")
     job.recommend(plan.eligible[:2])  # recommender and model loaded before any clock
-    job.writer.write_many(job.generation.email_jobs(job._customers(plan.eligible[:1]),
+    job.writer.write_many(job.generation.email_jobs(job.generation.customers(plan.eligible[:1]),
                                                     {}, None))
     print(f"model {engine.model_name} on {engine.llm.device} ({engine.llm.dtype}), "
           f"{os.cpu_count()} cores; {args.candidates} draft(s) per email, "

@@ -107,7 +107,7 @@ def main() -> None:
           f"over {len(firsts)} turns ({', '.join(f'{t:.2f}' for t in firsts)})")
 
     ids = customer_ids
-    service.email_job(service._customers(ids[:1])[0])  # recommender loaded before either clock
+    service.email_job(service.customers(ids[:1])[0])  # recommender loaded before either clock
     rates = {}
     for prefix_cache in (False, True):  # the shared prompt prefix prefilled once per batch, or not
         engine.prefix_cache = prefix_cache
@@ -126,7 +126,7 @@ def main() -> None:
                          tokenizer=engine.llm.tokenizer)
     writer = EmailWriter(engine, service.library, service.brand, settings,
                          service.claim_vocabulary, candidates=1)
-    customers = service._customers(ids)
+    customers = service.customers(ids)
     start = time.perf_counter()
     naive = []
     for customer in customers:

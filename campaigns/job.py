@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import select
 
 from campaigns import rows as store_rows
 from campaigns.audience import Plan, SegmentMembers, choose
@@ -31,7 +30,6 @@ from gen.engine import Engine, GenerationRequest, Result
 from gen.service import GenService
 from gen.sources import Recommendation
 from shop.errors import InvalidInput, NotFound
-from shop.schema import Customer
 
 MAX_WAIT_S = 60.0  # the longest a run sleeps for a row's backoff before trying it again
 
@@ -194,7 +192,7 @@ class CampaignJob:
             missing = [row.customer_id for row in batch if row.customer_id not in recommendations]
             if missing:
                 recommendations = {**recommendations, **self.recommend(missing)}
-            customers = self._customers([row.customer_id for row in batch])
+            customers = self.generation.customers([row.customer_id for row in batch])
             jobs = self.generation.email_jobs(customers, recommendations, self.spec.name,
                                               self.spec.products.count)
             drafts = self.writer.write_many(jobs, self.spec.seed)
@@ -210,15 +208,6 @@ class CampaignJob:
             written.append(store_rows.Written(row.id, output, draft.source, tokens, seconds))
         counts.update(store_rows.commit_written(self.store, written))
         return counts
-
-    def _customers(self, ids: list[str]) -> list[Customer]:
-        with self.store.session() as session:
-            found = {c.id: c for c in session.scalars(select(Customer).where(
-                Customer.id.in_(ids)))}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise NotFound(f"customer(s) gone from the store: {', '.join(missing)}")
-        return [found[i] for i in ids]
 
 
 def _email_prompt(generation: GenService, template: str) -> Any:

@@ -30,10 +30,7 @@ class CampaignActor:
 
         due = [Due(int(i), str(c), int(a)) for i, c, a in
                zip(batch["id"], batch["customer_id"], batch["attempts"])]
-        counts = Counter()
-        fresh = [row for row in due if row.attempts == 0]
-        for rows in ([fresh] if fresh else []) + [[row] for row in due if row.attempts > 0]:
-            counts.update(self.job.process(rows))
+        counts = self.job.process_all(due)
         return {state: np.array([counts[state]]) for state in STATES}
 
 

@@ -232,7 +232,8 @@ class GenService:
         return EmailWriter(engine or self.engine, self.library, self.brand, self.settings,
                            self.claim_vocabulary, candidates, prompt)
 
-    def _customers(self, ids: list[str]) -> list[Customer]:
+    def customers(self, ids: list[str]) -> list[Customer]:
+        """The customers with these ids, in this order; NotFound names any missing."""
         with self.store.session() as session:
             rows = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
         missing = [i for i in ids if i not in rows]
@@ -248,9 +249,11 @@ class GenService:
             raise InvalidInput("no customers given")
         writer = self.email_writer(candidates)
         drafts: list[EmailDraft] = []
-        customers = self._customers(customer_ids)
+        customers = self.customers(customer_ids)
         for start in range(0, len(customers), batch_size):
-            jobs = [self.email_job(c, campaign_id) for c in customers[start:start + batch_size]]
+            batch = customers[start:start + batch_size]
+            jobs = self.email_jobs(batch, self.recommend_many([c.id for c in batch]),
+                                   campaign_id)
             for job, draft in zip(jobs, writer.write_many(jobs, seed)):
                 drafts.append(draft)
                 if save:

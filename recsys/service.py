@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -27,6 +28,18 @@ from shop.records import EventRecord
 from shop.schema import Customer, Event, Product
 from shop.store import Store
 from shop.upsert import upsert
+
+
+class _Person(NamedTuple):
+    """What serving needs to know about one customer."""
+
+    customer_id: str
+    user: int  # row in the live matrix, -1 if unknown
+    model_user: int  # row in the fitted model, -1 if not fitted
+    row: sparse.csr_matrix
+    purchased: np.ndarray
+    segment: int | None
+    recalculate: bool  # new or changed since the fit: the vector is recomputed
 
 
 class RecommenderService:
@@ -142,20 +155,23 @@ class RecommenderService:
             bought.update(self._live.purchases[user].indices.tolist())
         return np.fromiter(bought, dtype=np.int64, count=len(bought))
 
+    def _person(self, customer_id: str) -> _Person:
+        """A customer's serving state (call with the lock held)."""
+        user = self._users.get(customer_id, -1)
+        model_user = user if 0 <= user < self._n_fit else -1
+        segment = (int(self._live.user_segments[user]) if self._live.user_segments is not None
+                   and 0 <= user < len(self._live.user_segments) else None)
+        return _Person(customer_id, user, model_user, self._row(user), self._purchased(user),
+                       segment, model_user < 0 or user in self._dirty)
+
     def recommend(self, customer_id: str, options: ServeOptions | None = None) -> dict:
         options = options or ServeOptions()
         bundle = self._ready()
         with self._lock:
-            user = self._users.get(customer_id, -1)
-            row = self._row(user)
-            purchased = self._purchased(user)
-            model_user = user if 0 <= user < self._n_fit else -1
-            recalculate = model_user < 0 or user in self._dirty
-            segment = (int(self._live.user_segments[user]) if self._live.user_segments is not None
-                       and 0 <= user < len(self._live.user_segments) else None)
-        ranked = serve(bundle.model, self._rules, model_user, row, options, purchased,
-                       recalculate_user=recalculate)
-        return self._answer(customer_id, bundle, user, row, purchased, segment, ranked, options)
+            person = self._person(customer_id)
+        ranked = serve(bundle.model, self._rules, person.model_user, person.row, options,
+                       person.purchased, recalculate_user=person.recalculate)
+        return self._answer(person, bundle, ranked, options)
 
     def recommend_many(self, customer_ids: list[str], options: ServeOptions | None = None,
                        chunk: int = 512) -> list[dict]:
@@ -168,34 +184,22 @@ class RecommenderService:
         answers: dict[str, dict] = {}
         for start in range(0, len(customer_ids), chunk):
             with self._lock:
-                people = []
-                for customer_id in customer_ids[start:start + chunk]:
-                    user = self._users.get(customer_id, -1)
-                    model_user = user if 0 <= user < self._n_fit else -1
-                    segment = (int(self._live.user_segments[user])
-                               if self._live.user_segments is not None
-                               and 0 <= user < len(self._live.user_segments) else None)
-                    people.append((customer_id, user, model_user, self._row(user),
-                                   self._purchased(user), segment,
-                                   model_user < 0 or user in self._dirty))
+                people = [self._person(c) for c in customer_ids[start:start + chunk]]
             for recalculate in (False, True):
-                group = [p for p in people if p[6] == recalculate]
+                group = [p for p in people if p.recalculate == recalculate]
                 if not group:
                     continue
                 ranked = serve_many(bundle.model, self._rules,
-                                    np.array([p[2] for p in group], dtype=np.int64),
-                                    sparse.vstack([p[3] for p in group]).tocsr(), options,
-                                    [p[4] for p in group], recalculate_user=recalculate)
-                for (customer_id, user, _, row, purchased, segment, _), items in zip(group,
-                                                                                      ranked):
-                    answers[customer_id] = (
-                        self.recommend(customer_id, options) if items is None else
-                        self._answer(customer_id, bundle, user, row, purchased, segment, items,
-                                     options))
+                                    np.array([p.model_user for p in group], dtype=np.int64),
+                                    sparse.vstack([p.row for p in group]).tocsr(), options,
+                                    [p.purchased for p in group], recalculate_user=recalculate)
+                for person, items in zip(group, ranked):
+                    answers[person.customer_id] = (
+                        self.recommend(person.customer_id, options) if items is None else
+                        self._answer(person, bundle, items, options))
         return [answers[c] for c in customer_ids]
 
-    def _answer(self, customer_id: str, bundle: Bundle, user: int, row: sparse.csr_matrix,
-                purchased: np.ndarray, segment: int | None, ranked: list, options: ServeOptions
+    def _answer(self, person: _Person, bundle: Bundle, ranked: list, options: ServeOptions
                 ) -> dict:
         items = self._live.items
         out = []
@@ -209,13 +213,14 @@ class RecommenderService:
                      "score": None if np.isnan(score) else round(score, 6)}
             if options.explain:
                 reasons = [{"kind": "boosted"}] if boosted else []
-                reasons += self._explainer.explain(item, row.indices, purchased, segment)
+                reasons += self._explainer.explain(item, person.row.indices, person.purchased,
+                                                   person.segment)
                 entry["reasons"] = reasons
                 entry["reason_text"] = [phrase(r) for r in reasons]
             out.append(entry)
-        return {"customer_id": customer_id, "model": bundle.meta.get("model"),
-                "known_customer": user >= 0, "cold_start": int(row.nnz) <= 2,
-                "segment": segment, "items": out}
+        return {"customer_id": person.customer_id, "model": bundle.meta.get("model"),
+                "known_customer": person.user >= 0, "cold_start": int(person.row.nnz) <= 2,
+                "segment": person.segment, "items": out}
 
     # ---- events ----------------------------------------------------------------------------
 
