@@ -20,6 +20,7 @@ from pathlib import Path
 
 from campaigns import rows as store_rows
 from gen.email import EmailDraft
+from shop.files import replace_file, safe_name
 from shop.settings import Settings
 from shop.store import Store
 
@@ -34,10 +35,10 @@ def write_outputs(store: Store, settings: Settings, campaign_id: str, template_v
     sendable = [row for row in written if row.eligible]
     lines = [json.dumps({key: row.output.get(key) for key in EMAIL_FIELDS}, ensure_ascii=False)
              for row in sendable]
-    _replace_file(out_dir / "emails.jsonl", "".join(line + "\n" for line in lines))
+    replace_file(out_dir / "emails.jsonl", "".join(line + "\n" for line in lines))
     _write_eml_dir(out_dir / "eml", settings, sendable)
     summary = _summary(store, campaign_id, template_version, written, run)
-    _replace_file(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    replace_file(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -81,19 +82,9 @@ def _write_eml_dir(target: Path, settings: Settings, rows) -> None:
     for row in rows:
         draft = EmailDraft(**{k: v for k, v in row.output.items()
                               if k in EmailDraft.__dataclass_fields__})
-        (fresh / f"{_safe(row.customer_id)}.eml").write_bytes(bytes(draft.to_message(settings)))
+        (fresh / f"{safe_name(row.customer_id)}.eml").write_bytes(bytes(draft.to_message(settings)))
     old = target.with_name(f".{target.name}.old.{os.getpid()}")
     if target.exists():
         target.rename(old)
     fresh.rename(target)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-
-
-def _replace_file(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -14,7 +14,6 @@ retrain, but is never mapped to an id missing from `customers`.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from shop.errors import NotFound
+from shop.files import replace_file, safe_name
 from shop.schema import AuditLog, CampaignRow, Customer, Event, GeneratedContent
 from shop.store import Store
 
@@ -118,14 +118,12 @@ def _erase_campaign_files(campaigns_dir: Path, customer_id: str) -> int:
     """Drop the customer from written campaign files (campaigns/output.py's layout): their line
     in each `emails.jsonl` and their `eml/ID.eml`. Returns how many files changed."""
     changed = 0
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in customer_id)
+    safe = safe_name(customer_id)
     for emails in sorted(Path(campaigns_dir).glob("*/emails.jsonl")):
         lines = emails.read_text(encoding="utf-8").splitlines(keepends=True)
         kept = [line for line in lines if _line_customer(line) != customer_id]
         if len(kept) != len(lines):
-            tmp = emails.with_name(f".{emails.name}.{os.getpid()}")
-            tmp.write_text("".join(kept), encoding="utf-8")
-            os.replace(tmp, emails)
+            replace_file(emails, "".join(kept))
             changed += 1
         eml = emails.parent / "eml" / f"{safe}.eml"
         if eml.is_file():
