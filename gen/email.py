@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.policy import default as default_policy
 from email.utils import formataddr
 from urllib.parse import urlparse
 
@@ -45,6 +46,7 @@ from shop.schema import Customer, Product
 from shop.settings import Settings
 from shop.unsubscribe import unsubscribe_url as signed_unsubscribe_url
 
+HEADERS_POLICY = default_policy.clone(max_line_length=998)
 MIN_PRODUCTS, MAX_PRODUCTS = 2, 4
 # the shop speaks as "we"; a small model drifting into "I'm going to..." is off-voice
 FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|[Mm]y|[Mm]e)\b")
@@ -88,7 +90,9 @@ class EmailDraft:
         return {key: value for key, value in self.__dict__.items()}
 
     def to_message(self, settings: Settings) -> EmailMessage:
-        message = EmailMessage()
+        # Lines up to RFC 5322's 998 characters: at the default 78 a long List-Unsubscribe URL
+        # (no spaces to fold at) is RFC 2047-encoded, and mail clients no longer see a URL.
+        message = EmailMessage(policy=HEADERS_POLICY)
         host = urlparse(settings.shop_url).hostname or "localhost"
         message["From"] = formataddr((settings.shop_name, f"news@{host}"))
         message["To"] = self.to

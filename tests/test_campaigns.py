@@ -120,8 +120,10 @@ def test_run_writes_one_email_per_eligible_customer_and_reruns_write_nothing(sho
     assert [e["customer_id"] for e in emails] == ["C01", "C02", "C04", "C06", "C08"]
     assert sorted(p.name for p in (tmp_path / "eml").iterdir()) == \
         [f"{c}.eml" for c in ("C01", "C02", "C04", "C06", "C08")]
-    message = message_from_bytes((tmp_path / "eml" / "C01.eml").read_bytes(),
-                                 policy=policy.default)
+    raw = (tmp_path / "eml" / "C01.eml").read_bytes()
+    # the link as a mail client reads it: a plain URL in angle brackets, not RFC 2047-encoded
+    assert f"List-Unsubscribe: <{emails[0]['unsubscribe_url']}>".encode() in raw
+    message = message_from_bytes(raw, policy=policy.default)
     assert message["Subject"] == emails[0]["subject"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     # the same command again: nothing left to do, nothing generated twice
