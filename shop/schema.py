@@ -183,3 +183,38 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(16))  # AUDIT_ACTIONS
     subject: Mapped[str] = mapped_column(String(64), index=True)  # the customer id
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+KEY_SCOPES = ("widget", "admin")
+
+
+class ApiKey(Base):
+    """An API key, kept as the SHA-256 of its secret (keys are 256-bit random tokens, so a
+    plain hash cannot be brute-forced the way a password could). `prefix` (the key's first
+    characters) lets a person tell keys apart in `shopwright keys list`."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(16))  # KEY_SCOPES
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    origins: Mapped[list] = mapped_column(JSON, default=list)  # widget keys: allowed origins
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ChatSession(Base):
+    """A shopper's chat session. A widget key reaches the recommendations and events of its
+    own session's customer only; the session id is a bearer secret, kept hashed like keys."""
+
+    __tablename__ = "chat_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    turns: Mapped[list] = mapped_column(JSON, default=list)
+    handoff: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
