@@ -6,6 +6,7 @@ class ShopwrightError(Exception):
 
     status_code = 500
     exit_code = 1
+    headers: dict[str, str] | None = None  # extra HTTP response headers (e.g. Retry-After)
 
 
 class ConfigError(ShopwrightError):
@@ -32,6 +33,13 @@ class Unauthorized(ShopwrightError):
     exit_code = 4
 
 
+class Forbidden(ShopwrightError):
+    """A valid key, but its scope does not reach this."""
+
+    status_code = 403
+    exit_code = 4
+
+
 class ModelUnavailable(ShopwrightError):
     """A model could not be resolved or loaded (missing package, bad path, offline hub)."""
 
@@ -43,3 +51,19 @@ class BadToken(InvalidInput):
     """A signed link's token is missing, malformed or forged."""
 
     status_code = 400
+
+
+class Busy(ShopwrightError):
+    """At capacity right now: the caller should retry after `retry_after` seconds (the HTTP
+    edge answers 503 with a `Retry-After` header)."""
+
+    status_code = 503
+    exit_code = 6
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

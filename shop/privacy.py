@@ -1,9 +1,11 @@
 """A customer's personal data: export it (GDPR art. 15, 20) and erase it (art. 17), audited.
 
-Everything keyed by the customer lives in four tables: `customers`, `events`,
+Everything keyed by the customer lives in these tables: `customers`, `events`,
 `generated_content` (emails written for them; chat turns are stored redacted and mostly without
-a customer id) and `campaign_rows` (their emails, address included). Erasure deletes all of it
-in one transaction, plus their copies in the campaign files under `settings.campaigns_dir`.
+a customer id), `campaign_rows` (their emails, address included), `chat_sessions` (the
+conversations of sessions opened for them), the experiments' `experiment_assignments` and
+`experiment_feedback`, and `trigger_firings`. Erasure deletes all of it in one transaction,
+plus their copies in the campaign files under `settings.campaigns_dir`.
 Both operations add an `audit_log` row naming the actor and the counts, never the data.
 
 Derived state outside the store is the caller's job: the recommender's live profile
@@ -24,14 +26,33 @@ from sqlalchemy.orm import Session
 
 from shop.errors import NotFound
 from shop.files import replace_file, safe_name
-from shop.schema import AuditLog, CampaignRow, Customer, Event, GeneratedContent
+from shop.schema import (
+    Assignment,
+    AuditLog,
+    CampaignRow,
+    ChatSession,
+    Customer,
+    Event,
+    Feedback,
+    GeneratedContent,
+    TriggerFiring,
+)
 from shop.store import Store
 
 # (customer id) -> their segment as a small dict, or None; given by the edge (recsys is above)
 SegmentLookup = Callable[[str], dict | None]
 
 KEYED_TABLES = (("events", Event), ("generated_content", GeneratedContent),
-                ("campaign_rows", CampaignRow))
+                ("campaign_rows", CampaignRow), ("chat_sessions", ChatSession),
+                ("experiment_assignments", Assignment), ("experiment_feedback", Feedback),
+                ("trigger_firings", TriggerFiring))
+# exported as they are stored: (table, its columns in the export)
+PLAIN_TABLES = (("experiment_assignments", Assignment,
+                 ("experiment_id", "variant", "propensity", "segment", "ts")),
+                ("experiment_feedback", Feedback,
+                 ("experiment_id", "variant", "event", "segment", "ts")),
+                ("trigger_firings", TriggerFiring,
+                 ("rule", "fired_at", "state", "campaign_id", "product_ids")))
 
 
 def export_customer(store: Store, customer_id: str, actor: str,
@@ -46,6 +67,8 @@ def export_customer(store: Store, customer_id: str, actor: str,
                                   .order_by(GeneratedContent.id)).all()
         rows = session.scalars(select(CampaignRow).where(CampaignRow.customer_id == customer_id)
                                .order_by(CampaignRow.id)).all()
+        chats = session.scalars(select(ChatSession).where(ChatSession.customer_id == customer_id)
+                                .order_by(ChatSession.created_at)).all()
         export = {
             "customer_id": customer.id,
             "profile": {"id": customer.id, "first_name": customer.first_name,
@@ -64,10 +87,18 @@ def export_customer(store: Store, customer_id: str, actor: str,
                                  "template_version": r.template_version, "state": r.state,
                                  "created_at": _iso(r.created_at), "output": r.output}
                                 for r in rows],
+            "chats": [{"created_at": _iso(c.created_at), "expires_at": _iso(c.expires_at),
+                       "handoff": c.handoff, "turns": c.turns} for c in chats],
             "segment": segment(customer_id) if segment else None,
         }
+        for name, table, columns in PLAIN_TABLES:
+            found = session.scalars(select(table).where(table.customer_id == customer_id)
+                                    .order_by(table.id)).all()
+            export[name] = [{column: _plain(getattr(row, column)) for column in columns}
+                            for row in found]
         counts = {"events": len(events), "generated_content": len(content),
-                  "campaign_rows": len(rows)}
+                  "campaign_rows": len(rows), "chat_sessions": len(chats),
+                  **{name: len(export[name]) for name, _, _ in PLAIN_TABLES}}
         _audit(session, actor, "export", customer_id, counts)
     return export
 
@@ -112,6 +143,10 @@ def _audit(session: Session, actor: str, action: str, subject: str, detail: dict
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _plain(value: Any) -> Any:
+    return _iso(value) if isinstance(value, datetime) else value
 
 
 def _erase_campaign_files(campaigns_dir: Path, customer_id: str) -> int:

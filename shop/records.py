@@ -48,6 +48,7 @@ class ProductRecord(Record):
     brand: str = Field(default="", max_length=100)
     attributes: dict[str, Any] = Field(default_factory=dict)
     url: str = Field(default="", max_length=500)
+    image_url: str = Field(default="", max_length=1000, pattern=r"^$|^https?://\S+$")
 
     @field_validator("attributes", mode="before")
     @classmethod

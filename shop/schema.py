@@ -42,6 +42,7 @@ class Product(Base):
     brand: Mapped[str] = mapped_column(String(100), default="")
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
     url: Mapped[str] = mapped_column(String(500), default="")
+    image_url: Mapped[str] = mapped_column(String(1000), default="")  # "": a placeholder
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # set when the product left the catalog (`ingest catalog --prune`): it keeps its history
@@ -218,3 +219,111 @@ class ChatSession(Base):
     handoff: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+EXPERIMENT_POLICIES = ("ab", "thompson")
+EXPERIMENT_STATES = ("running", "promoted", "stopped")
+FEEDBACK_EVENTS = ("impression", "click", "conversion")
+
+
+class Experiment(Base):
+    """A test between variants of generated content (experiments/service.py). Once `promoted`
+    or `stopped` it serves `winner` (or, with none, `control`) to everyone."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    policy: Mapped[str] = mapped_column(String(16))  # EXPERIMENT_POLICIES
+    control: Mapped[str] = mapped_column(String(32))
+    per_segment: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="running")  # EXPERIMENT_STATES
+    winner: Mapped[str | None] = mapped_column(String(32), default=None)
+    decided_by: Mapped[str | None] = mapped_column(Text, default=None)  # why it ended
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class ExperimentVariant(Base):
+    __tablename__ = "experiment_variants"
+    __table_args__ = (UniqueConstraint("experiment_id", "key", name="uq_experiment_variant"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"))
+    key: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)  # order given at creation
+    content_id: Mapped[int | None] = mapped_column(Integer, default=None)  # generated_content.id
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Assignment(Base):
+    """Which variant a customer was shown, and the probability the policy chose it with (the
+    propensity off-policy evaluation divides by). One per customer: a customer keeps seeing
+    the same variant."""
+
+    __tablename__ = "experiment_assignments"
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "customer_id", name="uq_assignment_customer"),
+        Index("ix_assignments_experiment_ts", "experiment_id", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"))
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    variant: Mapped[str] = mapped_column(String(32))
+    propensity: Mapped[float] = mapped_column(Float)
+    segment: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Feedback(Base):
+    """An impression, click or conversion: once per (experiment, customer, variant, event), so
+    a retried post counts once."""
+
+    __tablename__ = "experiment_feedback"
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "customer_id", "variant", "event",
+                         name="uq_feedback_key"),
+        Index("ix_feedback_experiment_variant", "experiment_id", "variant", "event"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"))
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    variant: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(16))  # FEEDBACK_EVENTS
+    segment: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+FIRING_STATES = ("enqueued", "no_consent", "capped")
+
+
+class TriggerFiring(Base):
+    """A trigger rule firing for a customer (campaigns/triggers.py): exactly one per (rule,
+    customer, firing time), so a rerun never sends twice. `state` says whether an email was
+    enqueued (into campaign `campaign_id`) or why not."""
+
+    __tablename__ = "trigger_firings"
+    __table_args__ = (UniqueConstraint("rule", "customer_id", "fired_at",
+                                       name="uq_trigger_firing"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16))  # FIRING_STATES
+    campaign_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    product_ids: Mapped[list] = mapped_column(JSON, default=list)  # what it fired about
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StockWatch(Base):
+    """Products seen out of stock by a trigger run, and when a later run saw them back: the
+    "back in stock" trigger's memory (the catalog keeps only current stock)."""
+
+    __tablename__ = "stock_watch"
+
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    out_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    restocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Signs unsubscribe tokens; default: a random key created once in data_dir/secret_key.
     secret_key: SecretStr | None = None
+    # Chat, chat completions and search answer requests without a key (limited per client
+    # address). Off: they need a widget or admin key (`shopwright keys create`).
+    public_api: bool = True
+    # How long a chat session (POST /v1/sessions) lives.
+    session_ttl_hours: float = Field(default=168.0, gt=0)
 
     shop_name: str = "Northwind Outfitters"
     shop_url: str = "https://northwind.example"
@@ -88,6 +93,14 @@ class Settings(BaseSettings):
     rate_limit_chat: str = "30/minute"
     rate_limit_search: str = "120/minute"
     rate_limit_copy: str = "20/minute"
+    # Admission control in front of the local model: requests generating at once (rows of the
+    # continuous batch; 1 turns batching off), requests waiting for a row, and how long one may
+    # wait before it is refused with 503 and Retry-After.
+    llm_max_running: int = Field(default=16, ge=1, le=512)
+    llm_max_waiting: int = Field(default=64, ge=0, le=10_000)
+    llm_queue_deadline_s: float = Field(default=10.0, gt=0)
+    # On a GPU: static KV cache and torch.compile for padded batch generation (no effect on CPU).
+    llm_compile: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -186,6 +199,24 @@ class Settings(BaseSettings):
     def ensure_dirs(self) -> None:
         for path in (self.data_dir, self.models_dir, self.index_dir):
             path.mkdir(parents=True, exist_ok=True)
+
+    # Experiments (experiments/): a thompson experiment promotes a variant whose probability to
+    # be best passes `experiment_threshold` once it has `experiment_min_impressions` impressions
+    # (and the experiment that many per variant on average); an ab experiment promotes when
+    # its always-valid p-value falls below `experiment_alpha`.
+    # Thompson keeps every variant's chance of being shown at least `experiment_propensity_floor`
+    # so other policies can still be evaluated off-policy from its logs.
+    experiment_threshold: float = Field(default=0.95, gt=0.5, lt=1)
+    experiment_min_impressions: int = Field(default=100, ge=1)
+    experiment_alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    experiment_propensity_floor: float = Field(default=0.01, ge=0, le=0.1)
+
+    # Triggered emails (campaigns/triggers.py): the rules file `shopwright triggers run` reads,
+    # and the frequency cap over all marketing email, campaigns and triggers alike: at most
+    # `marketing_cap_emails` per customer in any `marketing_cap_days` days.
+    triggers_file: Path | None = None
+    marketing_cap_emails: int = Field(default=3, ge=1)
+    marketing_cap_days: float = Field(default=7.0, gt=0)
 
 
 @lru_cache(maxsize=1)

@@ -182,3 +182,16 @@ def test_prune_keeps_a_rejected_rows_product_and_is_catalog_only(store, tmp_path
     assert report.deleted_ids == []  # P2's row was rejected, so P2 is not treated as gone
     with pytest.raises(InvalidInput, match="catalog only"):
         ingest_file(store, "customers", tmp_path / "bad.csv", prune=True, progress=False)
+
+
+def test_an_optional_image_url_column_is_stored_and_checked(store, tmp_path):
+    header = "id,title,category,price,image_url\n"
+    good = write(tmp_path / "images.csv", header + "P1,Rain Jacket,jackets,129,"
+                 "https://cdn.example/p1.jpg\nP2,Boots,boots,80,\n")
+    ingest_file(store, "catalog", good, progress=False)
+    with store.session() as session:
+        assert session.get(Product, "P1").image_url == "https://cdn.example/p1.jpg"
+        assert session.get(Product, "P2").image_url == ""  # the widget shows a placeholder
+    bad = write(tmp_path / "bad.csv", header + "P3,Tent,tents,200,javascript:alert(1)\n")
+    with pytest.raises(IngestError, match="bad.csv:2: column 'image_url'"):
+        ingest_file(store, "catalog", bad, progress=False)

@@ -13,7 +13,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from shop.logs import RedactPersonalData, install_redaction
-from shop.schema import AuditLog, Campaign, CampaignRow, Customer, Event, GeneratedContent, Product
+from shop.schema import (
+    Assignment,
+    AuditLog,
+    Campaign,
+    CampaignRow,
+    ChatSession,
+    Customer,
+    Event,
+    Feedback,
+    GeneratedContent,
+    Product,
+)
 from shop.settings import Settings
 
 ADMIN = {"Authorization": "Bearer secret"}
@@ -66,6 +77,17 @@ def test_export_then_erase_is_audited_and_leaves_nothing(context, client):
                          ).status_code == 401
     assert client.get("/v1/customers/nobody", headers=ADMIN).status_code == 404
 
+    opened = client.post("/v1/sessions", headers=ADMIN, json={"customer_id": "C1"})
+    assert opened.status_code == 201, opened.text
+    experiment = client.post("/v1/experiments", headers=ADMIN, json={
+        "name": "subject", "policy": "ab", "variants": [{"key": "A", "text": "Hi"},
+                                                        {"key": "B", "text": "Hello"}]}).json()
+    shown = client.get(f"/v1/experiments/{experiment['id']}/assign", headers=ADMIN,
+                       params={"customer_id": "C1"}).json()["variant"]
+    assert client.post("/v1/feedback", headers=ADMIN, json={
+        "experiment_id": experiment["id"], "customer_id": "C1", "variant": shown,
+        "event": "click"}).status_code == 200
+
     exported = client.get("/v1/customers/C1", headers=ADMIN)
     assert exported.status_code == 200, exported.text
     body = exported.json()
@@ -76,16 +98,21 @@ def test_export_then_erase_is_audited_and_leaves_nothing(context, client):
     assert body["generated_content"][0]["output"] == {"subject": "Hi"}
     assert body["campaign_emails"][0]["output"]["to"] == "c1@example.com"
     assert body["segment"] is None  # no served model yet: export does not train one
+    assert len(body["chats"]) == 1 and body["chats"][0]["turns"] == []
+    assert [a["variant"] for a in body["experiment_assignments"]] == [shown]
+    assert sorted(f["event"] for f in body["experiment_feedback"]) == ["click", "impression"]
 
     erased = client.delete("/v1/customers/C1", headers=ADMIN)
     assert erased.status_code == 200, erased.text
-    assert erased.json()["erased"] == {"events": 5, "generated_content": 1, "campaign_rows": 1,
-                                       "customers": 1, "campaign_files": 0}
+    assert erased.json()["erased"] == {
+        "events": 5, "generated_content": 1, "campaign_rows": 1, "chat_sessions": 1,
+        "experiment_assignments": 1, "experiment_feedback": 2, "trigger_firings": 0,
+        "customers": 1, "campaign_files": 0}
     assert client.get("/v1/customers/C1", headers=ADMIN).status_code == 404
     assert client.delete("/v1/customers/C1", headers=ADMIN).status_code == 404
 
     with context.store.session() as session:
-        for table in (Event, GeneratedContent, CampaignRow):
+        for table in (Event, GeneratedContent, CampaignRow, ChatSession, Assignment, Feedback):
             assert session.scalar(select(func.count()).select_from(table)
                                   .where(table.customer_id == "C1")) == 0
         assert session.scalar(select(func.count()).select_from(Event)) == 25  # others kept
@@ -117,12 +144,12 @@ def test_an_erased_customer_gets_cold_start_now_and_after_a_restart(context, cli
     context.recommender = RecommenderService(context.store, context.settings,
                                              encoder=fake_encoder)
     context.recommender.retrain("item_knn")
-    before = client.get("/v1/recommendations/C1").json()
+    before = client.get("/v1/recommendations/C1", headers=ADMIN).json()
     assert before["known_customer"] and not before["cold_start"]
     assert client.get("/v1/customers/C1", headers=ADMIN).json()["segment"] is not None
 
     assert client.delete("/v1/customers/C1", headers=ADMIN).status_code == 200
-    after = client.get("/v1/recommendations/C1").json()
+    after = client.get("/v1/recommendations/C1", headers=ADMIN).json()
     assert not after["known_customer"] and after["cold_start"]
     assert "C1" not in context.recommender.segments()["assignments"]
 
@@ -135,7 +162,7 @@ def test_an_erased_customer_gets_cold_start_now_and_after_a_restart(context, cli
     assert posted.status_code == 200, posted.text
     users = context.recommender._users
     assert len(set(users.values())) == len(users)
-    assert client.get("/v1/recommendations/C2").json()["known_customer"]
+    assert client.get("/v1/recommendations/C2", headers=ADMIN).json()["known_customer"]
 
     restarted = RecommenderService(context.store, context.settings, encoder=fake_encoder)
     answer = restarted.recommend("C1")  # the persisted fit still has a row for C1

@@ -53,7 +53,8 @@ def test_served_model_was_chosen_by_evaluation_and_persisted(shop):
 def test_posted_purchase_changes_next_recommendations_without_retraining(shop):
     context, client = shop
     customer = "C00367"
-    before = client.get(f"/v1/recommendations/{customer}", params={"k": 10, "explain": True})
+    before = client.get(f"/v1/recommendations/{customer}", headers=ADMIN,
+                        params={"k": 10, "explain": True})
     assert before.status_code == 200, before.text
     before_ids = [item["product_id"] for item in before.json()["items"]]
     assert len(before_ids) == 10
@@ -74,7 +75,7 @@ def test_posted_purchase_changes_next_recommendations_without_retraining(shop):
         assert session.scalar(select(func.count()).select_from(Event).where(
             Event.idempotency_key == "test-purchase-1")) == 1
 
-    after = client.get(f"/v1/recommendations/{customer}", params={"k": 10})
+    after = client.get(f"/v1/recommendations/{customer}", headers=ADMIN, params={"k": 10})
     after_ids = [item["product_id"] for item in after.json()["items"]]
     assert target not in after_ids  # purchased: excluded
     assert after_ids != before_ids
@@ -101,15 +102,17 @@ def test_events_need_the_admin_key_and_valid_fields(shop):
 @pytest.mark.slow
 def test_unknown_customer_gets_cold_start_and_filters_apply(shop):
     _, client = shop
-    cold = client.get("/v1/recommendations/never-seen", params={"k": 5, "explain": True})
+    cold = client.get("/v1/recommendations/never-seen", headers=ADMIN,
+                      params={"k": 5, "explain": True})
     assert cold.status_code == 200
     body = cold.json()
     assert body["cold_start"] and not body["known_customer"] and len(body["items"]) == 5
-    filtered = client.get("/v1/recommendations/C00002",
+    filtered = client.get("/v1/recommendations/C00002", headers=ADMIN,
                           params={"k": 5, "category": "backpacks", "max_price": 150}).json()
     assert filtered["items"]
     assert all(i["category"] == "backpacks" and i["price"] <= 150 for i in filtered["items"])
-    assert client.get("/v1/recommendations/C00002", params={"colour": "red"}).status_code == 422
+    assert client.get("/v1/recommendations/C00002", headers=ADMIN,
+                      params={"colour": "red"}).status_code == 422
 
 
 @pytest.mark.slow

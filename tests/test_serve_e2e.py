@@ -13,13 +13,16 @@ import pytest
 
 from tests.conftest import CHROMIUM_ARGS, free_port
 
+ADMIN_KEY = "e2e-admin-key"
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, model_cache):
     data_dir = tmp_path_factory.mktemp("serve")
     port = free_port()
     env = {**os.environ, "SHOPWRIGHT_DATA_DIR": str(data_dir), "SHOPWRIGHT_PORT": str(port),
-           "SHOPWRIGHT_MODEL_CACHE_DIR": str(model_cache), "HF_HUB_OFFLINE": "1"}
+           "SHOPWRIGHT_MODEL_CACHE_DIR": str(model_cache), "HF_HUB_OFFLINE": "1",
+           "SHOPWRIGHT_ADMIN_KEY": ADMIN_KEY}
     log = (data_dir / "server.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "ui.cli", "serve", "--demo"],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -49,15 +52,49 @@ def test_service_is_healthy_and_ready_on_the_demo_shop(server):
     assert ready.json()["ready"] is True
 
 
+def log_in(page, server: str, key: str = ADMIN_KEY) -> None:
+    """A person's way into the studio: the form the studio page redirects to."""
+    page.goto(server + "/studio/")
+    page.wait_for_url("**/studio-login")
+    page.get_by_label("Admin key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.mark.slow
+def test_studio_needs_an_admin_key_also_through_gradio_client(server):
+    from gradio_client import Client
+
+    for path in ("/studio/config", "/studio/gradio_api/info"):
+        assert httpx.get(server + path).status_code == 401
+        assert httpx.get(server + path, headers={"Authorization": "Bearer wrong"}
+                         ).status_code == 401
+        assert httpx.get(server + path, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+                         ).status_code == 200
+    page = httpx.get(server + "/studio/", headers={"Accept": "text/html"})
+    assert page.status_code == 303 and page.headers["location"] == "/studio-login"
+
+    client = Client(server + "/studio/", headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                    verbose=False)
+    counts = client.predict(api_name="/shop_overview")
+    rows = {row[0]: row[1] for row in counts["data"]}
+    assert rows["customers"] == 2000
+    with pytest.raises(ValueError, match="credentials were not provided"):
+        Client(server + "/studio/", verbose=False)
+
+
 @pytest.mark.slow
 @pytest.mark.browser
-def test_studio_shows_the_demo_shop_in_a_browser(server, chromium_path, tmp_path):
-    from playwright.sync_api import sync_playwright
+def test_studio_login_refuses_a_wrong_key_then_shows_the_demo_shop(server, chromium_path,
+                                                                   tmp_path):
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.goto(server + "/studio/", wait_until="networkidle")
+        log_in(page, server, key="not-the-key")
+        expect(page.get_by_role("alert")).to_contain_text("not an admin key")
+        log_in(page, server)
+        page.wait_for_url("**/studio/", wait_until="networkidle")
         overview = page.locator("#shop-overview")
         overview.wait_for(timeout=60_000)
         page.get_by_text("products", exact=True).first.wait_for(timeout=30_000)
@@ -76,7 +113,8 @@ def test_studio_search_recommendations_and_email_tabs_work_in_a_browser(server, 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.goto(server + "/studio/", wait_until="networkidle")
+        log_in(page, server)
+        page.wait_for_url("**/studio/", wait_until="networkidle")
 
         page.get_by_role("tab", name="Search").click()
         page.locator("#search-query textarea").fill("waterproof rain jacket")

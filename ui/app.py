@@ -3,61 +3,50 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from shop.errors import ShopwrightError
+from shop.keys import widget_origins
 from shop.logs import install_redaction
 from ui.api import ROUTERS
 from ui.api.deps import set_context
 from ui.api.limits import RateLimiter
 from ui.context import ShopContext, default_context
+from ui.cors import WidgetCORS
 from ui.metrics import install_metrics
-
-# The chat widget runs on the shop's own pages, so these paths answer cross-origin requests
-# from settings.cors_origins; every other path stays same-origin only.
-WIDGET_CORS_PATHS = frozenset({"/v1/chat"})
-
-
-class WidgetCORS:
-    """CORSMiddleware for the widget's paths only."""
-
-    def __init__(self, app: ASGIApp, origins: list[str]):
-        self.app = app
-        self.cors = CORSMiddleware(app, allow_origins=origins, allow_methods=["POST"],
-                                   allow_headers=["Content-Type"], max_age=600)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].rstrip("/") in WIDGET_CORS_PATHS:
-            await self.cors(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
 
 
 def create_app(context: ShopContext | None = None, with_studio: bool = True) -> FastAPI:
     context = context or default_context()
     install_redaction()  # no personal data in logs (shop/logs.py)
+    # max_body_size: FastAPI's own limit, for every route and for chunked bodies too (it counts
+    # what arrives, not only Content-Length): 413 {"detail": ...}
     app = FastAPI(title="shopwright", version="0.1.0",
-                  description="Personalization and content service for online shops.")
+                  description="Personalization and content service for online shops.",
+                  max_body_size=context.settings.max_request_bytes)
     set_context(app, context)
 
-    @app.middleware("http")
-    async def limit_body_size(request: Request, call_next):
-        length = request.headers.get("content-length")
-        limit = context.settings.max_request_bytes
-        if length and length.isdigit() and int(length) > limit:
-            return JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
-        return await call_next(request)
-
     # added last, so outermost: errors from the layers inside (413, 422) carry CORS headers too
-    app.add_middleware(WidgetCORS, origins=context.settings.cors_origins)
+    app.add_middleware(WidgetCORS, origins=context.settings.cors_origins,
+                       key_origins=lambda: widget_origins(context.store))
     install_metrics(app, context)  # outside even CORS (it only observes): 413s are counted too
     app.state.rate_limiter = RateLimiter(context.settings)
 
     @app.exception_handler(ShopwrightError)
     async def shopwright_error(_request: Request, exc: ShopwrightError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:  # Allow: every method of the path, not of one route
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(
+                request.app, request.scope))}
+        return await http_exception_handler(request, exc)
 
     for router in ROUTERS:
         app.include_router(router)
@@ -66,6 +55,20 @@ def create_app(context: ShopContext | None = None, with_studio: bool = True) -> 
         import gradio as gr
 
         from ui.studio import build_studio
+        from ui.studio_auth import install_studio_login, studio_user
 
-        app = gr.mount_gradio_app(app, build_studio(context), path="/studio")
+        install_studio_login(app, context)  # admin key only: login form, or a bearer token
+        app = gr.mount_gradio_app(app, build_studio(context), path="/studio",
+                                  auth_dependency=lambda request: studio_user(context, request))
     return app
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """The methods some route of the app answers on this path (Starlette's 405 names only the
+    first route that matched the path, so GET and DELETE on one path would say `Allow: GET`)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)

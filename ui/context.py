@@ -44,6 +44,22 @@ class ShopContext:
 
         return GenService.for_context(self)
 
+    @cached_property
+    def experiments(self):
+        """experiments.service.ExperimentService; per-segment experiments read segments from
+        the served recommender (never trained for this: without one, everyone is in the
+        default segment)."""
+        from experiments.service import ExperimentService
+
+        return ExperimentService(self.store, segment_of=self.served_segment)
+
+    def served_segment(self, customer_id: str) -> int | None:
+        """The customer's segment in the served recommender, if one is loaded or saved."""
+        if "recommender" not in self.__dict__ \
+                and not (self.settings.data_dir / "recsys" / "served.json").is_file():
+            return None
+        return self.recommender.segments().get("assignments", {}).get(customer_id)
+
     def after_ingest(self, report) -> None:
         """Keep derived state (search indexes, recommender profiles) current after ingestion."""
         for hook in AFTER_INGEST:

@@ -9,7 +9,9 @@ from ui.api import openai_compat
 from ui.api import unsubscribe
 from ui.api import customers
 from ui.api import metrics
+from ui.api import experiments
+from ui.api import sessions
 
 ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router,
            openai_compat.router, widget.router, unsubscribe.router, metrics.router,
-           customers.router]
+           customers.router, sessions.router, experiments.router]

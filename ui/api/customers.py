@@ -12,23 +12,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from shop.privacy import erase_customer, export_customer
-from ui.api.deps import Admin, Context
+from ui.api.deps import AdminCaller, Context
+from ui.api.errors import errors
 from ui.context import ShopContext
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
-# the only credential there is; audit rows name it, never hold it
-ACTOR = "admin-key"
-
-
-class Detail(BaseModel):
-    detail: str
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Detail, "description": "Missing or wrong admin key"},
-    404: {"model": Detail, "description": "No such customer"},
-}
+ERRORS = errors(401, 403, 404)
 
 
 class Profile(BaseModel):
@@ -47,6 +37,10 @@ class CustomerExport(BaseModel):
     events: list[dict[str, Any]]
     generated_content: list[dict[str, Any]]
     campaign_emails: list[dict[str, Any]]
+    chats: list[dict[str, Any]]
+    experiment_assignments: list[dict[str, Any]]
+    experiment_feedback: list[dict[str, Any]]
+    trigger_firings: list[dict[str, Any]]
     segment: dict[str, Any] | None
 
 
@@ -55,18 +49,18 @@ class Erased(BaseModel):
     erased: dict[str, int]  # rows deleted per table, and campaign files changed
 
 
-@router.get("/customers/{customer_id}", dependencies=[Admin], responses=ERRORS)
-def export(customer_id: str, context: Context) -> CustomerExport:
+@router.get("/customers/{customer_id}", responses=ERRORS)
+def export(customer_id: str, context: Context, caller: AdminCaller) -> CustomerExport:
     """Everything stored about the customer (GDPR art. 15): profile, consent, events,
     generated content, campaign emails and their recommender segment."""
     return CustomerExport.model_validate(export_customer(
-        context.store, customer_id, ACTOR, segment=lambda cid: _segment(context, cid)))
+        context.store, customer_id, caller.actor, segment=lambda cid: _segment(context, cid)))
 
 
-@router.delete("/customers/{customer_id}", dependencies=[Admin], responses=ERRORS)
-def erase(customer_id: str, context: Context) -> Erased:
+@router.delete("/customers/{customer_id}", responses=ERRORS)
+def erase(customer_id: str, context: Context, caller: AdminCaller) -> Erased:
     """Delete the customer and everything keyed by them (GDPR art. 17), in one transaction."""
-    counts = erase_customer(context.store, customer_id, ACTOR)
+    counts = erase_customer(context.store, customer_id, caller.actor)
     if "recommender" in context.__dict__:  # loaded: forget now; a later load skips them anyway
         context.recommender.forget(customer_id)
     return Erased(customer_id=customer_id, erased=counts)

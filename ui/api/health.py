@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from shop.embedded import resolve
 from shop.errors import ShopwrightError
@@ -12,12 +13,22 @@ from ui.api.deps import Context
 router = APIRouter(tags=["health"])
 
 
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, str]  # database, llm, embedder: "ok (...)" or "error: ..."
+
+
 @router.get("/healthz")
-def healthz() -> dict:
-    return {"status": "ok"}
+def healthz() -> Health:
+    return Health(status="ok")
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "Not ready: see the checks"}})
 def readyz(context: Context) -> JSONResponse:
     """Ready when the database answers and both models resolve to local weights."""
     checks: dict[str, str] = {}

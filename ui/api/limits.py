@@ -2,10 +2,11 @@
 
 Each limit has a name ("chat", "search", "copy") and its rate in the settings
 (`rate_limit_<name>`, e.g. "30/minute"); /v1/chat and /v1/chat/completions share "chat", so
-switching between them does not double a client's budget. The client is the admin key when the
-request sends it (hashed; never kept), else the client address. Any other bearer token does not
-count: the public routes never check it, so keying on it would let a caller dodge the limit by
-sending a new token each time. Windows live in this process's memory.
+switching between them does not double a client's budget. The client is the API key when the
+request sends a valid one (its id, so a widget key shared by all of a shop's visitors has one
+budget), else the client address. An invalid token never reaches the limiter (401 first), so a
+caller cannot dodge the limit by sending a new token each time. Windows live in this process's
+memory.
 
 Past the limit: 429 with `Retry-After` (seconds until the window frees a slot) and the route
 family's error shape (OpenAIRoute turns `RateLimited` into OpenAI's `rate_limit_error`).
@@ -13,8 +14,6 @@ family's error shape (OpenAIRoute turns `RateLimited` into OpenAI's `rate_limit_
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import time
 from typing import Any
@@ -22,7 +21,9 @@ from typing import Any
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
+from shop.keys import Caller
 from shop.settings import Settings
+from ui.api.deps import CallerDep
 from ui.metrics import route_of
 
 LIMITS = ("chat", "search", "copy")
@@ -45,12 +46,11 @@ class RateLimiter:
         self.enabled = settings.rate_limit_enabled
         self.items = {name: parse(getattr(settings, f"rate_limit_{name}")) for name in LIMITS}
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._admin_key = settings.admin_key.get_secret_value().encode()
 
-    def client(self, request: Request) -> str:
-        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if token and hmac.compare_digest(token.encode(), self._admin_key):
-            return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    @staticmethod
+    def client(request: Request, caller: Caller) -> str:
+        if caller.scope is not None:
+            return f"key:{caller.key_id if caller.key_id is not None else caller.name}"
         return "addr:" + (request.client.host if request.client else "unknown")
 
     def hit(self, name: str, client: str) -> int | None:
@@ -70,11 +70,11 @@ class RateLimit:
             raise ValueError(f"unknown rate limit {name!r}; one of {', '.join(LIMITS)}")
         self.name = name
 
-    async def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request, caller: CallerDep) -> None:
         limiter: RateLimiter = request.app.state.rate_limiter
         if not limiter.enabled:
             return
-        retry_after = limiter.hit(self.name, limiter.client(request))
+        retry_after = limiter.hit(self.name, limiter.client(request, caller))
         if retry_after is None:
             return
         metrics: Any = getattr(request.app.state, "metrics", None)

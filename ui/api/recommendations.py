@@ -2,36 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import ValidationError
+from pydantic import BaseModel
 
 from recsys.serving import ServeOptions
-from shop.errors import InvalidInput
-from ui.api.deps import Context
+from shop.errors import Forbidden
+from ui.api.deps import Context, KeyCaller, check_own_customer
+from ui.api.errors import errors
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 
-@router.get("/recommendations/{customer_id}")
+class RecommendedItem(BaseModel):
+    product_id: str
+    title: str | None
+    category: str | None
+    price: float | None
+    score: float | None
+    reasons: list[dict[str, Any]] | None = None  # with explain=true
+    reason_text: list[str] | None = None
+
+
+class Recommendations(BaseModel):
+    customer_id: str
+    model: str | None
+    known_customer: bool
+    cold_start: bool
+    segment: int | None
+    items: list[RecommendedItem]
+
+
+@router.get("/recommendations/{customer_id}", responses=errors(401, 403, 422),
+            response_model_exclude_unset=True)  # reasons only with explain
 def recommendations(
     request: Request,
     context: Context,
+    caller: KeyCaller,
     customer_id: str,
-    boost: Annotated[list[str] | None, Query()] = None,
-    bury: Annotated[list[str] | None, Query()] = None,
-) -> dict:
+    options: Annotated[ServeOptions, Query()],
+) -> Recommendations:
     """Query parameters are the fields of ServeOptions (k, explain, category, min_price,
-    max_price, max_per_category, exclude_seen, in_stock_only, ...). An unknown customer gets
-    cold-start recommendations."""
-    params: dict = {key: value for key, value in request.query_params.items()
-                    if key not in ("boost", "bury")}
-    params["boost"] = boost or []
-    params["bury"] = bury or []
-    try:
-        options = ServeOptions.model_validate(params)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidInput(f"bad query parameter(s): {problems}") from None
-    return context.recommender.recommend(customer_id, options)
+    max_price, max_per_category, exclude_seen, in_stock_only, boost, bury, ...). An unknown
+    customer gets cold-start recommendations. A widget key gets its own chat session's
+    customer only, without `explain` (the reasons name what the customer viewed and bought)."""
+    check_own_customer(caller, request, context, customer_id)
+    if options.explain and not caller.is_admin:
+        raise Forbidden("explained recommendations are personal data; they need an admin key")
+    return Recommendations.model_validate(context.recommender.recommend(customer_id, options))

@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from retrieval.search import Hit, Mode, build_request
 from shop.errors import InvalidInput
-from ui.api.deps import Context
+from ui.api.deps import Context, Public
+from ui.api.errors import errors
 from ui.api.limits import rate_limit
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -33,20 +34,22 @@ class SearchEnvelope(BaseModel):
 
 
 @router.get("/search", response_model=list[Hit] | SearchEnvelope,
-            dependencies=[rate_limit("search")])
+            dependencies=[Public, rate_limit("search")], responses=errors(401, 403, 422, 429))
 def search(
     request: Request,
     response: Response,
     context: Context,
-    q: Annotated[str, Query(description="What to search for")] = "",
+    q: Annotated[str, Query(description="What to search for", min_length=1, max_length=500,
+                            pattern=r"\S")],
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     kb: Annotated[bool, Query(description="Search the knowledge base instead")] = False,
     mode: Mode = "hybrid",
     category: str | None = None,
-    min_price: float | None = None,
-    max_price: float | None = None,
+    min_price: Annotated[float | None, Query(ge=0)] = None,
+    max_price: Annotated[float | None, Query(ge=0)] = None,
     in_stock: bool = False,
-    locale: str | None = None,
+    locale: Annotated[str | None, Query(pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
+                                        description="e.g. de or de-DE")] = None,
     understand: Annotated[bool, Query(description="Read filters from the query")] = True,
     envelope: Annotated[bool, Query(description="Return hits and parsed filters")] = False,
 ) -> list[Hit] | SearchEnvelope:

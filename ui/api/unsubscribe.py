@@ -55,7 +55,13 @@ def _error(request: Request, context: ShopContext, exc: ShopwrightError) -> Resp
     return _reply(request, context, exc.status_code, title, str(exc))
 
 
-@router.get("/v1/unsubscribe", response_class=HTMLResponse)
+# errors are pages for people, like the answers
+PAGES = {code: {"description": text, "content": {"text/html": {}}}
+         for code, text in ((400, "Invalid or forged link, or not a one-click body"),
+                            (404, "The link's customer is gone"))}
+
+
+@router.get("/v1/unsubscribe", response_class=HTMLResponse, responses=PAGES)
 def confirm_page(request: Request, context: Context, token: str | None = None) -> Response:
     """A page with one button that POSTs the one-click body; changes nothing by itself."""
     try:
@@ -73,7 +79,7 @@ def confirm_page(request: Request, context: Context, token: str | None = None) -
                   f"Stop marketing emails from {context.settings.shop_name}?", form=True)
 
 
-@router.post("/v1/unsubscribe", response_class=HTMLResponse)
+@router.post("/v1/unsubscribe", response_class=HTMLResponse, responses=PAGES)
 async def one_click(request: Request, context: Context, token: str | None = None) -> Response:
     """RFC 8058: body `List-Unsubscribe=One-Click` (urlencoded or multipart). Idempotent."""
     try:

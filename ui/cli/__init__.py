@@ -7,10 +7,11 @@ import sys
 import typer
 
 from shop.errors import ShopwrightError
-from ui.cli import campaign, data, models, serve
+from ui.cli import campaign, data, keys, models, serve
 from ui.cli import generate as generate_cli
 from ui.cli import evaluate, evaluate_chat, search as search_cli
 from ui.cli import recsys as recsys_cli
+from ui.cli import experiment, triggers
 
 app = typer.Typer(
     name="shopwright",
@@ -33,6 +34,9 @@ app.add_typer(evaluate.app, name="eval")
 app.add_typer(recsys_cli.app, name="recsys")
 app.command("segments")(recsys_cli.segments)
 app.add_typer(campaign.app, name="campaign")
+app.add_typer(experiment.app, name="experiment")
+app.add_typer(triggers.app, name="triggers")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

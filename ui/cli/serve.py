@@ -15,6 +15,7 @@ def serve(
     """Start the HTTP server: REST API under /v1, health at /healthz and /readyz, studio at /studio."""
     import uvicorn
 
+    from shop.settings import PLACEHOLDER_ADMIN_KEY
     from ui.app import create_app
     from ui.context import default_context
 
@@ -28,4 +29,7 @@ def serve(
     app = create_app(context)
     typer.echo(f"shopwright on http://{host or settings.host}:{port or settings.port} "
                "(studio at /studio, API docs at /docs, chat widget demo at /widget/demo)")
+    if settings.admin_key.get_secret_value() == PLACEHOLDER_ADMIN_KEY:
+        typer.echo(f"studio sign-in: the admin key {PLACEHOLDER_ADMIN_KEY!r} (a placeholder: set "
+                   "SHOPWRIGHT_ADMIN_KEY, or create keys with `shopwright keys create`)")
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
