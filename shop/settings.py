@@ -215,6 +215,8 @@ class Settings(BaseSettings):
     # and the frequency cap over all marketing email, campaigns and triggers alike: at most
     # `marketing_cap_emails` per customer in any `marketing_cap_days` days.
     triggers_file: Path | None = None
+    # `serve` runs the rules every this many minutes (0: never; run `triggers run` from cron)
+    triggers_every_minutes: float = Field(default=0.0, ge=0)
     marketing_cap_emails: int = Field(default=3, ge=1)
     marketing_cap_days: float = Field(default=7.0, gt=0)
 

@@ -176,3 +176,25 @@ def test_cli_dry_run_counts_and_writes_nothing(shop, tmp_path, monkeypatch):
         assert session.scalars(select(TriggerFiring)).first() is None
     missing = CliRunner().invoke(app, ["triggers", "run"])
     assert missing.exit_code != 0
+
+
+def test_serve_runs_the_rules_periodically_and_survives_a_failing_run(monkeypatch, tmp_path):
+    import time
+
+    from ui.cli import triggers as triggers_cli
+
+    runs = []
+
+    def fake_run(context, path, dry_run=False):
+        runs.append(path)
+        if len(runs) == 1:
+            raise RuntimeError("database went away")
+        return {"rules": {"cart": {"enqueued": 1}}}
+
+    monkeypatch.setattr(triggers_cli, "run_once", fake_run)
+    stop = triggers_cli.start_loop(object(), tmp_path / "rules.yaml", every_s=0.01)
+    deadline = time.monotonic() + 30
+    while len(runs) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    assert len(runs) >= 3  # kept going after the failure

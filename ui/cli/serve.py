@@ -27,6 +27,12 @@ def serve(
             typer.echo(line)
     settings = context.settings
     app = create_app(context)
+    if settings.triggers_every_minutes and settings.triggers_file:
+        from ui.cli.triggers import start_loop
+
+        start_loop(context, settings.triggers_file, settings.triggers_every_minutes * 60)
+        typer.echo(f"triggers from {settings.triggers_file} every "
+                   f"{settings.triggers_every_minutes:g} minutes")
     typer.echo(f"shopwright on http://{host or settings.host}:{port or settings.port} "
                "(studio at /studio, API docs at /docs, chat widget demo at /widget/demo)")
     if settings.admin_key.get_secret_value() == PLACEHOLDER_ADMIN_KEY:
