@@ -11,9 +11,7 @@ Scopes:
 
 `SHOPWRIGHT_ADMIN_KEY` stays valid as a bootstrap admin key (`Caller.key_id` None).
 
-A chat session (`create_session`) binds a random session id to a customer, or to nobody for an
-anonymous shopper. An admin key (the shop's server, which knows who is logged in) may bind any
-customer; a widget key only anonymous sessions, so a page cannot claim to be someone else.
+Chat sessions, which a widget key's reach is bounded by, are in shop/sessions.py.
 """
 
 from __future__ import annotations
@@ -22,13 +20,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
 
-from shop.errors import Forbidden, InvalidInput, NotFound
-from shop.schema import KEY_SCOPES, ApiKey, ChatSession, Customer, utcnow
+from shop.errors import InvalidInput, NotFound
+from shop.schema import KEY_SCOPES, ApiKey, utcnow
 from shop.settings import Settings
 from shop.store import Store
 
@@ -121,32 +118,6 @@ def widget_origins(store: Store) -> set[str]:
         return {origin for origins in rows for origin in origins or ()}
 
 
-def create_session(store: Store, caller: Caller, ttl: timedelta,
-                   customer_id: str | None = None) -> dict:
-    """A new chat session; returns its id (shown once, kept hashed), customer and expiry."""
-    if customer_id is not None and not caller.is_admin:
-        raise Forbidden("only an admin key may bind a session to a customer (the shop's "
-                              "server knows who is logged in; a web page could claim anyone)")
-    session_id = secrets.token_urlsafe(24)
-    expires_at = utcnow() + ttl
-    with store.session() as session:
-        if customer_id is not None and session.get(Customer, customer_id) is None:
-            raise NotFound(f"no customer {customer_id!r}")
-        session.add(ChatSession(id_hash=digest(session_id), key_id=caller.key_id,
-                                customer_id=customer_id, turns=[], expires_at=expires_at))
-    return {"session_id": session_id, "customer_id": customer_id,
-            "expires_at": expires_at.isoformat()}
-
-
-def session_customer(store: Store, session_id: str) -> tuple[bool, str | None]:
-    """(whether the session exists and has not expired, its customer or None)."""
-    with store.session() as session:
-        row = session.get(ChatSession, digest(session_id))
-        if row is None or _aware(row.expires_at) <= datetime.now(UTC):
-            return False, None
-        return True, row.customer_id
-
-
 def _origin(value: str) -> str:
     value = value.strip().rstrip("/")
     scheme, sep, host = value.partition("://")
@@ -154,11 +125,6 @@ def _origin(value: str) -> str:
         raise InvalidInput(f"origin {value!r} must look like https://shop.example "
                            "(scheme and host, no path)")
     return value
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _as_dict(row: ApiKey) -> dict:

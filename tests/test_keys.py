@@ -92,7 +92,8 @@ def test_a_widget_key_reaches_its_own_session_only(context, client):
 def test_an_anonymous_widget_session_and_an_expired_one(context, client):
     from datetime import timedelta
 
-    from shop.keys import authenticate, create_session
+    from shop.keys import authenticate
+    from shop.sessions import create_session
 
     _, widget = create_key(context.store, "widget")
     anonymous = client.post("/v1/sessions", headers=bearer(widget), json={})

@@ -21,7 +21,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shop.errors import Forbidden, Unauthorized
-from shop.keys import Caller, authenticate, session_customer
+from shop.keys import Caller, authenticate
+from shop.sessions import session_customer
 from ui.context import ShopContext
 
 SESSION_HEADER = "X-Shopwright-Session"

@@ -12,7 +12,7 @@ from datetime import timedelta
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from shop.keys import create_session
+from shop.sessions import create_session
 from ui.api.deps import Context, KeyCaller
 from ui.api.errors import errors
 
