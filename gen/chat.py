@@ -17,8 +17,10 @@ is streamed, and a sentence cut off by the token budget never ships.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -37,6 +39,7 @@ from gen.chat_products import (
     product_answer,
 )
 from gen.engine import Engine, GenerationOptions
+from gen.generation import drive
 from gen.guardrails import (
     Facts,
     grounding_violations,
@@ -155,7 +158,7 @@ class ChatAssistant:
         return {"message": message, "history": history, "redacted": sorted(set(kinds)),
                 "max_new_tokens": request.max_new_tokens}
 
-    def _condense(self, state: dict[str, Any]) -> str:
+    async def _condense(self, state: dict[str, Any]) -> str:
         message = state["message"]
         users = [turn["content"] for turn in state["history"] if turn["role"] == "user"]
         if not users:
@@ -163,7 +166,7 @@ class ChatAssistant:
         system, user = self.condense_prompt.render_chat(history=state["history"],
                                                         question=message)
         chain = self._prompt_messages | self._llm(40).bind(stop=["\n"]) | StrOutputParser()
-        rewritten = chain.invoke({"system": system, "user": user}).strip()
+        rewritten = (await chain.ainvoke({"system": system, "user": user})).strip()
         # the small model drifts: keep its rewrite only if it stays on the customer's words
         asked = content_terms(message + " " + users[-1])
         if rewritten and len(rewritten) < 300 and content_terms(rewritten) & asked:
@@ -237,8 +240,13 @@ class ChatAssistant:
     # ---- answering -------------------------------------------------------------------------
 
     def stream(self, request: ChatRequest) -> Iterator[str | ChatReply]:
-        """Yield guarded text pieces, then the finished ChatReply as the last item."""
-        state = self.context_chain.invoke(request)
+        """`astream` for threads (the CLI, the studio)."""
+        return drive(lambda: self.astream(request))
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[str | ChatReply]:
+        """Yield guarded text pieces, then the finished ChatReply as the last item. The model
+        is awaited, never waited for in a thread; search and quoting run in worker threads."""
+        state = await self.context_chain.ainvoke(request)
         retrieved = state["retrieved"]
         reply = ChatReply(answer="", intent=retrieved["intent"], question=state["question"],
                           redacted=state["redacted"], parsed_filters=retrieved["filters"])
@@ -249,7 +257,8 @@ class ChatAssistant:
             yield reply
             return
         if reply.intent == "shopping":
-            yield from self._shop(reply, state)
+            for item in await asyncio.to_thread(lambda: list(self._shop(reply, state))):
+                yield item
             return
         if not retrieved["passages"]:
             reply.handoff, reply.handoff_reason = True, "nothing relevant was retrieved"
@@ -259,9 +268,10 @@ class ChatAssistant:
             return
         quoted: list[Unit] = []
         if self.mode == "generative":
-            yield from self._generate(reply, state)
+            async for piece in self._generate(reply, state):
+                yield piece
         if not reply.answer:  # extractive mode, or nothing the model wrote survived the checks
-            quoted = self._quote(state)
+            quoted = await asyncio.to_thread(self._quote, state)
             reply.mode = "extractive"
             for i, unit in enumerate(quoted):
                 text = unit.text
@@ -280,21 +290,28 @@ class ChatAssistant:
         *_, final = self.stream(request)
         return final
 
-    def _generate(self, reply: ChatReply, state: dict[str, Any]) -> Iterator[str]:
+    async def _generate(self, reply: ChatReply, state: dict[str, Any]) -> AsyncIterator[str]:
         chain = self._prompt_messages | self._llm(state["max_new_tokens"])
         guard = SentenceGuard(state["facts"], self.allowed_hosts, state["system"],
                               state["verifier"])
         # a model that echoes its instructions to a plain question gets the page quoted instead
         # of a refusal; an injection attempt gets the refusal
         quote_instead = not looks_like_injection(state["message"])
-        for chunk in chain.stream({"system": state["system"], "user": state["user"]}):
-            pieces = guard.feed(str(chunk.content))
-            if guard.refused:
-                if not quote_instead:
-                    yield from pieces
-                break
-            yield from pieces
-        yield from guard.flush()
+        pieces: list[str] = []
+        # closed on leaving the loop, so a refused answer frees its row in the batch at once
+        async with aclosing(chain.astream({"system": state["system"],
+                                           "user": state["user"]})) as chunks:
+            async for chunk in chunks:
+                pieces = guard.feed(str(chunk.content))
+                if guard.refused:
+                    break
+                for piece in pieces:
+                    yield piece
+        if guard.refused and not quote_instead:
+            for piece in pieces:
+                yield piece
+        for piece in guard.flush():
+            yield piece
         reply.guard_events = guard.events
         reply.answer, reply.mode = guard.text, "generative"
         if guard.refused and quote_instead:

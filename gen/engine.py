@@ -2,14 +2,17 @@
 
 An engine turns chat requests into text. `generate` (a batch) is the one required method;
 `stream` defaults to yielding the whole reply as one piece, and engines that can do better
-(transformers with a streamer thread, an OpenAI-compatible server) override it.
+(transformers' continuous batcher, an OpenAI-compatible server) override it. `start` begins
+one request and returns its `Generation` handle (gen/generation.py); `astream` and `agenerate`
+are the same for coroutines, so an async edge awaits the model instead of parking a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -18,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shop.errors import ConfigError, InvalidInput
 
 if TYPE_CHECKING:
+    from gen.generation import Generation
     from shop.settings import Settings
 
 
@@ -90,12 +94,31 @@ class Engine:
     # True when the backend batches concurrent requests itself (a vLLM server): then no local
     # scheduler goes in front of it
     batches_itself: bool = False
+    # True when concurrent `start`s share the model step by step (a continuous batcher): then
+    # the service sends every request that way, not through padded `generate` batches
+    batches_streams: bool = False
+    generated_tokens: int = 0  # by `start`ed requests, for metrics
 
     def generate(self, requests: list[GenerationRequest]) -> list[Result]:
         raise NotImplementedError
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         yield self.generate([request])[0].text
+
+    def start(self, request: GenerationRequest,
+              loop: asyncio.AbstractEventLoop | None = None) -> Generation:
+        """Begin one request; its pieces and Result arrive on the handle (for a coroutine on
+        `loop`). By default `stream` runs in a worker thread."""
+        from gen.generation import Generation, stream_in_thread
+
+        return stream_in_thread(self.stream, Generation(request, loop), self.model_name)
+
+    async def astream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        async for piece in self.start(request, asyncio.get_running_loop()).pieces():
+            yield piece
+
+    async def agenerate(self, request: GenerationRequest) -> Result:
+        return (await asyncio.to_thread(self.generate, [request]))[0]
 
     def complete(self, system: str, user: str, **options) -> str:
         return self.generate([GenerationRequest.chat(system, user, **options)])[0].text

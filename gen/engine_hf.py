@@ -1,5 +1,11 @@
 """The transformers engine over `gen.llm.load_llm`: padded batches, chat template, streaming.
 
+Two ways through the model, sharing one lock so they never run at the same time:
+- `generate`: padded batches, for batch jobs (emails for a whole audience: big batches of
+  sampled candidates, scored by their log-probability);
+- `start` / `stream` / `agenerate`: one continuous batch (gen/batching.py) that concurrent
+  requests join and leave step by step: the chat widget's shoppers, and the API's generations.
+
 Batches use the main copy (float32 on CPU: no fast bf16 matrix units here). `stream` may use
 a second copy in another dtype (`stream_dtype`): bf16 decodes one stream a little faster, but a
 chat turn's time to first token is dominated by the prefill of a ~600-token prompt, and that
@@ -15,41 +21,51 @@ padding and the positions follow the mask, so greedy output is the same as witho
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
+from gen.batching import ContinuousBatcher, shared_prefix_length
 from gen.engine import (
     Engine,
     GenerationOptions,
     GenerationRequest,
     Result,
-    StopStreamFilter,
     cut_at_stop,
     join_prefill,
     register,
 )
+from gen.generation import Generation
 from gen.llm import LoadedLLM, load_llm
 from shop.settings import Settings
 
 
 class TransformersEngine(Engine):
     name = "transformers"
+    batches_streams = True
 
     min_shared_prefix = 16  # tokens; below this one more forward pass is not worth it
 
     def __init__(self, llm: LoadedLLM, stream_llm: LoadedLLM | None = None,
-                 max_batch: int = 32, compile: bool = False, prefix_cache: bool = True):
+                 max_batch: int = 32, compile: bool = False, prefix_cache: bool = True,
+                 max_running: int = 32, queue_deadline_s: float | None = None):
         self.llm = llm
         self.prefix_cache = prefix_cache and not compile  # a static cache has its own layout
         self.stream_llm = stream_llm or llm
         self.model_name = llm.name
         self.max_batch = max_batch
-        self._lock = threading.Lock()  # one generate at a time: the cores are the bottleneck
+        self.max_running = max_running
+        self.queue_deadline_s = queue_deadline_s
+        self._lock = threading.Lock()  # one forward pass at a time: the cores are the bottleneck
         self._gpu = llm.device.startswith("cuda")
+        self._eager_forward = llm.model.forward
         if compile and self._gpu:  # static KV cache + torch.compile pay only on a GPU
             import torch
 
+            # padded `generate` only: the continuous batcher's shapes change every step, so
+            # it keeps calling the model's eager forward
             llm.model.generation_config.cache_implementation = "static"
             llm.model.forward = torch.compile(llm.model.forward, mode="reduce-overhead")
 
@@ -60,6 +76,9 @@ class TransformersEngine(Engine):
         stream_llm = None
         if stream_dtype and stream_dtype != llm.dtype:
             stream_llm = load_llm(settings.model_copy(update={"llm_dtype": stream_dtype}))
+        kwargs.setdefault("compile", settings.llm_compile)
+        kwargs.setdefault("max_running", settings.llm_max_running)
+        kwargs.setdefault("queue_deadline_s", settings.llm_queue_deadline_s)
         return cls(llm, stream_llm, **kwargs)
 
     # ---- prompt building -------------------------------------------------------------------
@@ -161,60 +180,30 @@ class TransformersEngine(Engine):
             else "past_key_values"
         return {name: cache}
 
-    # ---- stream ----------------------------------------------------------------------------
+    # ---- continuous batch ------------------------------------------------------------------
+
+    @cached_property
+    def batcher(self) -> ContinuousBatcher:
+        llm = self.stream_llm
+        return ContinuousBatcher(llm, lambda request: self.render(request, llm.tokenizer),
+                                 self.max_running, self._lock, self.prefix_cache,
+                                 self.min_shared_prefix,
+                                 self._eager_forward if llm is self.llm else None,
+                                 queue_deadline_s=self.queue_deadline_s)
+
+    @property
+    def generated_tokens(self) -> int:  # type: ignore[override]
+        return self.batcher.stats.generated_tokens
+
+    def start(self, request: GenerationRequest,
+              loop: asyncio.AbstractEventLoop | None = None) -> Generation:
+        return self.batcher.submit(request, loop)
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        yield from self.start(request)
 
-        llm = self.stream_llm
-        caller_gone = threading.Event()
-
-        class _CallerGone(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return torch.full((input_ids.shape[0],), caller_gone.is_set(), dtype=torch.bool)
-
-        encoded = llm.tokenizer([self.render(request, llm.tokenizer)], return_tensors="pt",
-                                add_special_tokens=False).to(llm.model.device)
-        streamer = TextIteratorStreamer(llm.tokenizer, skip_prompt=True,
-                                        skip_special_tokens=True, timeout=300)
-        kwargs = self._generate_kwargs(llm, request.options)
-        kwargs.pop("stop_strings", None)  # applied below as text arrives, without a tokenizer pass
-        kwargs.pop("tokenizer", None)
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                with self._lock, torch.inference_mode():
-                    if request.options.seed is not None:
-                        torch.manual_seed(request.options.seed)
-                    llm.model.generate(**encoded, streamer=streamer,
-                                       stopping_criteria=StoppingCriteriaList([_CallerGone()]),
-                                       **kwargs)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                errors.append(exc)
-                streamer.end()
-
-        worker = threading.Thread(target=run, name="llm-stream", daemon=True)
-        worker.start()
-        stops = StopStreamFilter(request.options.stop)
-        if request.prefill:
-            yield request.prefill  # the model continues it; the caller sees the whole reply
-        try:
-            for piece in streamer:
-                out = stops.feed(piece)
-                if out:
-                    yield out
-                if stops.stopped:
-                    break
-            tail = stops.flush()
-            if tail:
-                yield tail
-        finally:
-            caller_gone.set()  # the generate loop ends at its next token
-            worker.join(timeout=60)
-        if errors:
-            raise errors[0]
+    async def agenerate(self, request: GenerationRequest) -> Result:
+        return await self.start(request, asyncio.get_running_loop()).await_result()
 
 
 @register("transformers")
@@ -222,15 +211,6 @@ def _make(settings: Settings | None = None, **kwargs: Any) -> TransformersEngine
     from shop.settings import get_settings
 
     return TransformersEngine.from_settings(settings or get_settings(), **kwargs)
-
-
-def shared_prefix_length(rows: list[list[int]]) -> int:
-    """How many leading tokens every row shares, leaving each row at least one of its own."""
-    limit = min(len(row) for row in rows) - 1
-    length = 0
-    while length < limit and all(row[length] == rows[0][length] for row in rows):
-        length += 1
-    return length
 
 
 def pad_after_prefix(rows: list[list[int]], common: int, pad_id: int):

@@ -1,17 +1,21 @@
-"""A LangChain `BaseChatModel` over our engine interface, so LCEL chains run on any engine."""
+"""A LangChain `BaseChatModel` over our engine interface, so LCEL chains run on any engine
+(`ainvoke` and `astream` await the engine, so async chains hold no thread while it works)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
-from gen.engine import Engine, GenerationOptions, GenerationRequest, Message
+from gen.engine import Engine, GenerationOptions, GenerationRequest, Message, Result
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
@@ -38,11 +42,12 @@ class EngineChatModel(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
-        result = self.engine.generate([to_request(messages, self.options, stop)])[0]
-        message = AIMessage(content=result.text, response_metadata={
-            "model": result.model, "finish_reason": result.finish_reason,
-            "completion_tokens": result.completion_tokens})
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return chat_result(self.engine.generate([to_request(messages, self.options, stop)])[0])
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                         run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                         **kwargs: Any) -> ChatResult:
+        return chat_result(await self.engine.agenerate(to_request(messages, self.options, stop)))
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None,
@@ -52,3 +57,19 @@ class EngineChatModel(BaseChatModel):
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        async for piece in self.engine.astream(to_request(messages, self.options, stop)):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                await run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+
+
+def chat_result(result: Result) -> ChatResult:
+    message = AIMessage(content=result.text, response_metadata={
+        "model": result.model, "finish_reason": result.finish_reason,
+        "completion_tokens": result.completion_tokens})
+    return ChatResult(generations=[ChatGeneration(message=message)])

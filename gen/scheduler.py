@@ -1,8 +1,14 @@
-"""Dynamic batching: concurrent callers share padded `generate` calls.
+"""How the API reaches the model: admission control, then batching.
 
-One worker thread takes up to `max_batch` waiting requests, waiting at most `max_wait_ms` for
-the batch to fill after the first one arrives. The queue is bounded (full -> `QueueFull`).
-A request whose caller gave up (future cancelled, or deadline passed) is dropped before it runs.
+`ScheduledEngine` is the engine the service hands out. Every request, streamed or not, first
+takes a slot from the `AdmissionGate` (gen/admission.py). Then:
+- an engine that batches streams itself (transformers' continuous batcher, gen/batching.py)
+  gets each request as one more row of its running batch;
+- any other engine gets non-streamed requests through the `BatchScheduler` below, which merges
+  concurrent callers into padded `generate` calls: one worker thread takes up to `max_batch`
+  waiting requests, waiting at most `max_wait_ms` for the batch to fill after the first one
+  arrives. Its queue is bounded (full -> `QueueFull`). A request whose caller gave up (future
+  cancelled, or deadline passed) is dropped before it runs.
 """
 
 from __future__ import annotations
@@ -11,19 +17,19 @@ import asyncio
 import queue
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
+from gen.admission import AdmissionGate
 from gen.engine import Engine, GenerationRequest, Result
-from shop.errors import ShopwrightError
+from gen.generation import drive
+from shop.errors import Busy, ShopwrightError
 
 
-class QueueFull(ShopwrightError):
+class QueueFull(Busy):
     """Too many generation requests are waiting; retry later."""
-
-    status_code = 503
-    exit_code = 6
 
 
 class GenerationTimeout(ShopwrightError):
@@ -72,7 +78,7 @@ class BatchScheduler:
             self._queue.put_nowait(pending)
         except queue.Full:
             raise QueueFull(f"{self._queue.maxsize} generation requests already waiting; "
-                            "retry in a moment") from None
+                            "retry in a moment", retry_after=1) from None
         return pending.future
 
     def generate(self, request: GenerationRequest, timeout_s: float | None = None) -> Result:
@@ -168,26 +174,43 @@ class BatchScheduler:
 
 
 class ScheduledEngine(Engine):
-    """An engine whose batches go through a shared scheduler, so concurrent callers (API
-    requests in different threads) are merged into one padded `generate` call."""
+    """The service's engine: each request takes an admission slot, then joins the engine's
+    running batch (continuous batching) or a padded batch of concurrent callers."""
 
-    def __init__(self, engine: Engine, scheduler: BatchScheduler | None = None):
+    def __init__(self, engine: Engine, scheduler: BatchScheduler | None = None,
+                 gate: AdmissionGate | None = None):
         self.inner = engine
         self.scheduler = scheduler or BatchScheduler(engine, max_batch=engine.max_batch)
+        self.gate = gate or AdmissionGate(max_running=engine.max_batch)
         self.max_batch = self.scheduler.max_batch
         self.name = f"scheduled-{engine.name}"
         self.model_name = engine.model_name
 
-    def generate(self, requests: list[GenerationRequest]) -> list[Result]:
-        futures = [self.scheduler.submit(request) for request in requests]
-        try:
-            return [future.result(timeout=self.scheduler.default_timeout_s)
-                    for future in futures]
-        except FutureTimeout:
-            raise GenerationTimeout("generation timed out") from None
-        finally:
-            for future in futures:
-                future.cancel()
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for a slot or for a padded batch."""
+        return self.gate.waiting + self.scheduler.queue_depth
 
-    def stream(self, request: GenerationRequest):
-        return self.inner.stream(request)
+    @property
+    def generated_tokens(self) -> int:
+        return self.scheduler.stats.generated_tokens + self.inner.generated_tokens
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Result]:
+        async def together() -> list[Result]:
+            return list(await asyncio.gather(*(self.agenerate(r) for r in requests)))
+
+        return asyncio.run(together()) if requests else []
+
+    async def agenerate(self, request: GenerationRequest) -> Result:
+        async with self.gate.aslot():
+            if self.inner.batches_streams:
+                return await self.inner.agenerate(request)
+            return await self.scheduler.agenerate(request)
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        return drive(lambda: self.astream(request))
+
+    async def astream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        async with self.gate.aslot():
+            async for piece in self.inner.astream(request):
+                yield piece

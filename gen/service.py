@@ -7,8 +7,9 @@ Every generated piece is recorded in `generated_content`.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlparse
@@ -16,6 +17,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from gen.ad_copy import AdCopywriter, CopyOptions, Variant
+from gen.admission import AdmissionGate
 from gen.answer import KnowledgeUnits
 from gen.chat import ChatAssistant, ChatReply, ChatRequest
 from gen.chat_mode import resolve_chat_mode
@@ -24,6 +26,7 @@ from gen.content import record
 from gen.email import CANDIDATES as EMAIL_CANDIDATES
 from gen.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
 from gen.engine import Engine, engine_from_settings
+from gen.generation import drive
 from gen.prompts import PromptLibrary, default_library
 from gen.scheduler import ScheduledEngine
 from gen.sources import (
@@ -135,9 +138,12 @@ class GenService:
         with self._lock:
             if self._engine is None:
                 engine = engine_from_settings(self.settings)
-                # concurrent API callers share batches through the scheduler, unless the
-                # backend (a vLLM server) batches concurrent requests itself
-                self._engine = engine if engine.batches_itself else ScheduledEngine(engine)
+                # concurrent API callers are admitted (bounded) and share batches, unless
+                # the backend (a vLLM server) batches and queues requests itself
+                self._engine = engine if engine.batches_itself else ScheduledEngine(
+                    engine, gate=AdmissionGate(self.settings.llm_max_running,
+                                               self.settings.llm_max_waiting,
+                                               self.settings.llm_queue_deadline_s))
             return self._engine
 
     @cached_property
@@ -291,16 +297,29 @@ class GenService:
                              mode=mode or self.chat_mode(), knowledge=self.knowledge,
                              understand=understand, brands=catalog_brands(self.store))
 
-    def chat_stream(self, request: ChatRequest, save: bool = True,
-                    mode: str | None = None) -> Iterator[str | ChatReply]:
-        assistant = self.assistant(mode)
-        for item in assistant.stream(request):
+    async def achat_stream(self, request: ChatRequest, save: bool = True,
+                           mode: str | None = None) -> AsyncIterator[str | ChatReply]:
+        """Guarded text pieces, then the ChatReply; the model is awaited, not waited for."""
+        assistant = await asyncio.to_thread(self.assistant, mode)  # reads the KB version
+        async for item in assistant.astream(request):
             if isinstance(item, ChatReply) and save:
                 # stored redacted: the raw message never reaches the store
-                record(self.store, "chat", assistant.answer_prompt, self.engine.model_name,
-                       {"question": item.question, "turns": len(request.history)},
-                       [item.as_dict()])
+                await asyncio.to_thread(
+                    record, self.store, "chat", assistant.answer_prompt, self.engine.model_name,
+                    {"question": item.question, "turns": len(request.history)},
+                    [item.as_dict()])
             yield item
+
+    async def achat(self, request: ChatRequest, save: bool = True,
+                    mode: str | None = None) -> ChatReply:
+        async for item in self.achat_stream(request, save, mode):
+            final = item
+        return final  # the stream always ends with its ChatReply
+
+    def chat_stream(self, request: ChatRequest, save: bool = True,
+                    mode: str | None = None) -> Iterator[str | ChatReply]:
+        """`achat_stream` for threads (the CLI, the studio)."""
+        return drive(lambda: self.achat_stream(request, save, mode))
 
     def chat(self, request: ChatRequest, save: bool = True, mode: str | None = None) -> ChatReply:
         *_, final = self.chat_stream(request, save, mode)

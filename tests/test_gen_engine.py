@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -92,6 +93,14 @@ def test_engine_contract_batch_order_stop_and_stream(echo_engine):
     assert [r.text for r in results] == ["echo: q0", "echo: q1", "echo: q2"]
     streamed = "".join(echo_engine.stream(ask("hello", stop=["END"])))
     assert streamed.strip() == "echo: hello"
+
+
+    async def awaited() -> tuple[str, str]:
+        pieces = [piece async for piece in echo_engine.astream(ask("async", stop=["END"]))]
+        result = await echo_engine.agenerate(ask("again", stop=["END"]))
+        return "".join(pieces).strip(), result.text
+
+    assert asyncio.run(awaited()) == ("echo: async", "echo: again")
 
 
 def test_openai_engine_sends_options(openai_server):

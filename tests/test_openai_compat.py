@@ -185,20 +185,21 @@ def test_malformed_and_oversized_bodies_are_4xx(client):
 def test_service_errors_keep_their_status_in_openai_shape(client, context, monkeypatch):
     from gen.scheduler import QueueFull
 
-    def busy(*args, **kwargs):
-        raise QueueFull("too many generation requests waiting")
+    async def busy(*args, **kwargs):
+        raise QueueFull("too many generation requests waiting", retry_after=3)
+        yield  # an async generator, as the service's
 
-    monkeypatch.setattr(context.generation, "chat_stream", busy)
+    monkeypatch.setattr(context.generation, "achat_stream", busy)
     for stream in (False, True):
         response = client.post("/v1/chat/completions", json=ask(stream=stream))
-        assert response.status_code == 503
+        assert response.status_code == 503 and response.headers["retry-after"] == "3"
         assert response.json()["error"]["type"] == "server_error"
 
-    def fails_midway(*args, **kwargs):
+    async def fails_midway(*args, **kwargs):
         yield "A first sentence."
         raise QueueFull("too many generation requests waiting")
 
-    monkeypatch.setattr(context.generation, "chat_stream", fails_midway)
+    monkeypatch.setattr(context.generation, "achat_stream", fails_midway)
     events = sse(client.post("/v1/chat/completions", json=ask(stream=True)).text)
     assert events[-1] == "[DONE]" and "too many" in json.loads(events[-2])["error"]["message"]
 

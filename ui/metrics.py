@@ -3,14 +3,16 @@
 `GET /metrics` (ui/api/metrics.py) serves `app.state.metrics.registry`. Requests are counted by
 their route template ("/v1/recommendations/{customer_id}", not the raw path, so the number of
 series stays bounded); requests no route matched are "other". The generation queue depth and
-token count are read from the context's scheduler when scraped, and only if the generation
-service is already loaded: a scrape never loads a model.
+token count, the requests generating now and those refused as busy are read from the context's
+scheduled engine (admission gate, batcher) when scraped, and only if the generation service is
+already loaded: a scrape never loads a model.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,6 +20,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gen.scheduler import ScheduledEngine
 
 # seconds; generation requests may take up to the scheduler's timeout (120 s by default)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -44,26 +48,35 @@ class Metrics:
 
 
 class GenerationCollector(Collector):
-    """Queue depth and generated tokens of the context's scheduler, read at scrape time."""
+    """The generation queue of the context's scheduled engine, read at scrape time."""
 
     def __init__(self, context: Any):
         self.context = context
 
-    def scheduler(self) -> Any:
+    def engine(self) -> ScheduledEngine | None:
         service = vars(self.context).get("generation")  # a cached_property not yet loaded: None
         engine = getattr(service, "_engine", None)  # the engine property would load the model
-        return getattr(engine, "scheduler", None)
+        return engine if isinstance(engine, ScheduledEngine) else None
 
     def collect(self) -> Iterable:
-        scheduler = self.scheduler()
-        depth = GaugeMetricFamily("shopwright_generation_queue_depth",
-                                  "Generation requests waiting for the batch scheduler")
-        depth.add_metric([], scheduler.queue_depth if scheduler else 0)
-        tokens = CounterMetricFamily("shopwright_generated_tokens",
-                                     "Tokens generated through the API's batch scheduler")
-        tokens.add_metric([], scheduler.stats.generated_tokens if scheduler else 0)
-        yield depth
-        yield tokens
+        engine = self.engine()
+        gate = engine.gate if engine else None
+        figures = [
+            (GaugeMetricFamily, "shopwright_generation_queue_depth",
+             "Generation requests waiting for a slot or a batch",
+             engine.queue_depth if engine else 0),
+            (GaugeMetricFamily, "shopwright_generation_running",
+             "Generation requests holding a slot (generating now)", gate.running if gate else 0),
+            (CounterMetricFamily, "shopwright_generated_tokens",
+             "Tokens generated through the API's engine", engine.generated_tokens if engine else 0),
+            (CounterMetricFamily, "shopwright_generation_refused",
+             "Generation requests refused as busy (503 with Retry-After)",
+             gate.stats.refused if gate else 0),
+        ]
+        for family, name, text, number in figures:
+            metric = family(name, text)
+            metric.add_metric([], number)
+            yield metric
 
 
 def route_of(scope: Scope) -> str:
@@ -107,13 +120,14 @@ def install_metrics(app: FastAPI, context: Any) -> None:
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
 
-def timed_first_piece(request: Request, items: Iterator) -> Iterator:
+async def timed_first_piece(request: Request, items: AsyncIterator) -> AsyncIterator:
     """Pass a chat stream through, observing the time from the request's start to the first
     non-empty text piece (the ChatReply at the end is not text)."""
     metrics = getattr(request.app.state, "metrics", None)
     started = request.scope.get("state", {}).get("started", time.perf_counter())
-    for item in items:
-        if metrics is not None and isinstance(item, str) and item:
-            metrics.first_token_seconds.observe(time.perf_counter() - started)
-            metrics = None
-        yield item
+    async with aclosing(items):  # closing this closes the chat (and frees its row) at once
+        async for item in items:
+            if metrics is not None and isinstance(item, str) and item:
+                metrics.first_token_seconds.observe(time.perf_counter() - started)
+                metrics = None
+            yield item

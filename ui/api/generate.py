@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -11,19 +13,23 @@ from fastapi.responses import Response, StreamingResponse
 from gen.ad_copy import CopyOptions
 from gen.chat import ChatReply, ChatRequest
 from ui.api.deps import Admin, Context
+from ui.api.errors import errors
 from ui.api.limits import rate_limit
 from ui.metrics import timed_first_piece
 
 router = APIRouter(prefix="/v1", tags=["generation"])
 
 
-@router.post("/copy", dependencies=[Admin, rate_limit("copy")])
+@router.post("/copy", dependencies=[Admin, rate_limit("copy")],
+             responses=errors(400, 401, 403, 413, 422, 429, 503))
 def copy(options: CopyOptions, context: Context) -> dict:
     """N distinct ad variants per product for a channel; every variant is stored as a draft."""
     return context.generation.copy(options)
 
 
-@router.get("/emails/{customer_id}/preview", dependencies=[Admin], response_model=None)
+@router.get("/emails/{customer_id}/preview", dependencies=[Admin], response_model=None,
+            responses={**errors(401, 403, 404, 422, 503), 200: {"content": {
+                "application/json": {}, "text/html": {}, "message/rfc822": {}}}})
 def email_preview(
     customer_id: str,
     context: Context,
@@ -42,20 +48,27 @@ def email_preview(
 
 
 @router.post("/chat", response_model=None, dependencies=[rate_limit("chat")])
-def chat(request: ChatRequest, context: Context, http: Request,
-         stream: bool = False) -> dict | StreamingResponse:
+async def chat(request: ChatRequest, context: Context, http: Request,
+               stream: bool = False) -> dict | StreamingResponse:
     """The shop assistant. With `stream=true`: server-sent events, one per guarded piece of
-    text (`{"delta": ...}`), then one with the whole reply (`{"reply": {...}}`)."""
+    text (`{"delta": ...}`), then one with the whole reply (`{"reply": {...}}`). Async end to
+    end: a waiting chat holds no thread. A busy model answers 503 with `Retry-After`."""
     service = context.generation
     if not stream:
-        return service.chat(request).as_dict()
+        return (await service.achat(request)).as_dict()
+    items = timed_first_piece(http, service.achat_stream(request))
+    first = await anext(items)  # before the headers, so a busy model gets a real status
 
-    def events():
-        for item in timed_first_piece(http, service.chat_stream(request)):
-            if isinstance(item, ChatReply):
-                yield f"data: {json.dumps({'reply': item.as_dict()})}\n\n"
-            else:
-                yield f"data: {json.dumps({'delta': item})}\n\n"
+    def event(item: str | ChatReply) -> str:
+        if isinstance(item, ChatReply):
+            return f"data: {json.dumps({'reply': item.as_dict()})}\n\n"
+        return f"data: {json.dumps({'delta': item})}\n\n"
+
+    async def events() -> AsyncIterator[str]:
+        yield event(first)
+        async with aclosing(items):  # closed when the client goes away: it leaves the batch
+            async for item in items:
+                yield event(item)
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
