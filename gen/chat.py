@@ -71,9 +71,7 @@ ASKS_HOW = re.compile(r"^\s*(?:how|what|when|where|why|is it|can i|do i|does|sho
 ChatMode = Literal["extractive", "generative"]
 HANDOFF_TEXT = "I'll pass this to a member of our team; they will get back to you shortly."
 UNSURE = "I'm not fully sure about this, so I've flagged it for a member of our team."
-_STOPWORDS = frozenset((
-    "the a an and or to of for in on is it my i do you can what how with your me are does "
-    "have be this that will from at by as if we our us they them not no yes so but").split())
+_STOPWORDS = frozenset(["the", "a", "an", "and", "or", "to", "of", "for", "in", "on", "is", "it", "my", "i", "do", "you", "can", "what", "how", "with", "your", "me", "are", "does", "have", "be", "this", "that", "will", "from", "at", "by", "as", "if", "we", "our", "us", "they", "them", "not", "no", "yes", "so", "but"])
 
 
 class ChatTurn(BaseModel):
@@ -89,6 +87,8 @@ class ChatRequest(BaseModel):
     message: str = Field(min_length=1, max_length=4000)
     history: list[ChatTurn] = Field(default_factory=list, max_length=20)
     max_new_tokens: int = Field(default=80, ge=8, le=400)
+    # the conversation kept on the server (shop/sessions.py): its turns replace `history`
+    session_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 @dataclass
@@ -106,6 +106,7 @@ class ChatReply:
     parsed_filters: dict = field(default_factory=dict)
     violations_before: int = 0  # grounding/link problems in what the model wrote
     violations_after: int = 0  # the same checks on the reply as sent
+    session_id: str | None = None  # the server-side conversation this reply was added to
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -341,7 +342,8 @@ class ChatAssistant:
         reply.mode = "catalog"
         reply.answer = answer.text
         reply.products = [{"id": p.id, "title": p.title, "price_text": price_text(p),
-                           "url": p.url} for p in answer.products]
+                           "url": p.url, "image_url": p.image_url or ""}
+                          for p in answer.products]
         if not answer.found:
             reply.guard_events.append("the catalog has no match for what was asked")
         links = "; ".join(f"{p['title']} {p['url']}" for p in reply.products if p["url"])

@@ -45,10 +45,23 @@ def test_readiness_fails_with_unloadable_model(settings):
     assert "unknown embedded model" in response.json()["checks"]["llm"]
 
 
-def test_studio_is_mounted(client):
-    response = client.get("/studio/")
+def test_studio_is_mounted_behind_the_admin_key(client, settings):
+    assert client.get("/studio/").status_code == 401  # a script without a key
+    browser = client.get("/studio/", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert browser.status_code == 303 and browser.headers["location"] == "/studio-login"
+    admin = {"Authorization": f"Bearer {settings.admin_key.get_secret_value()}"}
+    response = client.get("/studio/", headers=admin)
     assert response.status_code == 200
     assert "gradio" in response.text.lower()
+
+    # a person: the form sets the login cookie, which opens the studio
+    assert client.post("/studio-login", data={"key": "nope"}).status_code == 401
+    signed_in = client.post("/studio-login", follow_redirects=False,
+                            data={"key": settings.admin_key.get_secret_value()})
+    assert signed_in.status_code == 303 and "shopwright_studio" in signed_in.cookies
+    assert client.get("/studio/config").status_code == 200
+    client.cookies.clear()
+    assert client.get("/studio/config").status_code == 401
 
 
 def test_errors_become_4xx_not_500(client):

@@ -46,6 +46,8 @@ def create_app(context: ShopContext | None = None, with_studio: bool = True) -> 
         if exc.status_code == 405:  # Allow: every method of the path, not of one route
             exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(
                 request.app, request.scope))}
+        if exc.status_code == 413:  # FastAPI's max_body_size says only "Content Too Large"
+            exc.detail = f"request body over {context.settings.max_request_bytes} bytes"
         return await http_exception_handler(request, exc)
 
     for router in ROUTERS:

@@ -12,7 +12,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from gen.ad_copy import CopyOptions
 from gen.chat import ChatReply, ChatRequest
-from ui.api.deps import Admin, Context
+from ui.api.conversation import remember, resume
+from ui.api.deps import Admin, CallerDep, Context, Public
 from ui.api.errors import errors
 from ui.api.limits import rate_limit
 from ui.metrics import timed_first_piece
@@ -47,28 +48,36 @@ def email_preview(
     return draft.as_dict()
 
 
-@router.post("/chat", response_model=None, dependencies=[rate_limit("chat")])
-async def chat(request: ChatRequest, context: Context, http: Request,
+@router.post("/chat", response_model=None, dependencies=[Public, rate_limit("chat")],
+             responses={**errors(400, 401, 403, 413, 422, 429, 503), 200: {"content": {
+                 "application/json": {}, "text/event-stream": {}}}})
+async def chat(request: ChatRequest, context: Context, http: Request, caller: CallerDep,
                stream: bool = False) -> dict | StreamingResponse:
     """The shop assistant. With `stream=true`: server-sent events, one per guarded piece of
     text (`{"delta": ...}`), then one with the whole reply (`{"reply": {...}}`). Async end to
-    end: a waiting chat holds no thread. A busy model answers 503 with `Retry-After`."""
+    end: a waiting chat holds no thread. A busy model answers 503 with `Retry-After`. The
+    conversation is kept on the server: send the reply's `session_id` with the next
+    question (ui/api/conversation.py)."""
     service = context.generation
+    session_id, request = await resume(context, caller, request)
     if not stream:
-        return (await service.achat(request)).as_dict()
+        reply = await service.achat(request)
+        await remember(context, session_id, request, reply)
+        return reply.as_dict()
     items = timed_first_piece(http, service.achat_stream(request))
     first = await anext(items)  # before the headers, so a busy model gets a real status
 
-    def event(item: str | ChatReply) -> str:
+    async def event(item: str | ChatReply) -> str:
         if isinstance(item, ChatReply):
+            await remember(context, session_id, request, item)
             return f"data: {json.dumps({'reply': item.as_dict()})}\n\n"
         return f"data: {json.dumps({'delta': item})}\n\n"
 
     async def events() -> AsyncIterator[str]:
-        yield event(first)
+        yield await event(first)
         async with aclosing(items):  # closed when the client goes away: it leaves the batch
             async for item in items:
-                yield event(item)
+                yield await event(item)
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")

@@ -2,8 +2,10 @@
 
 Any OpenAI client (the official `openai` package, LangChain's ChatOpenAI, ...) talks to the
 same shop assistant as `POST /v1/chat`: same retrieval, guardrails, citations, handoff and
-recording. Like `/v1/chat` it is public, since it serves the shop's shoppers: no admin key is
-needed, and the bearer key an OpenAI client always sends is ignored, never checked.
+recording. Like `/v1/chat` it is public, since it serves the shop's shoppers: a widget or admin
+key gets its own rate-limit budget, any other api_key counts as none (unless
+SHOPWRIGHT_PUBLIC_API is off). `shopwright.session_id` in the request (`extra_body`) continues
+a server-side conversation; every reply names its session in `shopwright.session_id`.
 
 How a request maps onto `ChatRequest`:
 - the last message must be the user's: it is the question; earlier user and assistant turns
@@ -43,9 +45,10 @@ from fastapi.responses import StreamingResponse
 
 from gen.chat import ChatReply
 from shop.errors import ShopwrightError
-from ui.api.deps import Context
+from ui.api.conversation import remember, resume
+from ui.api.deps import CallerDep, Context, Public
 from ui.api.limits import rate_limit
-from ui.api.openai_errors import OpenAIError, OpenAIRoute, from_shopwright
+from ui.api.openai_errors import OpenAIError, OpenAIErrorBody, OpenAIRoute, from_shopwright
 from ui.api.openai_wire import (
     ALIAS,
     Completion,
@@ -64,32 +67,45 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
 
 
-@router.get("/models")
+# OpenAI's error shape (ui/api/openai_errors.py)
+OPENAI_ERRORS = {code: {"model": OpenAIErrorBody, "description": text} for code, text in (
+    (400, "Unsupported or malformed request"), (401, "Unknown key (public API off)"),
+    (403, "The key's scope or origin does not reach this"), (404, "No such model"),
+    (413, "Request body too large"), (422, "Invalid request"),
+    (429, "Rate limit exceeded; see Retry-After"), (503, "Busy; see Retry-After"))}
+
+
+@router.get("/models", dependencies=[Public], responses=OPENAI_ERRORS)
 def list_models(context: Context) -> dict:
     """The assistant under its alias and under the name of the LLM that serves it."""
     return {"object": "list", "data": [model_card(name) for name in served_models(context)]}
 
 
-@router.get("/models/{model:path}")
+@router.get("/models/{model:path}", dependencies=[Public], responses=OPENAI_ERRORS)
 def get_model(model: str, context: Context) -> dict:
     if model not in served_models(context):
         raise OpenAIError(404, f"the model {model!r} does not exist", "model", "model_not_found")
     return model_card(model)
 
 
-@router.post("/chat/completions", response_model=None, dependencies=[rate_limit("chat")])
-async def chat_completions(body: CompletionBody, context: Context,
-                           http: Request) -> dict | StreamingResponse:
+@router.post("/chat/completions", response_model=None,
+             dependencies=[Public, rate_limit("chat")],
+             responses={**OPENAI_ERRORS, 200: {"content": {"application/json": {},
+                                                            "text/event-stream": {}}}})
+async def chat_completions(body: CompletionBody, context: Context, http: Request,
+                           caller: CallerDep) -> dict | StreamingResponse:
     """The shop assistant in the OpenAI Chat Completions format (see the module docstring)."""
     if body.model not in served_models(context):
         raise OpenAIError(404, f"the model {body.model!r} does not exist; use one of "
                           f"{', '.join(served_models(context))}", "model", "model_not_found")
     refuse_unsupported(body)
     request, ignored = to_chat_request(body)
+    session_id, request = await resume(context, caller, request)
     service = context.generation
     completion = Completion(context.settings.llm_model)
     if not body.stream:
         reply = await service.achat(request)
+        await remember(context, session_id, request, reply)
         return completion.whole(reply, usage(service.engine, request, reply), ignored)
     items = timed_first_piece(http, service.achat_stream(request))
     # the first piece comes before the headers, so that early failures (a busy model) get a
@@ -100,6 +116,8 @@ async def chat_completions(body: CompletionBody, context: Context,
 
     async def events() -> AsyncIterator[str]:
         reply = first if isinstance(first, ChatReply) else None
+        if reply is not None:
+            await remember(context, session_id, request, reply)
         yield completion.chunk({"role": "assistant", "content": ""}, **more)
         if first and not reply:
             yield completion.chunk({"content": first}, **more)
@@ -109,6 +127,7 @@ async def chat_completions(body: CompletionBody, context: Context,
                 async for item in items:
                     if isinstance(item, ChatReply):
                         reply = item
+                        await remember(context, session_id, request, reply)
                     elif item:
                         yield completion.chunk({"content": item}, **more)
         except Exception as exc:  # the headers are sent: report it in the stream

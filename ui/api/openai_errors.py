@@ -10,10 +10,24 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from shop.errors import ShopwrightError
 from ui.api.limits import RateLimited
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIErrorBody(BaseModel):
+    """The documented shape of every error under these routes."""
+
+    error: ErrorDetail
 
 
 class OpenAIError(Exception):

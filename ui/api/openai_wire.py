@@ -45,6 +45,12 @@ class StreamOptions(_Lenient):
     include_usage: bool = False
 
 
+class ShopwrightOptions(_Lenient):
+    """The `shopwright` extension field (`extra_body={"shopwright": {...}}` in the client)."""
+
+    session_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 class CompletionBody(_Lenient):
     model: str = Field(min_length=1, max_length=200)
     messages: list[InMessage] = Field(min_length=1, max_length=200)
@@ -70,6 +76,7 @@ class CompletionBody(_Lenient):
     audio: dict[str, Any] | None = None
     prediction: dict[str, Any] | None = None
     web_search_options: dict[str, Any] | None = None
+    shopwright: ShopwrightOptions | None = None
 
 
 def _unsupported(param: str, message: str) -> OpenAIError:
@@ -153,7 +160,8 @@ def to_chat_request(body: CompletionBody) -> tuple[ChatRequest, list[str]]:
             ignored.append(name)
     try:
         request = ChatRequest(message=question, history=history,
-                              max_new_tokens=min(max(wanted, low), high))
+                              max_new_tokens=min(max(wanted, low), high),
+                              session_id=body.shopwright.session_id if body.shopwright else None)
     except ValidationError as exc:
         raise OpenAIError(400, str(exc.errors()[0]["msg"]), "messages", "invalid_value") from None
     return request, sorted(set(ignored), key=ignored.index)

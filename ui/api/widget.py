@@ -46,6 +46,14 @@ def widget_js(if_none_match: str | None = Header(default=None)) -> Response:
     return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
 
 
+@router.get("/widget/placeholder.svg")
+def placeholder() -> Response:
+    """The picture of a product card whose product has no `image_url`."""
+    return Response((WIDGET_DIR / "placeholder.svg").read_bytes(), media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400",
+                             "Cross-Origin-Resource-Policy": "cross-origin"})
+
+
 @router.get("/widget/demo", response_class=HTMLResponse)
 def widget_demo(request: Request, context: Context) -> HTMLResponse:
     """A fictional shop page that embeds the widget the way a customer's site would."""

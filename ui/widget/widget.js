@@ -2,11 +2,15 @@
 
      <script src="https://SHOPWRIGHT_HOST/widget.js" data-title="Ask us" async></script>
 
-   Optional attributes: data-greeting (first message shown), data-color (accent colour).
+   Optional attributes: data-key (a widget key: `shopwright keys create --scope widget`),
+   data-greeting (first message shown), data-color (accent colour), data-text-color (text on
+   the accent), data-session (a session id the shop's server opened for a logged-in shopper).
    It adds a launcher button and a chat panel inside a Shadow DOM (the shop's CSS cannot reach
-   it), keeps the conversation in sessionStorage, and streams answers from /v1/chat on the host
-   it was loaded from. Everything the server or the shopper wrote is put in the page as text
-   (textContent); only http(s) links the server returned become links. No dependencies. */
+   it) and streams answers from /v1/chat on the host it was loaded from. The conversation lives
+   in a server-side session (its id in localStorage), so it survives reloads, and on another
+   device with data-session. Everything the server or the shopper wrote is put in the page as
+   text (textContent); only http(s) links and images the server returned are used. No
+   dependencies. */
 (function () {
   "use strict";
 
@@ -16,11 +20,18 @@
 
   // Relative to the script, so a shopwright behind a path prefix works too.
   var CHAT_URL = new URL("v1/chat?stream=true", script.src).href;
+  var SESSION_URL = new URL("v1/chat/session", script.src).href;
+  var HANDOFF_URL = new URL("v1/chat/session/handoff", script.src).href;
+  var PLACEHOLDER = new URL("widget/placeholder.svg", script.src).href;
   var STORE_KEY = "shopwright-chat:" + new URL(script.src).origin;
+  var SESSION_KEY = "shopwright-session:" + new URL(script.src).origin;
+  var API_KEY = script.getAttribute("data-key");
+  var GIVEN_SESSION = script.getAttribute("data-session");
   var TITLE = script.getAttribute("data-title") || "Chat with us";
   var GREETING = script.getAttribute("data-greeting") ||
     "Hi! Ask me about orders, shipping, returns or our products.";
   var COLOR = script.getAttribute("data-color");
+  var TEXT_COLOR = script.getAttribute("data-text-color");
   var MAX_CHARS = 4000; // per message, as the API accepts
   var HISTORY_TURNS = 10; // earlier turns sent with each question (the API takes up to 20)
   var KEPT_TURNS = 40; // turns kept in sessionStorage
@@ -30,10 +41,10 @@
     "*, *::before, *::after { box-sizing: border-box; }",
     ".root { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;",
     "  font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;",
-    "  color: #1d2125; --accent: #1f5f4a; }",
+    "  color: #1d2125; --accent: #1f5f4a; --on-accent: #fff; }",
     "button, input { font: inherit; }",
     ".launcher { display: block; margin-left: auto; border: 0; border-radius: 999px;",
-    "  padding: 12px 20px; background: var(--accent); color: #fff; cursor: pointer;",
+    "  padding: 12px 20px; background: var(--accent); color: var(--on-accent); cursor: pointer;",
     "  box-shadow: 0 4px 14px rgba(0,0,0,.25); font-weight: 600; }",
     ".panel { position: absolute; right: 0; bottom: 60px; display: flex;",
     "  flex-direction: column; width: min(370px, calc(100vw - 40px));",
@@ -41,7 +52,7 @@
     "  box-shadow: 0 10px 40px rgba(0,0,0,.3); overflow: hidden; }",
     ".panel[hidden] { display: none; }",
     "header { display: flex; align-items: center; gap: 8px; padding: 10px 12px;",
-    "  background: var(--accent); color: #fff; }",
+    "  background: var(--accent); color: var(--on-accent); }",
     "h2 { flex: 1; margin: 0; font-size: 16px; font-weight: 600; }",
     "header button { border: 0; background: transparent; color: #fff; cursor: pointer;",
     "  padding: 4px 8px; border-radius: 6px; }",
@@ -50,7 +61,7 @@
     "  gap: 10px; background: #f6f7f8; }",
     ".msg { max-width: 88%; padding: 8px 11px; border-radius: 10px; background: #fff;",
     "  border: 1px solid #e1e4e8; align-self: flex-start; }",
-    ".msg.user { align-self: flex-end; background: var(--accent); color: #fff; border: 0; }",
+    ".msg.user { align-self: flex-end; background: var(--accent); color: var(--on-accent); border: 0; }",
     ".text { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }",
     ".pending .text:empty::after { content: '\\2026'; color: #6a737d; }",
     ".error { color: #a1260d; margin: 6px 0 0; }",
@@ -60,11 +71,22 @@
     "a { color: var(--accent); }",
     ".handoff { margin: 8px 0 0; padding: 6px 8px; border-left: 3px solid #d9822b;",
     "  background: #fff6ea; font-size: 13px; }",
+    ".cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(96px, 1fr));",
+    "  gap: 6px; margin: 8px 0 0; padding: 0; list-style: none; }",
+    ".card { border: 1px solid #e1e4e8; border-radius: 8px; overflow: hidden;",
+    "  background: #fff; font-size: 12px; }",
+    ".card a { display: block; color: #1d2125; text-decoration: none; }",
+    ".card img { display: block; width: 100%; aspect-ratio: 1; object-fit: cover;",
+    "  background: #eef0f2; }",
+    ".card .name { display: block; padding: 4px 6px 0; font-weight: 600; }",
+    ".card .price { display: block; padding: 0 6px 6px; color: #3d4a43; }",
+    ".human { border: 0; background: transparent; color: var(--accent); cursor: pointer;",
+    "  text-decoration: underline; padding: 0 12px 6px; font-size: 13px; text-align: left; }",
     "form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e1e4e8; }",
     "input { flex: 1; min-width: 0; padding: 8px 10px; border: 1px solid #c6cbd1;",
     "  border-radius: 8px; color: #1d2125; background: #fff; }",
     "form button { border: 0; border-radius: 8px; padding: 8px 14px; cursor: pointer;",
-    "  background: var(--accent); color: #fff; font-weight: 600; }",
+    "  background: var(--accent); color: var(--on-accent); font-weight: 600; }",
     "button:disabled, input:disabled { opacity: .6; cursor: default; }",
     ":focus-visible { outline: 3px solid #2f81f7; outline-offset: 2px; }",
     ".note { margin: 0; padding: 0 12px 8px; font-size: 11px; color: #6a737d; }",
@@ -83,6 +105,25 @@
   }
 
   var state = loadState();
+  var sessionId = GIVEN_SESSION || readSession();
+
+  function readSession() {
+    try { return localStorage.getItem(SESSION_KEY); } catch (e) { return null; }
+  }
+
+  function keepSession(id) {
+    if (typeof id !== "string" || !id || id === sessionId) return;
+    sessionId = id;
+    try { localStorage.setItem(SESSION_KEY, id); } catch (e) { /* lasts as long as the page */ }
+  }
+
+  function headers(extra) {
+    var all = { "Content-Type": "application/json" };
+    if (API_KEY) all.Authorization = "Bearer " + API_KEY;
+    if (sessionId) all["X-Shopwright-Session"] = sessionId;
+    Object.keys(extra || {}).forEach(function (name) { all[name] = extra[name]; });
+    return all;
+  }
 
   function saveState() {
     try {
@@ -126,7 +167,8 @@
     var products = (Array.isArray(reply.products) ? reply.products : [])
       .filter(function (p) { return p && typeof p === "object"; })
       .map(function (p) {
-        return { title: text(p.title), price: text(p.price_text, 40), url: safeUrl(p.url) };
+        return { title: text(p.title), price: text(p.price_text, 40), url: safeUrl(p.url),
+                 image: safeUrl(p.image_url) };
       })
       .filter(function (p) { return p.title; });
     var answer = text(reply.answer, MAX_CHARS).split("\n").filter(function (line) {
@@ -216,6 +258,9 @@
     if (COLOR && window.CSS && window.CSS.supports("color", COLOR)) {
       root.style.setProperty("--accent", COLOR);
     }
+    if (TEXT_COLOR && window.CSS && window.CSS.supports("color", TEXT_COLOR)) {
+      root.style.setProperty("--on-accent", TEXT_COLOR);
+    }
     var launcher = el("button", { type: "button", "class": "launcher", "aria-haspopup": "dialog",
                                   "aria-expanded": "false", "aria-controls": "sw-panel" }, TITLE);
     var panel = el("section", { id: "sw-panel", "class": "panel", role: "dialog",
@@ -235,7 +280,8 @@
     var sendButton = el("button", { type: "submit" }, "Send");
     form.append(el("label", { "for": "sw-input", "class": "sr-only" }, "Your question"),
                 input, sendButton);
-    panel.append(header, log, form,
+    var human = el("button", { type: "button", "class": "human" }, "Talk to a person");
+    panel.append(header, log, human, form,
                  el("p", { "class": "note" }, "Answers are written by an AI assistant."));
     root.append(launcher, panel);
     shadow.appendChild(root);
@@ -245,22 +291,39 @@
 
     function scrollDown() { log.scrollTop = log.scrollHeight; }
 
+    // A product card: picture (the shop's, or a placeholder), name and price, one link.
+    function card(p) {
+      var li = el("li", { "class": "card" });
+      var image = el("img", { src: p.image || PLACEHOLDER, alt: "", loading: "lazy",
+                              width: "96", height: "96" });
+      image.addEventListener("error", function () {
+        if (image.src !== PLACEHOLDER) image.src = PLACEHOLDER;
+      }, { once: true });
+      var body = p.url ? link("", p.url) : el("span");
+      body.textContent = "";
+      body.append(image, el("span", { "class": "name" }, p.title),
+                  el("span", { "class": "price" }, p.price || ""));
+      li.appendChild(body);
+      return li;
+    }
+
     function addExtras(item, turn) {
-      [["Sources", turn.citations, function (c) { return link(c.title, c.url); }],
-       ["You might like", turn.products, function (p) {
-         var li = el("span");
-         li.append(link(p.title, p.url), p.price ? " \u2013 " + p.price : "");
-         return li;
-       }]].forEach(function (section) {
-        var rows = Array.isArray(section[1]) ? section[1] : [];
-        if (!rows.length) return;
-        item.appendChild(el("p", { "class": "extra-title" }, section[0]));
-        var list = el("ul", { "class": "extra", "aria-label": section[0] });
-        rows.forEach(function (row) { list.appendChild(el("li")).appendChild(section[2](row)); });
+      var sources = Array.isArray(turn.citations) ? turn.citations : [];
+      if (sources.length) {
+        item.appendChild(el("p", { "class": "extra-title" }, "Sources"));
+        var list = el("ul", { "class": "extra", "aria-label": "Sources" });
+        sources.forEach(function (c) { list.appendChild(el("li")).appendChild(link(c.title, c.url)); });
         item.appendChild(list);
-      });
+      }
+      var products = Array.isArray(turn.products) ? turn.products : [];
+      if (products.length) {
+        item.appendChild(el("p", { "class": "extra-title" }, "You might like"));
+        var cards = el("ul", { "class": "cards", "aria-label": "Suggested products" });
+        products.forEach(function (p) { cards.appendChild(card(p)); });
+        item.appendChild(cards);
+      }
       if (turn.handoff) {
-        item.appendChild(el("p", { "class": "handoff", role: "note" },
+        item.appendChild(el("p", { "class": "handoff", role: "note" }, turn.handoffText ||
           "Handed over to our team: a person will follow up on this."));
       }
     }
@@ -313,8 +376,9 @@
         try {
           response = await fetch(CHAT_URL, {
             method: "POST", mode: "cors", credentials: "omit",
-            headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
-            body: JSON.stringify({ message: question, history: previous })
+            headers: headers({ "Accept": "text/event-stream" }),
+            body: JSON.stringify(sessionId ? { message: question, session_id: sessionId }
+                                           : { message: question, history: previous })
           });
         } catch (e) {
           throw new Error("Could not reach the assistant. Check your connection and try again.");
@@ -328,6 +392,7 @@
           throw new Error("The answer was interrupted. Please try again.");
         });
         if (!reply) throw new Error("The answer was interrupted. Please try again.");
+        keepSession(reply.session_id);
         var turn = toTurn(reply);
         view.body.textContent = turn.content;
         addExtras(view.item, turn);
@@ -343,6 +408,53 @@
       }
     }
 
+    // "Talk to a person": the session is flagged for the shop's team, who pick it up with the
+    // whole conversation; the shopper is told what happens next.
+    async function handOff() {
+      if (busy) return;
+      setBusy(true);
+      var turn = { role: "assistant", content: "", handoff: true };
+      try {
+        var response = await fetch(HANDOFF_URL, {
+          method: "POST", mode: "cors", credentials: "omit", headers: headers(),
+          body: JSON.stringify({ session_id: sessionId })
+        });
+        if (!response.ok) throw new Error(await httpError(response));
+        var body = await response.json();
+        keepSession(body.session_id);
+        turn.handoffText = text(body.message, 400);
+      } catch (err) {
+        turn.handoff = false;
+        turn.content = err.message || "Could not reach our team. Please try again.";
+      }
+      state.turns.push(turn);
+      saveState();
+      showTurn(turn);
+      setBusy(false);
+      human.focus();
+    }
+
+    // Another device or a cleared tab: the conversation comes back from the server.
+    async function restore() {
+      if (!sessionId || state.turns.length) return;
+      try {
+        var response = await fetch(SESSION_URL, { mode: "cors", credentials: "omit",
+                                                  headers: headers() });
+        if (!response.ok) return;
+        var body = await response.json();
+        (Array.isArray(body.turns) ? body.turns : []).forEach(function (saved) {
+          var turn = saved.role === "user"
+            ? { role: "user", content: text(saved.content, MAX_CHARS) }
+            : toTurn({ answer: saved.content, citations: saved.citations,
+                       products: saved.products, handoff: saved.handoff });
+          state.turns.push(turn);
+          showTurn(turn);
+        });
+        saveState();
+      } catch (e) { /* offline: start with what this tab has */ }
+    }
+
+    human.addEventListener("click", handOff);
     launcher.addEventListener("click", function () { setOpen(panel.hidden); });
     close.addEventListener("click", function () {
       setOpen(false);
@@ -351,6 +463,8 @@
     reset.addEventListener("click", function () {
       if (busy) return;
       state.turns = [];
+      sessionId = GIVEN_SESSION; // a new conversation is a new session (unless the shop's)
+      try { localStorage.removeItem(SESSION_KEY); } catch (e) { /* nothing kept */ }
       saveState();
       log.textContent = "";
       showGreeting();
@@ -374,6 +488,7 @@
     showGreeting();
     state.turns.forEach(showTurn);
     if (state.open) setOpen(true);
+    restore();
   }
 
   if (document.body) mount();

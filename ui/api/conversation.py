@@ -1,0 +1,55 @@
+"""The chat routes' memory: each request belongs to a server-side session (shop/sessions.py),
+read before the answer and written after it.
+
+A request without a `session_id`, or with one that is unknown or expired, starts a new
+session (the client's own `history` is used that once); with a live one, the session's turns
+are the history and the client's are ignored. Both chat APIs return the session id
+(`session_id` in /v1/chat's reply, `shopwright.session_id` in a chat completion).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.concurrency import run_in_threadpool
+
+from gen.chat import ChatReply, ChatRequest, ChatTurn
+from gen.guardrails import redact_pii
+from shop.keys import Caller
+from shop.schema import utcnow
+from shop.sessions import add_turns, create_session, load_session
+from ui.context import ShopContext
+
+HISTORY_TURNS = 10  # the session's last turns the model sees
+TURN_CHARS = 4000  # ChatTurn's limit
+
+
+async def resume(context: ShopContext, caller: Caller,
+                 request: ChatRequest) -> tuple[str, ChatRequest]:
+    """(the session id, the request with the session's history)."""
+    return await run_in_threadpool(_resume, context, caller, request)
+
+
+async def remember(context: ShopContext, session_id: str, request: ChatRequest,
+                   reply: ChatReply) -> None:
+    """Add the question (personal data redacted) and the answer to the session."""
+    reply.session_id = session_id
+    at = utcnow().isoformat()
+    asked = {"role": "user", "content": redact_pii(request.message)[0], "at": at}
+    answered = {"role": "assistant", "content": reply.answer, "citations": reply.citations,
+                "products": reply.products, "handoff": reply.handoff, "at": at}
+    await run_in_threadpool(add_turns, context.store, session_id, asked, answered)
+
+
+def _resume(context: ShopContext, caller: Caller,
+            request: ChatRequest) -> tuple[str, ChatRequest]:
+    found = load_session(context.store, request.session_id) if request.session_id else None
+    if found is None:
+        ttl = timedelta(hours=context.settings.session_ttl_hours)
+        created = create_session(context.store, caller, ttl)
+        return created["session_id"], request.model_copy(update={"session_id": None})
+    history = [ChatTurn(role=turn["role"], content=turn["content"][:TURN_CHARS])
+               for turn in found["turns"]
+               if turn.get("role") in ("user", "assistant") and turn.get("content")]
+    return found["session_id"], request.model_copy(
+        update={"history": history[-HISTORY_TURNS:], "session_id": None})
