@@ -107,6 +107,10 @@ class ChatReply:
     violations_before: int = 0  # grounding/link problems in what the model wrote
     violations_after: int = 0  # the same checks on the reply as sent
     session_id: str | None = None  # the server-side conversation this reply was added to
+    # what the model reported when it wrote the answer (generative mode); 0 / "stop" otherwise
+    finish_reason: str = "stop"  # stop | length
+    prompt_tokens: int = 0  # the whole prompt the model read: system, passages, question
+    completion_tokens: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -303,6 +307,10 @@ class ChatAssistant:
         async with aclosing(chain.astream({"system": state["system"],
                                            "user": state["user"]})) as chunks:
             async for chunk in chunks:
+                if chunk.response_metadata.get("finish_reason"):  # the engine's last word
+                    reply.finish_reason = chunk.response_metadata["finish_reason"]
+                    reply.prompt_tokens = chunk.response_metadata.get("prompt_tokens", 0)
+                    reply.completion_tokens = chunk.response_metadata.get("completion_tokens", 0)
                 pieces = guard.feed(str(chunk.content))
                 if guard.refused:
                     break

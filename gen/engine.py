@@ -114,8 +114,17 @@ class Engine:
         return stream_in_thread(self.stream, Generation(request, loop), self.model_name)
 
     async def astream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        async for piece in self.start(request, asyncio.get_running_loop()).pieces():
+        async for piece in self.astream_result(request):
+            if isinstance(piece, str):
+                yield piece
+
+    async def astream_result(self, request: GenerationRequest) -> AsyncIterator[str | Result]:
+        """`astream`, then the Result (finish reason, token counts) as the last item."""
+        generation = self.start(request, asyncio.get_running_loop())
+        async for piece in generation.pieces():
             yield piece
+        if generation.result is not None:
+            yield generation.result
 
     async def agenerate(self, request: GenerationRequest) -> Result:
         return (await asyncio.to_thread(self.generate, [request]))[0]

@@ -61,15 +61,22 @@ class EngineChatModel(BaseChatModel):
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        async for piece in self.engine.astream(to_request(messages, self.options, stop)):
+        async for piece in self.engine.astream_result(to_request(messages, self.options, stop)):
+            if isinstance(piece, Result):  # the end: what the engine reports, no text
+                yield ChatGenerationChunk(message=AIMessageChunk(
+                    content="", response_metadata=metadata(piece)))
+                continue
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
                 await run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
 
 
+def metadata(result: Result) -> dict[str, Any]:
+    return {"model": result.model, "finish_reason": result.finish_reason,
+            "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}
+
+
 def chat_result(result: Result) -> ChatResult:
-    message = AIMessage(content=result.text, response_metadata={
-        "model": result.model, "finish_reason": result.finish_reason,
-        "completion_tokens": result.completion_tokens})
+    message = AIMessage(content=result.text, response_metadata=metadata(result))
     return ChatResult(generations=[ChatGeneration(message=message)])

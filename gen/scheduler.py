@@ -210,7 +210,8 @@ class ScheduledEngine(Engine):
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         return drive(lambda: self.astream(request))
 
-    async def astream(self, request: GenerationRequest) -> AsyncIterator[str]:
+    async def astream_result(self, request: GenerationRequest
+                             ) -> AsyncIterator[str | Result]:
         async with self.gate.aslot():
-            async for piece in self.inner.astream(request):
+            async for piece in self.inner.astream_result(request):
                 yield piece

@@ -171,7 +171,7 @@ def test_malformed_and_oversized_bodies_are_4xx(client):
         assert 400 <= response.status_code < 500, (raw, response.text)
         assert response.json()["error"]["message"]
 
-    def chunks():  # no Content-Length: only the route's own cap sees the size
+    def chunks():  # no Content-Length: the app counts what arrives
         yield b'{"model": "shopwright", "messages": [{"role": "user", "content": "'
         for _ in range(30):
             yield b"x" * 1000
@@ -279,3 +279,25 @@ def test_official_openai_client_against_the_real_app(live_server):
     assert error.value.body["param"] == "n"
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="gpt-4o", messages=question)
+
+
+@pytest.mark.slow
+def test_a_budget_cut_answer_says_length_and_usage_counts_the_whole_prompt(demo_context,
+                                                                          model_cache,
+                                                                          tmp_path):
+    """Generative mode on the real model: the model's own report reaches the client."""
+    from ui.app import create_app
+
+    demo_context.store.engine.dispose()
+    data_dir = tmp_path / "data"
+    shutil.copytree(demo_context.settings.data_dir, data_dir)
+    context = ShopContext(Settings(data_dir=data_dir, model_cache_dir=model_cache,
+                                   chat_mode="generative", rate_limit_enabled=False))
+    client = TestClient(create_app(context, with_studio=False))
+    question = "How many days do I have to return an item?"
+    data = client.post("/v1/chat/completions", json=ask(question, max_tokens=8)).json()
+    assert data["choices"][0]["finish_reason"] == "length", data
+    used = data["usage"]
+    # the model read the shop's system prompt and passages, not only the question
+    assert used["prompt_tokens"] > 10 * len(question.split())
+    assert 0 < used["completion_tokens"] <= 8

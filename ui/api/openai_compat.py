@@ -22,10 +22,11 @@ How a request maps onto `ChatRequest`:
 
 Replies are `chat.completion` / `chat.completion.chunk` objects plus a top-level `shopwright`
 object (citations, suggested products, intent, handoff) that OpenAI clients keep as an extra
-field; when streaming it rides on the last chunk, the one with `finish_reason` ("stop", or
-"content_filter" when the guard refused; never "length": the chain does not report it).
-`usage` counts the caller's conversation and the reply as sent (sources included) with the
-served model's tokenizer, not the passages and system prompt the assistant adds. Errors have
+field; when streaming it rides on the last chunk, the one with `finish_reason` ("stop";
+"length" when the model's token budget ended the answer; "content_filter" when the guard
+refused). When the model wrote the answer, `usage` is what it read and wrote (its whole prompt:
+system, passages, question); an answer quoted from the shop's pages counts the caller's
+conversation and the reply as sent, in the served model's tokens. Errors have
 OpenAI's shape `{"error": {"message", "type", "param", "code"}}`; a busy model (no generation
 slot within the queue deadline) answers 503 with `Retry-After`.
 

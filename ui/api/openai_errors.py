@@ -73,8 +73,6 @@ class OpenAIRoute(APIRoute):
 
         async def openai_errors(request: Request) -> Response:
             try:
-                if request.method == "POST":
-                    request = await _bounded(request)
                 return await handler(request)
             except OpenAIError as exc:
                 return exc.response()
@@ -86,23 +84,12 @@ class OpenAIRoute(APIRoute):
             except RequestValidationError as exc:
                 return _validation_error(exc.errors()[0]).response()
             except HTTPException as exc:
+                if exc.status_code == 413:  # the app's max_body_size, chunked bodies included
+                    limit = request.app.state.context.settings.max_request_bytes
+                    return OpenAIError(413, f"request body over {limit} bytes",
+                                       code="too_large").response()
                 return OpenAIError(exc.status_code, str(exc.detail)).response()
             except ShopwrightError as exc:
                 return from_shopwright(exc).response()
 
         return openai_errors
-
-
-async def _bounded(request: Request) -> Request:
-    """Read the body with a size cap (also for chunked uploads with no Content-Length)."""
-    limit = request.app.state.context.settings.max_request_bytes
-    body = b""
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise OpenAIError(413, f"request body over {limit} bytes", code="too_large")
-
-    async def replay() -> dict:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return Request(request.scope, replay)

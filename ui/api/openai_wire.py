@@ -201,14 +201,22 @@ def count_tokens(engine: Any, texts: list[str]) -> int:
 
 
 def usage(engine: Any, request: ChatRequest, reply: ChatReply) -> dict:
-    prompt = count_tokens(engine, [request.message] + [t.content for t in request.history])
-    completion = count_tokens(engine, [reply.answer])
+    """The model's own counts when it wrote the answer (its whole prompt: system, passages,
+    history, question); else, for an answer quoted from the shop's pages, the conversation and
+    the reply as sent, in the served model's tokens."""
+    if reply.prompt_tokens:
+        prompt, completion = reply.prompt_tokens, reply.completion_tokens
+    else:
+        prompt = count_tokens(engine, [request.message] + [t.content for t in request.history])
+        completion = count_tokens(engine, [reply.answer])
     return {"prompt_tokens": prompt, "completion_tokens": completion,
             "total_tokens": prompt + completion}
 
 
 def finish_reason(reply: ChatReply) -> str:
-    return "content_filter" if reply.answer.startswith(REFUSAL) else "stop"
+    if reply.answer.startswith(REFUSAL):
+        return "content_filter"
+    return "length" if reply.finish_reason == "length" else "stop"
 
 
 def extras(reply: ChatReply, ignored: list[str]) -> dict:
