@@ -71,7 +71,6 @@ def main() -> None:
     from campaigns.runner import run_campaign
     from campaigns.spec import CampaignSpec
     from gen.engine import engine_from_settings
-    from gen.service import GenService
     from ui.cli.campaign import JOB_BATCH, build_job
     from ui.context import default_context
 
@@ -82,7 +81,7 @@ def main() -> None:
     spec = CampaignSpec.model_validate(CAMPAIGN | {"name": f"bench-{stamp}",
                                                    "candidates": args.candidates})
     engine = engine_from_settings(settings, JOB_BATCH)
-    job = CampaignJob(spec, GenService.for_context(context), engine=engine,
+    job = CampaignJob(spec, context.generation_service(), engine=engine,
                       batch_size=args.batch_size)
     plan = job.plan(args.customers)
     if len(plan.eligible) < args.customers:

@@ -146,7 +146,6 @@ def run(label: str, settings, llm, questions: list[str], max_tokens: int) -> dic
     from gen.chat import ChatRequest
     from gen.engine_hf import TransformersEngine
     from gen.scheduler import ScheduledEngine
-    from gen.service import GenService
     from ui.app import create_app
     from ui.context import ShopContext
 
@@ -155,7 +154,7 @@ def run(label: str, settings, llm, questions: list[str], max_tokens: int) -> dic
                                 queue_deadline_s=settings.llm_queue_deadline_s)
     gate = AdmissionGate(settings.llm_max_running, settings.llm_max_waiting,
                          settings.llm_queue_deadline_s)
-    context.__dict__["generation"] = GenService.for_context(
+    context.__dict__["generation"] = context.generation_service(
         context, engine=ScheduledEngine(engine, gate=gate))
     context.generation.chat(ChatRequest(message=questions[0], max_new_tokens=8),
                             save=False)  # loads the indexes and the embedder before the clock

@@ -63,7 +63,6 @@ def main() -> None:
     from gen.email import CANDIDATES, EmailWriter
     from gen.engine import join_prefill
     from gen.engine_hf import TransformersEngine
-    from gen.service import GenService
     from shop.schema import Customer
     from ui.context import default_context
 
@@ -90,7 +89,7 @@ def main() -> None:
           f"stream {engine.stream_llm.dtype}: {streamed:6.1f}   "
           f"batch {args.batch} float32: {batched:6.1f}   (batched/batch-1 = {batched / one:.1f}x)")
 
-    service = GenService.for_context(context)
+    service = context.generation_service()
     service._engine = engine
     questions = ["How long do I have to return an item?", "Do you ship to Norway?",
                  "I need a warm sleeping bag, what do you recommend?",

@@ -1,7 +1,8 @@
 """The generation service: what the API, the studio and the CLI call.
 
 It owns the engine (built lazily from settings), the prompt library and brand voice, and the
-sources (search and recommender when the context has them, store fallbacks otherwise).
+sources: the `PassageRetriever` and `ProductRecommender` that ui/context.py passes in (over the
+search and recommender services), store fallbacks when none is given.
 Every generated piece is recorded in `generated_content`.
 """
 
@@ -11,7 +12,6 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
-from typing import Any
 from urllib.parse import urlparse
 
 from sqlalchemy import select
@@ -30,11 +30,11 @@ from gen.generation import drive
 from gen.prompts import PromptLibrary, default_library
 from gen.scheduler import ScheduledEngine
 from gen.sources import (
-    Passage,
     PassageRetriever,
     PopularInStock,
     ProductRecommender,
     Recommendation,
+    SearchServiceRetriever,
     StoreKeywordRetriever,
     build_facts,
     catalog_brands,
@@ -47,62 +47,6 @@ from shop.errors import InvalidInput, NotFound
 from shop.schema import Customer, Product
 from shop.settings import Settings
 from shop.store import Store
-
-
-class SearchServiceRetriever:
-    """Adapts retrieval.search.SearchService (Hit objects) to PassageRetriever."""
-
-    def __init__(self, search: Any):
-        self.search = search
-
-    @staticmethod
-    def _passage(hit: Any, source: str) -> Passage:
-        doc_id = hit.source if source == "kb" else ""
-        return Passage(hit.id, hit.title, hit.text, float(hit.score), source, hit.url or "",
-                       doc_id, getattr(hit, "heading", "") or "")
-
-    def understand(self, query: str) -> Any:
-        """retrieval.query.ParsedQuery: price bounds, audience, colour ... as filters."""
-        return self.search.understand(query)
-
-    def embed(self, texts: list[str]) -> Any:
-        return self.search.embed(texts)
-
-    def search_kb(self, query: str, k: int = 4) -> list[Passage]:
-        return [self._passage(hit, "kb") for hit in self.search.search_kb(query, k=k)]
-
-    def search_products(self, query: str, k: int = 4,
-                        filters: dict[str, Any] | None = None) -> list[Passage]:
-        return [self._passage(hit, "product")
-                for hit in self.search.search_products(query, k=k, filters=filters)]
-
-
-class RecommenderServiceAdapter:
-    """Adapts recsys.service.RecommenderService (dict items with reason_text)."""
-
-    def __init__(self, service: Any):
-        self.service = service
-
-    def recommend(self, customer_id: str, k: int = 4) -> list[Recommendation]:
-        from recsys.serving import ServeOptions
-
-        result = self.service.recommend(customer_id, ServeOptions(k=k, explain=True))
-        return self._items(result)
-
-    def recommend_many(self, customer_ids: list[str], k: int = 4
-                       ) -> dict[str, list[Recommendation]]:
-        """A whole audience in one batched call (recsys scores them together)."""
-        from recsys.serving import ServeOptions
-
-        results = self.service.recommend_many(customer_ids, ServeOptions(k=k, explain=True))
-        return {result["customer_id"]: self._items(result) for result in results}
-
-    @staticmethod
-    def _items(result: dict) -> list[Recommendation]:
-        return [Recommendation(item["product_id"], item.get("score") or 0.0,
-                               list(item.get("reason_text") or []),
-                               f"recommender:{result.get('model')}")
-                for item in result["items"]]
 
 
 class GenService:
@@ -120,18 +64,6 @@ class GenService:
         self.fallback_recommender = PopularInStock(store)
         self.allowed_hosts = {(urlparse(settings.shop_url).hostname or "").removeprefix("www.")}
         self._lock = threading.Lock()
-
-    @classmethod
-    def for_context(cls, context: Any, engine: Engine | None = None) -> GenService:
-        """Wire the context's search and recommender services (the ui layer passes itself);
-        `engine`: a given one (a batch evaluation) instead of the shared scheduled one."""
-        retriever = recommender = None
-        if hasattr(type(context), "search"):
-            retriever = SearchServiceRetriever(context.search)
-        if hasattr(type(context), "recommender"):
-            recommender = RecommenderServiceAdapter(context.recommender)
-        return cls(context.settings, context.store, engine=engine, retriever=retriever,
-                   recommender=recommender)
 
     @property
     def engine(self) -> Engine:

@@ -1,8 +1,10 @@
 """What generation reads from the rest of the system, behind small protocols.
 
 `PassageRetriever` and `ProductRecommender` are what the chat and email tasks need from the
-retrieval and recsys layers. `StoreKeywordRetriever` and `PopularInStock` are the fallbacks used
-when those services are not wired: plain SQL over the store, labeled as fallbacks.
+retrieval and recsys layers; `SearchServiceRetriever` and `RecommenderServiceAdapter` adapt
+those layers' services to them (ui/context.py wires them). `StoreKeywordRetriever` and
+`PopularInStock` are the fallbacks used when nothing is wired: plain SQL over the store,
+labeled as fallbacks.
 """
 
 from __future__ import annotations
@@ -10,13 +12,18 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import case, func, select
 
 from gen.guardrails import Facts, ProductFact, format_price
 from shop.schema import Campaign, Event, KBDocument, Product
 from shop.store import Store
+
+if TYPE_CHECKING:
+    from recsys.service import RecommenderService
+    from retrieval.query import ParsedQuery
+    from retrieval.search import Hit, SearchService
 
 
 @dataclass
@@ -51,6 +58,65 @@ class ProductRecommender(Protocol):
 
     def recommend_many(self, customer_ids: list[str], k: int = 4
                        ) -> dict[str, list[Recommendation]]: ...
+
+
+# ---- the services below, adapted (ui/context.py passes these in) ----------------------------
+
+
+class SearchServiceRetriever:
+    """Adapts retrieval.search.SearchService (Hit objects) to PassageRetriever."""
+
+    def __init__(self, search: SearchService):
+        self.search = search
+
+    @staticmethod
+    def _passage(hit: Hit, source: str) -> Passage:
+        doc_id = hit.source if source == "kb" else ""
+        return Passage(hit.id, hit.title, hit.text, float(hit.score), source, hit.url or "",
+                       doc_id, getattr(hit, "heading", "") or "")
+
+    def understand(self, query: str) -> ParsedQuery:
+        """retrieval.query.ParsedQuery: price bounds, audience, colour ... as filters."""
+        return self.search.understand(query)
+
+    def embed(self, texts: list[str]) -> Any:
+        return self.search.embed(texts)
+
+    def search_kb(self, query: str, k: int = 4) -> list[Passage]:
+        return [self._passage(hit, "kb") for hit in self.search.search_kb(query, k=k)]
+
+    def search_products(self, query: str, k: int = 4,
+                        filters: dict[str, Any] | None = None) -> list[Passage]:
+        return [self._passage(hit, "product")
+                for hit in self.search.search_products(query, k=k, filters=filters)]
+
+
+class RecommenderServiceAdapter:
+    """Adapts recsys.service.RecommenderService (dict items with reason_text)."""
+
+    def __init__(self, service: RecommenderService):
+        self.service = service
+
+    def recommend(self, customer_id: str, k: int = 4) -> list[Recommendation]:
+        from recsys.serving import ServeOptions  # numpy and the models load on first use
+
+        result = self.service.recommend(customer_id, ServeOptions(k=k, explain=True))
+        return self._items(result)
+
+    def recommend_many(self, customer_ids: list[str], k: int = 4
+                       ) -> dict[str, list[Recommendation]]:
+        """A whole audience in one batched call (recsys scores them together)."""
+        from recsys.serving import ServeOptions
+
+        results = self.service.recommend_many(customer_ids, ServeOptions(k=k, explain=True))
+        return {result["customer_id"]: self._items(result) for result in results}
+
+    @staticmethod
+    def _items(result: dict) -> list[Recommendation]:
+        return [Recommendation(item["product_id"], item.get("score") or 0.0,
+                               list(item.get("reason_text") or []),
+                               f"recommender:{result.get('model')}")
+                for item in result["items"]]
 
 
 # ---- catalog facts -------------------------------------------------------------------------

@@ -40,9 +40,18 @@ class ShopContext:
     @cached_property
     def generation(self):
         """gen.service.GenService: ad copy, emails and chat over this context's services."""
-        from gen.service import GenService
+        return self.generation_service()
 
-        return GenService.for_context(self)
+    def generation_service(self, engine=None):
+        """A GenService over this context's search and recommender, adapted to the Protocols
+        generation reads them through; `engine`: a given one (a batch job, a bench) instead of
+        the shared scheduled one built from settings."""
+        from gen.service import GenService
+        from gen.sources import RecommenderServiceAdapter, SearchServiceRetriever
+
+        return GenService(self.settings, self.store, engine=engine,
+                          retriever=SearchServiceRetriever(self.search),
+                          recommender=RecommenderServiceAdapter(self.recommender))
 
     @cached_property
     def experiments(self):

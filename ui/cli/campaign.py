@@ -22,11 +22,10 @@ def build_job(settings_values: dict, spec_values: dict, batch_size: int | None =
     from campaigns.job import CampaignJob
     from campaigns.spec import CampaignSpec
     from gen.engine import engine_from_settings
-    from gen.service import GenService
     from shop.settings import Settings
 
     context = ShopContext(Settings(**settings_values))
-    generation = GenService.for_context(context)
+    generation = context.generation_service()
     spec = CampaignSpec.model_validate(spec_values)
     # emails per batch: what the engine runs at once over the drafts each email needs (known
     # here, so a Ray driver never loads a model just to ask)

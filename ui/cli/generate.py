@@ -113,11 +113,10 @@ def eval_gen(
     after the guards, constraint pass rate, distinct variants."""
     from gen.engine import create_engine
     from gen.evaluate import DEFAULT_CASES, evaluate, format_report, load_cases
-    from gen.service import GenService
 
     context = default_context()
     # a batch run: the engine directly, without the API's scheduler and its per-request timeout
-    service = GenService.for_context(context, create_engine("transformers",
+    service = context.generation_service(create_engine("transformers",
                                                             settings=context.settings))
     report = evaluate(service, load_cases(cases or DEFAULT_CASES), candidates)
     if as_json:
