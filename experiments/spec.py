@@ -16,7 +16,7 @@ class Strict(BaseModel):
 
 class VariantSpec(Strict):
     key: str = Field(pattern=KEY_PATTERN)
-    content_id: int | None = Field(default=None, ge=1)  # a generated_content row
+    content_id: int | None = Field(default=None, ge=1, le=2**31 - 1)  # a generated_content row
     text: str | None = Field(default=None, min_length=1, max_length=10_000)
 
 

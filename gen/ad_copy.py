@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,7 +62,8 @@ ANGLES = ["Focus on what the product does best.", "Focus on comfort and everyday
 class CopyOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_ids: list[str] = Field(min_length=1, max_length=10)
+    product_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=10)
     channel: Channel = "search"
     variants: int = Field(default=3, ge=1, le=10)
     audience: str = Field(default="", max_length=200)

@@ -3,6 +3,7 @@ FakeEngine behind it for the fast tests, the real embedded model for the slow on
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -206,3 +207,38 @@ def test_real_model_behind_a_vllm_like_server_writes_emails(real_llm, tmp_path):
     assert all(body["continue_final_message"] and
                body["messages"][-1] == {"role": "assistant", "content": "SUBJECT:"}
                for body in drafts_asked)
+
+
+@pytest.mark.slow
+def test_the_chat_streams_through_a_vllm_like_server(real_llm, demo_context, model_cache,
+                                                     tmp_path):
+    """SHOPWRIGHT_LLM_ENGINE=openai: the shop's chat (generative mode) on the demo shop, its
+    model behind an OpenAI-compatible server; no local scheduler in front."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from gen.engine_hf import TransformersEngine
+    from ui.app import create_app
+    from ui.context import ShopContext
+
+    model = TransformersEngine(real_llm)
+    app = vllm_like_app(model, served_model_name="smollm2")
+    demo_context.store.engine.dispose()
+    shutil.copytree(demo_context.settings.data_dir, tmp_path / "shop")
+    with serving(app) as url:
+        settings = Settings(data_dir=tmp_path / "shop", model_cache_dir=model_cache,
+                            llm_engine="openai", llm_base_url=f"{url}/v1", llm_model="smollm2",
+                            chat_mode="generative", rate_limit_enabled=False)
+        context = ShopContext(settings)
+        assert isinstance(context.generation.engine, OpenAIEngine)
+        client = TestClient(create_app(context, with_studio=False))
+        streamed = client.post("/v1/chat?stream=true", json={
+            "message": "How many days do I have to return an item?", "max_new_tokens": 32})
+    assert streamed.status_code == 200, streamed.text
+    events = [json.loads(line[6:]) for line in streamed.text.splitlines()
+              if line.startswith("data: {")]
+    reply = events[-1]["reply"]
+    assert reply["mode"] in ("generative", "extractive") and reply["answer"].strip()
+    assert app.state.stats.requests >= 1  # the model was asked through the server
+    assert all(body["model"] == "smollm2" for body in app.state.stats.bodies)

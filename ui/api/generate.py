@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["generation"])
 
 
 @router.post("/copy", dependencies=[Admin, rate_limit("copy")],
-             responses=errors(400, 401, 403, 413, 422, 429, 503))
+             responses=errors(400, 401, 403, 404, 413, 422, 429, 503))
 def copy(options: CopyOptions, context: Context) -> dict:
     """N distinct ad variants per product for a channel; every variant is stored as a draft."""
     return context.generation.copy(options)
