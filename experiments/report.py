@@ -102,7 +102,8 @@ def allocation_over_time(service: ExperimentService, ref: int | str, points: int
         rows = session.execute(select(Assignment.variant, Assignment.ts)
                                .where(Assignment.experiment_id == experiment.row.id)
                                .order_by(Assignment.ts, Assignment.id)).all()
-    windows = [w for w in np.array_split(np.arange(len(rows)), min(points, len(rows))) if len(w)]
+    windows = [w for w in np.array_split(np.arange(len(rows)), min(points, len(rows))) if len(w)
+               ] if rows else []  # a new experiment: no point yet
     series = []
     for window in windows:
         variants = [rows[i][0] for i in window]

@@ -75,3 +75,14 @@ def test_errors_become_4xx_not_500(client):
     assert ok.json() == {"ok": True}
     too_big = client.post("/test/admin-only", content=b"x" * 1_000_001)
     assert too_big.status_code == 413
+
+
+def test_the_studio_runs_alone_behind_the_same_login(settings):
+    from ui.app import create_studio_app
+
+    client = TestClient(create_studio_app(ShopContext(settings)))
+    assert client.get("/", follow_redirects=False).headers["location"] == "/studio/"
+    assert client.get("/studio/config").status_code == 401
+    admin = {"Authorization": f"Bearer {settings.admin_key.get_secret_value()}"}
+    assert client.get("/studio/config", headers=admin).status_code == 200
+    assert client.get("/v1/search", params={"q": "tent"}).status_code == 404  # no API here

@@ -179,6 +179,13 @@ def test_per_segment_thompson_learns_each_segments_best(store):
     assert [p["assignments"] for p in series["points"]] == [201, 401, 601, 801]  # and the stranger
 
 
+def test_a_new_experiment_has_an_empty_allocation_series(store):
+    service = ExperimentService(store)
+    experiment_id = service.create(spec("thompson"))
+    series = allocation_over_time(service, experiment_id)
+    assert series["points"] == [] and series["variants"] == ["A", "B"]
+
+
 def test_ab_promotes_by_the_sequential_test(store):
     service = ExperimentService(store)
     experiment_id = service.create(spec("ab"))

@@ -78,11 +78,12 @@ def test_chat_route_streams_deltas_then_the_reply(client):
 
 
 def test_studio_handlers_and_cli(context, monkeypatch):
-    from ui.studio_copy import run_copy, run_email
+    from ui.studio_campaigns import preview_email
+    from ui.studio_copy import generate_copy
 
-    rows = run_copy(context, "P0001", "search", 2, "", "")
-    assert len(rows) == 2 and all(row[4] == "none" for row in rows)
-    header, html = run_email(context, "C00001", "")
+    *_, rows = generate_copy(context, ["P0001"], "search", 2, "", "", "", "")
+    assert len(rows) == 2 and all(not row["problems"] for row in rows)
+    header, html, _text, _eml = preview_email(context, "C00001", "")
     assert "Subject" in header and "Unsubscribe" in html
 
     import ui.cli.generate as cli_generate

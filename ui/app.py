@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
@@ -53,16 +53,32 @@ def create_app(context: ShopContext | None = None, with_studio: bool = True) -> 
     for router in ROUTERS:
         app.include_router(router)
 
-    if with_studio:
-        import gradio as gr
+    return mount_studio(app, context) if with_studio else app
 
-        from ui.studio import build_studio
-        from ui.studio_auth import install_studio_login, studio_user
 
-        install_studio_login(app, context)  # admin key only: login form, or a bearer token
-        app = gr.mount_gradio_app(app, build_studio(context), path="/studio",
-                                  auth_dependency=lambda request: studio_user(context, request))
-    return app
+def mount_studio(app: FastAPI, context: ShopContext) -> FastAPI:
+    """The Gradio studio at /studio, behind the admin login (ui/studio_auth.py)."""
+    import gradio as gr
+
+    from ui.studio import build_studio
+    from ui.studio_auth import install_studio_login, studio_user
+
+    install_studio_login(app, context)  # admin key only: login form, or a bearer token
+    return gr.mount_gradio_app(app, build_studio(context), path="/studio",
+                               auth_dependency=lambda request: studio_user(context, request))
+
+
+def create_studio_app(context: ShopContext | None = None) -> FastAPI:
+    """The studio alone (`shopwright studio`): no API routes beside it."""
+    context = context or default_context()
+    install_redaction()
+    app = FastAPI(title="shopwright studio", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/studio/")
+
+    return mount_studio(app, context)
 
 
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:

@@ -1,46 +1,40 @@
-"""The Gradio studio for marketers, mounted at /studio. Each tab is a function in STUDIO_TABS."""
+"""The Gradio studio for marketers, mounted at /studio behind the admin login
+(ui/studio_auth.py). Each tab is a function in STUDIO_TABS, in its own module; tabs call the
+same services as the API and the CLI and hold no logic of their own.
+
+Queue: LLM actions run one at a time (studio_common.LLM_QUEUE; the chat playground in its
+own slot), store-only ones up to DEFAULT_CONCURRENCY at once, and the queue holds at most
+QUEUE_SIZE waiting events before it tells the next caller to retry.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import gradio as gr
-from sqlalchemy import func, select
 
-from shop.schema import Customer, Event, KBDocument, Product
 from ui.context import ShopContext
+from ui.studio_campaigns import campaigns_tab
+from ui.studio_chat import chat_tab
+from ui.studio_copy import copy_tab
+from ui.studio_customers import customers_tab
+from ui.studio_experiments import experiments_tab
+from ui.studio_overview import overview_tab
+from ui.studio_recsys import recsys_tab
+from ui.studio_search import search_tab
 
+QUEUE_SIZE = 32
+DEFAULT_CONCURRENCY = 4  # store-only actions (lookups, plots, exports)
 
-def shop_overview(context: ShopContext) -> list[list]:
-    with context.store.session() as session:
-        counts = [[name, session.scalar(select(func.count()).select_from(table))]
-                  for name, table in (("products", Product), ("customers", Customer),
-                                      ("events", Event), ("knowledge-base documents", KBDocument))]
-        categories = session.execute(
-            select(Product.category, func.count()).group_by(Product.category)
-            .order_by(func.count().desc())).all()
-    return counts + [[f"category: {name}", count] for name, count in categories]
-
-
-def overview_tab(context: ShopContext) -> None:
-    with gr.Tab("Shop"):
-        gr.Markdown(f"## {context.settings.shop_name}\nWhat the store holds right now.")
-        table = gr.Dataframe(headers=["what", "count"], value=lambda: shop_overview(context),
-                             interactive=False, elem_id="shop-overview")
-        gr.Button("Refresh", elem_id="refresh-overview").click(
-            lambda: shop_overview(context), outputs=table)
-
-
-from ui.studio_search import search_tab  # noqa: E402
-from ui.studio_recsys import recsys_tab  # noqa: E402
-from ui.studio_copy import copy_tab  # noqa: E402
-
-STUDIO_TABS: list[Callable[[ShopContext], None]] = [overview_tab, search_tab, recsys_tab, copy_tab]
+STUDIO_TABS: list[Callable[[ShopContext], None]] = [
+    overview_tab, copy_tab, campaigns_tab, chat_tab, customers_tab, experiments_tab,
+    search_tab, recsys_tab]
 
 
 def build_studio(context: ShopContext) -> gr.Blocks:
     with gr.Blocks(title="shopwright studio") as studio:
-        gr.Markdown("# shopwright studio")
+        gr.Markdown("# shopwright studio  \n[sign out](/studio-logout)")
         for add_tab in STUDIO_TABS:
             add_tab(context)
+    studio.queue(max_size=QUEUE_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
     return studio

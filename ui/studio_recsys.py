@@ -62,12 +62,13 @@ def recsys_tab(context: ShopContext) -> None:
         def handler(*values):
             return recommendation_rows(context, *values)
 
-        button.click(handler, inputs=inputs, outputs=[summary, table])
-        customer.submit(handler, inputs=inputs, outputs=[summary, table])
+        button.click(handler, inputs=inputs, outputs=[summary, table], api_name="recommend")
+        customer.submit(handler, inputs=inputs, outputs=[summary, table],
+                        api_visibility="private")
 
         gr.Markdown("### Customer segments\nK-Means on category affinity plus recency, "
                     "frequency and spend; descriptions come from the members' data.")
         segments = gr.Dataframe(headers=SEGMENT_HEADERS, interactive=False, wrap=True,
                                 elem_id="recsys-segments")
         gr.Button("Load segments", elem_id="recsys-segments-button").click(
-            lambda: segment_rows(context), outputs=segments)
+            lambda: segment_rows(context), outputs=segments, api_name="segment_table")

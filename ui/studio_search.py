@@ -62,5 +62,5 @@ def search_tab(context: ShopContext) -> None:
         def handler(*values):
             return search_with_parsed(context, *values)
 
-        button.click(handler, inputs=inputs, outputs=[results, parsed])
-        query.submit(handler, inputs=inputs, outputs=[results, parsed])
+        button.click(handler, inputs=inputs, outputs=[results, parsed], api_name="search")
+        query.submit(handler, inputs=inputs, outputs=[results, parsed], api_visibility="private")

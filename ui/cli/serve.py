@@ -39,3 +39,21 @@ def serve(
         typer.echo(f"studio sign-in: the admin key {PLACEHOLDER_ADMIN_KEY!r} (a placeholder: set "
                    "SHOPWRIGHT_ADMIN_KEY, or create keys with `shopwright keys create`)")
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+def studio(
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
+) -> None:
+    """Start the marketers' studio alone (no API), at /studio, behind the admin-key login."""
+    import uvicorn
+
+    from ui.app import create_studio_app
+    from ui.context import default_context
+
+    context = default_context()
+    settings = context.settings
+    app = create_studio_app(context)
+    typer.echo(f"shopwright studio on http://{host or settings.host}:{port or settings.port}"
+               "/studio (sign in with an admin key)")
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")

@@ -69,7 +69,7 @@ def start_loop(context: ShopContext, path: Path, every_s: float) -> threading.Ev
             try:
                 report = run_once(context, path)
                 log.info("triggers ran: %s", {r: c for r, c in report["rules"].items() if c})
-            except Exception:  # noqa: BLE001 - the server must outlive a bad run
+            except Exception:
                 log.exception("triggers run failed; retrying in %.0f s", every_s)
 
     threading.Thread(target=loop, name="shopwright-triggers", daemon=True).start()
