@@ -13,6 +13,7 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -114,9 +115,11 @@ class Engine:
         return stream_in_thread(self.stream, Generation(request, loop), self.model_name)
 
     async def astream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        async for piece in self.astream_result(request):
-            if isinstance(piece, str):
-                yield piece
+        # closed with this generator, so a caller that leaves frees the request's slot at once
+        async with aclosing(self.astream_result(request)) as results:
+            async for piece in results:
+                if isinstance(piece, str):
+                    yield piece
 
     async def astream_result(self, request: GenerationRequest) -> AsyncIterator[str | Result]:
         """`astream`, then the Result (finish reason, token counts) as the last item."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -61,15 +62,18 @@ class EngineChatModel(BaseChatModel):
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        async for piece in self.engine.astream_result(to_request(messages, self.options, stop)):
-            if isinstance(piece, Result):  # the end: what the engine reports, no text
-                yield ChatGenerationChunk(message=AIMessageChunk(
-                    content="", response_metadata=metadata(piece)))
-                continue
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager:
-                await run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
+        request = to_request(messages, self.options, stop)
+        # closed with this stream, so an abandoned chat frees its row and slot at once
+        async with aclosing(self.engine.astream_result(request)) as pieces:
+            async for piece in pieces:
+                if isinstance(piece, Result):  # the end: what the engine reports, no text
+                    yield ChatGenerationChunk(message=AIMessageChunk(
+                        content="", response_metadata=metadata(piece)))
+                    continue
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                if run_manager:
+                    await run_manager.on_llm_new_token(piece, chunk=chunk)
+                yield chunk
 
 
 def metadata(result: Result) -> dict[str, Any]:
