@@ -104,10 +104,21 @@ def authenticate(store: Store, settings: Settings, secret: str) -> Caller | None
     with store.session() as session:
         row = session.scalars(select(ApiKey).where(ApiKey.secret_hash == digest(secret),
                                                    ApiKey.revoked_at.is_(None))).first()
-        if row is None:
-            return None
-        return Caller(scope=row.scope, key_id=row.id, name=row.name,  # type: ignore[arg-type]
-                      origins=tuple(row.origins or ()))
+        return _caller(row) if row is not None else None
+
+
+def active_caller(store: Store, key_id: int) -> Caller | None:
+    """The caller of an active key known by its id (a studio login names its key), or None
+    once the key is revoked."""
+    with store.session() as session:
+        row = session.scalars(select(ApiKey).where(ApiKey.id == key_id,
+                                                   ApiKey.revoked_at.is_(None))).first()
+        return _caller(row) if row is not None else None
+
+
+def _caller(row: ApiKey) -> Caller:
+    return Caller(scope=row.scope, key_id=row.id, name=row.name,  # type: ignore[arg-type]
+                  origins=tuple(row.origins or ()))
 
 
 def widget_origins(store: Store) -> set[str]:

@@ -19,10 +19,8 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from shop.keys import Caller, authenticate
-from shop.schema import ApiKey
+from shop.keys import BOOTSTRAP_ADMIN, Caller, active_caller, authenticate
 from ui.context import ShopContext
 
 COOKIE = "shopwright_studio"
@@ -94,13 +92,9 @@ def _cookie_user(context: ShopContext, cookie: str) -> str | None:
             or not hmac.compare_digest(signature, _sign(context, f"{key_id}.{expires}")) \
             or int(expires) < time.time():
         return None
-    if key_id == "0":
-        return "admin-key"  # the bootstrap SHOPWRIGHT_ADMIN_KEY
-    with context.store.session() as session:
-        row = session.scalars(select(ApiKey).where(ApiKey.id == int(key_id),
-                                                   ApiKey.revoked_at.is_(None),
-                                                   ApiKey.scope == "admin")).first()
-        return f"key:{row.id}:{row.name}" if row is not None else None
+    # key id 0: the bootstrap SHOPWRIGHT_ADMIN_KEY
+    caller = BOOTSTRAP_ADMIN if key_id == "0" else active_caller(context.store, int(key_id))
+    return caller.actor if caller is not None and caller.is_admin else None
 
 
 def _sign(context: ShopContext, payload: str) -> str:
