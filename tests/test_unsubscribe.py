@@ -43,7 +43,9 @@ def test_token_round_trip_hides_nothing_guessable(settings):
     for customer_id in ("C1", "cust-ä/?&=.", "x" * 64):
         token = make_token(settings, customer_id)
         assert read_token(settings, token) == customer_id
-        assert customer_id not in token and "=" not in token
+        id_part, signature = token.split(".")
+        # the signature is random bytes and may spell anything; the id part must not show the id
+        assert customer_id not in id_part and "=" not in token
     assert make_token(settings, "C1") == make_token(settings, "C1")  # the key persists
     assert unsubscribe_url(settings, "C1") == \
         f"{settings.base_url}/v1/unsubscribe?token={make_token(settings, 'C1')}"
