@@ -121,7 +121,7 @@ def test_experiment_stats_then_promote(studio):
                                         variant=variant, event="click"))
     service.record(events)
 
-    summary, table, _plot, p_best, allocation, report = client.predict(
+    summary, table, intervals, p_best, allocation, report = client.predict(
         str(experiment_id), api_name="/experiment_stats")
     assert "studio-headlines" in summary and report["state"] in ("running", "promoted")
     by_key = {v["key"]: v for v in report["variants"]}
@@ -129,6 +129,11 @@ def test_experiment_stats_then_promote(studio):
     assert sum(v["impressions"] for v in report["variants"]) == 40
     assert [row[0] for row in table["data"]] == ["calm", "bold"]
     assert {row[0] for row in p_best["data"]} == {"calm", "bold"}
+    by_point = {(row[0], row[2]): row[1] for row in intervals["data"]}
+    for key, v in by_key.items():  # the interval plot holds each variant's interval and rate
+        assert by_point[(key, "95% interval, low")] == pytest.approx(v["click_rate_ci"][0])
+        assert by_point[(key, "95% interval, high")] == pytest.approx(v["click_rate_ci"][1])
+        assert by_point[(key, "observed")] == pytest.approx(v["click_rate"])
     assert allocation["data"]  # the allocation over time has points
 
     stopped = client.predict(str(experiment_id), "bold", api_name="/stop_experiment")

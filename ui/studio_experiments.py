@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gradio as gr
 import pandas as pd
-from matplotlib.figure import Figure
 
 from experiments.report import allocation_over_time, report
 from ui.context import ShopContext
@@ -32,20 +31,17 @@ def variant_rows(stats: dict) -> list[list]:
     return rows
 
 
-def interval_figure(stats: dict) -> Figure:
-    """Click rate per variant with its 95% credible interval (Beta posterior)."""
-    figure = Figure(figsize=(6, 2.8), layout="constrained")
-    axes = figure.subplots()
-    keys = [v["key"] for v in stats["variants"]]
-    middle = [(v["click_rate_ci"][0] + v["click_rate_ci"][1]) / 2 for v in stats["variants"]]
-    spread = [(v["click_rate_ci"][1] - v["click_rate_ci"][0]) / 2 for v in stats["variants"]]
-    observed = [v["click_rate"] or 0.0 for v in stats["variants"]]
-    axes.errorbar(keys, middle, yerr=spread, fmt="none", capsize=6, color="#4a6fa5",
-                  label="95% credible interval")
-    axes.scatter(keys, observed, color="#c0392b", zorder=3, label="observed click rate")
-    axes.set_ylabel("click rate")
-    axes.legend(loc="upper right", fontsize="small")
-    return figure
+def interval_frame(stats: dict) -> pd.DataFrame:
+    """Per variant three points on one vertical: the ends of the 95% credible interval (Beta
+    posterior) and the observed click rate (outside it when the data are few and extreme)."""
+    rows = []
+    for v in stats["variants"]:
+        low, high = v["click_rate_ci"]
+        rows += [{"variant": v["key"], "click rate": low, "estimate": "95% interval, low"},
+                 {"variant": v["key"], "click rate": v["click_rate"] or 0.0,
+                  "estimate": "observed"},
+                 {"variant": v["key"], "click rate": high, "estimate": "95% interval, high"}]
+    return pd.DataFrame(rows, columns=["variant", "click rate", "estimate"])
 
 
 def allocation_frame(context: ShopContext, stats: dict) -> pd.DataFrame:
@@ -61,7 +57,7 @@ def allocation_frame(context: ShopContext, stats: dict) -> pd.DataFrame:
 
 @edge
 def experiment_stats(context: ShopContext, experiment_id: str, progress=PROGRESS
-                     ) -> tuple[str, list, Figure, pd.DataFrame, pd.DataFrame, dict]:
+                     ) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
     """Summary, variant table, interval plot, P(best) bars, allocation over time, raw report."""
     experiment_id = needed(experiment_id, "an experiment", "pick one from the list")
     progress(0.2, desc="posterior draws")
@@ -71,7 +67,7 @@ def experiment_stats(context: ShopContext, experiment_id: str, progress=PROGRESS
                + f"\n**Decision:** {stats['decision']}  \n**Rule:** {stats['rule']}")
     p_best = pd.DataFrame({"variant": [v["key"] for v in stats["variants"]],
                            "P(best)": [v["p_best"] for v in stats["variants"]]})
-    return (summary, variant_rows(stats), interval_figure(stats), p_best,
+    return (summary, variant_rows(stats), interval_frame(stats), p_best,
             allocation_frame(context, stats), stats)
 
 
@@ -97,8 +93,12 @@ def experiments_tab(context: ShopContext) -> None:
         table = gr.Dataframe(headers=HEADERS, interactive=False, wrap=True,
                              elem_id="experiment-variants")
         with gr.Row():
-            intervals = gr.Plot(label="Click rate and 95% credible interval",
-                                elem_id="experiment-intervals")
+            intervals = gr.ScatterPlot(x="variant", y="click rate", color="estimate",
+                                       y_lim=[0, None], height=280, elem_id="experiment-intervals",
+                                       label="Click rate and 95% credible interval",
+                                       color_map={"95% interval, low": "#4a6fa5",
+                                                  "observed": "#c0392b",
+                                                  "95% interval, high": "#4a6fa5"})
             p_best = gr.BarPlot(x="variant", y="P(best)", y_lim=[0, 1], height=280,
                                 label="Probability to be best", elem_id="experiment-pbest")
         allocation = gr.LinePlot(x="assignments", y="share", color="variant", y_lim=[0, 1],
