@@ -1,15 +1,18 @@
-"""Who a campaign goes to: the file's audience, narrowed to customers who may get marketing."""
+"""Who a campaign goes to: the file's audience, narrowed to customers who may get marketing now
+(consent given, not unsubscribed, and under the frequency cap)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import or_, select
 
+from campaigns.rows import marketing_counts, with_rows
 from campaigns.spec import Audience
 from shop.errors import InvalidInput
-from shop.schema import Customer
+from shop.schema import Customer, utcnow
 from shop.store import Store
 
 SegmentMembers = Callable[[int], list[str]]  # segment id -> its customer ids (from recsys)
@@ -25,15 +28,20 @@ class Plan:
     unsubscribed: int
     unknown: list[str] = field(default_factory=list)  # listed ids the store does not have
     limit: int | None = None
+    capped: int = 0  # may get marketing, but already had the cap's emails in its window
 
     def as_dict(self) -> dict:
         return {"eligible": len(self.eligible), "matched": self.matched,
                 "no_consent": self.no_consent, "unsubscribed": self.unsubscribed,
-                "unknown": self.unknown, "limit": self.limit}
+                "capped": self.capped, "unknown": self.unknown, "limit": self.limit}
 
 
 def choose(store: Store, audience: Audience, limit: int | None = None,
-           segment_members: SegmentMembers | None = None) -> Plan:
+           segment_members: SegmentMembers | None = None, campaign_id: str | None = None
+           ) -> Plan:
+    """`campaign_id`: also apply the frequency cap (settings `marketing_cap_emails` per
+    `marketing_cap_days`, counted over every other campaign and trigger) to customers who
+    have no row in this campaign yet; those who have one were admitted before and stay."""
     query = select(Customer.id, Customer.marketing_consent, Customer.unsubscribed_at)
     listed: list[str] | None = None
     if audience.customer_ids:
@@ -63,7 +71,21 @@ def choose(store: Store, audience: Audience, limit: int | None = None,
             rows.sort(key=lambda row: row[0])
     found = {row[0] for row in rows}
     eligible = [cid for cid, consent, gone in rows if consent and gone is None]
+    capped = at_cap(store, campaign_id, eligible) if campaign_id else set()
+    eligible = [cid for cid in eligible if cid not in capped]
     return Plan(eligible[:limit] if limit is not None else eligible, len(rows),
                 no_consent=sum(1 for _, consent, _ in rows if not consent),
                 unsubscribed=sum(1 for _, consent, gone in rows if consent and gone is not None),
-                unknown=[cid for cid in (listed or []) if cid not in found], limit=limit)
+                unknown=[cid for cid in (listed or []) if cid not in found], limit=limit,
+                capped=len(capped))
+
+
+def at_cap(store: Store, campaign_id: str, customer_ids: list[str]) -> set[str]:
+    """Customers new to the campaign who already had the cap's marketing emails."""
+    settings = store.settings
+    new = sorted(set(customer_ids) - with_rows(store, campaign_id, customer_ids))
+    with store.session() as session:
+        counts = marketing_counts(session, new,
+                                  utcnow() - timedelta(days=settings.marketing_cap_days),
+                                  excluding=campaign_id)
+    return {cid for cid, sent in counts.items() if sent >= settings.marketing_cap_emails}

@@ -1,6 +1,6 @@
 """The campaign job: one personalized email per eligible customer, resumable and idempotent.
 
-    plan      choose the audience (consent checked), nothing written
+    plan      choose the audience (consent and frequency cap checked), nothing written
     prepare   save the campaign, add a pending row per customer (existing rows stay as they are)
     run       repeat: take due pending rows, recommend for all of them in one batched call,
               write their emails in engine-sized batches, commit each batch in one transaction
@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
-
 
 from campaigns import rows as store_rows
 from campaigns.audience import Plan, SegmentMembers, choose
@@ -106,7 +105,8 @@ class CampaignJob:
     # ---- audience --------------------------------------------------------------------------
 
     def plan(self, limit: int | None = None) -> Plan:
-        return choose(self.store, self.spec.audience, limit, self.segment_members)
+        return choose(self.store, self.spec.audience, limit, self.segment_members,
+                      campaign_id=self.spec.name)
 
     def prepare(self, plan: Plan) -> int:
         self._check_products()

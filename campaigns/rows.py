@@ -12,11 +12,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 
 from campaigns.spec import CampaignSpec
 from shop.errors import InvalidInput
-from shop.schema import Campaign, CampaignRow, Customer, utcnow
+from shop.schema import Campaign, CampaignRow, Customer, TriggerFiring, utcnow
 from shop.store import Store
 from shop.upsert import upsert
 
@@ -30,6 +30,52 @@ def eligible(customer_id_column=Customer.id):
     return exists().where(Customer.id == customer_id_column,
                           Customer.marketing_consent.is_(True),
                           Customer.unsubscribed_at.is_(None))
+
+
+def marketing_counts(session, customer_ids: list[str], since: datetime,
+                     excluding: str | None = None) -> dict[str, int]:
+    """Marketing emails per customer since `since`, across every campaign and trigger rule:
+    campaign rows written (or waiting to be) in that time, plus trigger firings enqueued then
+    whose rows do not exist yet. `excluding` leaves one campaign's own rows and firings out."""
+    counts: Counter = Counter()
+    for start in range(0, len(customer_ids), INSERT_CHUNK):
+        chunk = customer_ids[start:start + INSERT_CHUNK]
+        rows = (select(CampaignRow.customer_id, func.count())
+                .where(CampaignRow.customer_id.in_(chunk),
+                       or_(and_(CampaignRow.state == "generated", CampaignRow.updated_at >= since),
+                           and_(CampaignRow.state == "pending", CampaignRow.created_at >= since)))
+                .group_by(CampaignRow.customer_id))
+        waiting = (select(TriggerFiring.customer_id, func.count())
+                   .where(TriggerFiring.customer_id.in_(chunk), TriggerFiring.state == "enqueued",
+                          TriggerFiring.created_at >= since, ~firing_has_row())
+                   .group_by(TriggerFiring.customer_id))
+        if excluding is not None:
+            rows = rows.where(CampaignRow.campaign_id != excluding)
+            waiting = waiting.where(TriggerFiring.campaign_id != excluding)
+        counts.update(dict(session.execute(rows).all()))
+        counts.update(dict(session.execute(waiting).all()))
+    return {c: counts.get(c, 0) for c in customer_ids}
+
+
+def firing_has_row(*states: str):
+    """SQL: a trigger firing's customer has a row in the firing's campaign (in one of
+    `states`)."""
+    condition = and_(CampaignRow.campaign_id == TriggerFiring.campaign_id,
+                     CampaignRow.customer_id == TriggerFiring.customer_id)
+    if states:
+        condition = and_(condition, CampaignRow.state.in_(states))
+    return exists().where(condition)
+
+
+def with_rows(store: Store, campaign_id: str, customer_ids: list[str]) -> set[str]:
+    """Those of `customer_ids` who already have a row in the campaign (any state)."""
+    found: set[str] = set()
+    with store.session() as session:
+        for start in range(0, len(customer_ids), INSERT_CHUNK):
+            found.update(session.scalars(select(CampaignRow.customer_id).where(
+                CampaignRow.campaign_id == campaign_id,
+                CampaignRow.customer_id.in_(customer_ids[start:start + INSERT_CHUNK]))))
+    return found
 
 
 def save_campaign(store: Store, spec: CampaignSpec, template_version: str) -> None:

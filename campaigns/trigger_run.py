@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import select
 
 from campaigns import rows as store_rows
 from campaigns.job import CampaignJob
@@ -33,7 +33,7 @@ from campaigns.output import write_outputs
 from campaigns.spec import CampaignSpec
 from campaigns.triggers import Firing, TriggerFile, TriggerRule, find_firings, utc, watch_stock
 from gen.sources import Recommendation
-from shop.schema import CampaignRow, Customer, Product, TriggerFiring, utcnow
+from shop.schema import Customer, Product, TriggerFiring, utcnow
 from shop.store import Store
 from shop.upsert import upsert
 
@@ -139,7 +139,7 @@ def classify(store: Store, rule: TriggerRule, firings: list[Firing], now: dateti
         may_email = set(session.scalars(select(Customer.id).where(
             Customer.id.in_(customers), Customer.marketing_consent.is_(True),
             Customer.unsubscribed_at.is_(None))))
-        sent = marketing_counts(session, customers,
+        sent = store_rows.marketing_counts(session, customers,
                                 now - timedelta(days=settings.marketing_cap_days))
     states = {}
     for firing in firings:
@@ -154,32 +154,6 @@ def classify(store: Store, rule: TriggerRule, firings: list[Firing], now: dateti
             states[firing] = "enqueued"
             sent_so_far[customer] += 1
     return states
-
-
-def marketing_counts(session, customer_ids: list[str], since: datetime) -> dict[str, int]:
-    """Marketing emails per customer since `since`: campaign rows written (or waiting to be)
-    in that time, plus trigger firings enqueued then whose rows do not exist yet."""
-    rows = dict(session.execute(
-        select(CampaignRow.customer_id, func.count())
-        .where(CampaignRow.customer_id.in_(customer_ids),
-               or_(and_(CampaignRow.state == "generated", CampaignRow.updated_at >= since),
-                   and_(CampaignRow.state == "pending", CampaignRow.created_at >= since)))
-        .group_by(CampaignRow.customer_id)).all())
-    waiting = dict(session.execute(
-        select(TriggerFiring.customer_id, func.count())
-        .where(TriggerFiring.customer_id.in_(customer_ids), TriggerFiring.state == "enqueued",
-               TriggerFiring.created_at >= since, ~_has_row())
-        .group_by(TriggerFiring.customer_id)).all())
-    return {c: rows.get(c, 0) + waiting.get(c, 0) for c in customer_ids}
-
-
-def _has_row(*states: str):
-    """SQL: the firing's customer has a row in the firing's campaign (in one of `states`)."""
-    condition = and_(CampaignRow.campaign_id == TriggerFiring.campaign_id,
-                     CampaignRow.customer_id == TriggerFiring.customer_id)
-    if states:
-        condition = and_(condition, CampaignRow.state.in_(states))
-    return exists().where(condition)
 
 
 def record(store: Store, rule: TriggerRule, states: dict[Firing, str], now: datetime) -> None:
@@ -201,7 +175,7 @@ def campaigns_with_work(store: Store) -> list[tuple[str, str]]:
             select(TriggerFiring.campaign_id, TriggerFiring.rule).distinct()
             .where(TriggerFiring.state == "enqueued",
                    store_rows.eligible(TriggerFiring.customer_id),
-                   ~_has_row("generated", "skipped", "failed"))
+                   ~store_rows.firing_has_row("generated", "skipped", "failed"))
             .order_by(TriggerFiring.campaign_id)).all())
 
 

@@ -106,6 +106,34 @@ def test_audience_applies_consent_filters_and_limit(shop):
     assert segment.eligible == ["C02", "C08"] and segment.unsubscribed == 1
 
 
+def test_the_frequency_cap_counts_every_campaign_and_trigger_but_not_the_campaign_itself(
+        shop, tmp_path):
+    from shop.schema import TriggerFiring, utcnow
+
+    settings = shop.settings.model_copy(update={"marketing_cap_emails": 2})
+    shop.settings = settings
+    make_job(shop, name="first", audience="{customer_ids: [C01, C02]}").run()
+    with shop.session() as session:  # a triggered email for C01, enqueued and not written yet
+        session.add(TriggerFiring(rule="cart", customer_id="C01", fired_at=utcnow(),
+                                  state="enqueued", campaign_id="t-cart-1", product_ids=[],
+                                  created_at=utcnow()))
+    second = make_job(shop, name="second")
+    plan = second.plan()
+    assert "C01" not in plan.eligible and plan.capped == 1  # one campaign + one firing = 2
+    assert plan.eligible == ["C02", "C04", "C06", "C08"]
+    second.run()
+    # C02 now has two emails, but it has its row in "second": a rerun keeps it, and its own
+    # row does not count against it
+    assert second.plan().eligible == ["C02", "C04", "C06", "C08"]
+    third = make_job(shop, name="third").plan()
+    assert third.eligible == ["C04", "C06", "C08"] and third.capped == 2
+    with shop.session() as session:  # emails older than the window no longer count
+        for row in session.scalars(select(CampaignRow)):
+            row.updated_at = row.created_at = datetime(2020, 1, 1, tzinfo=UTC)
+        session.get(TriggerFiring, 1).created_at = datetime(2020, 1, 1, tzinfo=UTC)
+    assert make_job(shop, name="fourth").plan().capped == 0
+
+
 def test_run_writes_one_email_per_eligible_customer_and_reruns_write_nothing(shop, tmp_path):
     engine = FakeEngine(replies=reply)
     job = make_job(shop, engine=engine, batch_size=2)

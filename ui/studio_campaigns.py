@@ -71,11 +71,12 @@ def campaign_job(context: ShopContext, spec: CampaignSpec) -> CampaignJob:
 @edge
 def plan_campaign(context: ShopContext, name: str, segment: str | None, customer_ids: str,
                   candidates: int, limit: int) -> tuple[str, dict]:
-    """The dry run: who the campaign would reach after consent and unsubscribes."""
+    """The dry run: who the campaign would reach after consent, unsubscribes and the cap."""
     job = campaign_job(context, campaign_spec(name, segment, customer_ids, candidates))
     plan = job.plan(_limit(limit))
     text = (f"Audience matches **{plan.matched}** customers: {plan.no_consent} without "
-            f"marketing consent, {plan.unsubscribed} unsubscribed. **{len(plan.eligible)}** "
+            f"marketing consent, {plan.unsubscribed} unsubscribed, {plan.capped} already at the "
+            f"frequency cap. **{len(plan.eligible)}** "
             f"would get an email (limit {plan.limit}).")
     if plan.unknown:
         text += f"  \nUnknown ids: {', '.join(plan.unknown[:10])}"

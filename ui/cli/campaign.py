@@ -102,7 +102,8 @@ def _dry_run(job, limit: int | None, as_json: bool) -> None:
         return
     typer.secho(f"campaign {job.spec.name} (dry run: nothing written)", bold=True)
     typer.echo(f"  audience matches {plan.matched} customers; "
-               f"{plan.no_consent} without marketing consent, {plan.unsubscribed} unsubscribed")
+               f"{plan.no_consent} without marketing consent, {plan.unsubscribed} unsubscribed, "
+               f"{plan.capped} at the frequency cap")
     if plan.unknown:
         typer.echo(f"  unknown customer ids: {', '.join(plan.unknown[:10])}")
     typer.echo(f"  eligible: {len(plan.eligible)}" + (f" (--limit {limit})" if limit else ""))
