@@ -16,6 +16,7 @@ model's text with something removed or fixed), fallback (the template), cut (a c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -35,6 +36,7 @@ from gen.claims import (
 from gen.copy_templates import fallback_candidates
 from gen.engine import Engine, GenerationRequest, Result
 from gen.fields import complete_fields
+from gen.generation import generate_watched
 from gen.guardrails import (
     Facts,
     grounding_violations,
@@ -246,7 +248,11 @@ class AdCopywriter:
         return self.prompt.meta.get("examples", {}).get(channel, {})
 
     def write(self, options: CopyOptions, facts: Facts, category: str,
-              campaign: dict | None = None, attributes: dict | None = None) -> list[Variant]:
+              campaign: dict | None = None, attributes: dict | None = None,
+              on_piece: Callable[[int, str], None] | None = None) -> list[Variant]:
+        """`options.variants` checked variants, each the best of `options.candidates` drafts.
+        `on_piece(draft, piece)` hears each draft's text as the model writes it (drafts are
+        numbered across both rounds)."""
         fact = facts.products[0]
         product = {"title": fact.title, "category": category, "price_text": price_text(fact),
                    "description": _lead(neutralize_untrusted(fact.text, self.allowed_hosts)),
@@ -254,14 +260,22 @@ class AdCopywriter:
         limits = limits_for(options.channel, self.prompt.constraints, self.brand)
         claims = checker_for(facts, self.vocabulary, [category])
         picked: list[Variant] = []
+        drafts_so_far = 0
         for attempt in range(2):  # a second round only for slots no draft could fill
             missing = options.variants - len(picked)
             if missing <= 0:
                 break
             requests = self.requests(options, product, campaign, missing * options.candidates,
                                      options.seed + attempt * 1000)
+            if on_piece is None:
+                written = self.engine.generate(requests)
+            else:
+                written = generate_watched(
+                    self.engine, requests,
+                    lambda i, piece, offset=drafts_so_far: on_piece(offset + i, piece))
+            drafts_so_far += len(requests)
             # a draft that stopped after its headline gets "DESCRIPTION:" written for it
-            results = complete_fields(self.engine, requests, self.engine.generate(requests),
+            results = complete_fields(self.engine, requests, written,
                                       FIELDS[options.channel], FIELD_TOKENS)
             drafts = [self.draft(r, options.channel, limits, facts, claims) for r in results]
             good = [Candidate(d, variant_key(d.fields),

@@ -14,9 +14,10 @@ import asyncio
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass
 
-from gen.engine import GenerationRequest, Result
+from gen.engine import Engine, GenerationRequest, Result
 
 _END = object()
 
@@ -154,3 +155,26 @@ def drive(agen_factory: Callable[[], AsyncIterator]) -> Iterator:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
+
+
+def generate_watched(engine: Engine, requests: list[GenerationRequest],
+                     on_piece: Callable[[int, str], None]) -> list[Result]:
+    """`engine.generate(requests)`, with every request's text reported as it is written:
+    `on_piece(index, piece)`, from this thread. The requests run concurrently, each as a
+    stream (`astream_result`), so an engine that batches streams still batches them."""
+
+    async def one(index: int, request: GenerationRequest) -> Result:
+        text, result = "", None
+        async with aclosing(engine.astream_result(request)) as items:
+            async for item in items:
+                if isinstance(item, Result):
+                    result = item
+                else:
+                    text += item
+                    on_piece(index, item)
+        return result or Result(text.strip(), model=engine.model_name)
+
+    async def together() -> list[Result]:
+        return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
+
+    return asyncio.run(together()) if requests else []

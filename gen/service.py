@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import cached_property
 from urllib.parse import urlparse
 
@@ -93,7 +93,10 @@ class GenService:
 
     # ---- copy ------------------------------------------------------------------------------
 
-    def copy(self, options: CopyOptions, save: bool = True) -> dict:
+    def copy(self, options: CopyOptions, save: bool = True,
+             on_piece: Callable[[int, str], None] | None = None) -> dict:
+        """Variants per product, saved as drafts. `on_piece(draft, piece)`: each draft's text
+        as it is written (AdCopywriter.write); for one product at a time."""
         products = load_products(self.store, options.product_ids)
         if len(products) != len(set(options.product_ids)):
             found = {p.id for p in products}
@@ -110,7 +113,8 @@ class GenService:
         for product in products:  # a set of products: variants for each
             facts = build_facts(self.store, [product], campaign, self.titles)
             variants = writer.write(options.model_copy(update={"product_ids": [product.id]}),
-                                    facts, product.category, campaign_data, product.attributes)
+                                    facts, product.category, campaign_data, product.attributes,
+                                    on_piece)
             ids = self._save_copy(options, product, variants) if save else []
             results.append({"product_id": product.id, "title": product.title,
                             "variants": [v.as_dict() for v in variants], "content_ids": ids})

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from gen.ad_copy import CopyOptions
 from gen.chat import ChatRequest, ChatTurn
 from gen.email import CANDIDATES as EMAIL_CANDIDATES
-from gen.engine import FakeEngine
+from gen.engine import FakeEngine, join_prefill
 from gen.service import GenService
 from shop.schema import Campaign, Customer, GeneratedContent, Product
 from shop.settings import Settings
@@ -77,6 +77,31 @@ def test_copy_enforces_limits_grounding_and_distinct_variants(shop_store):
         rows = session.scalars(select(GeneratedContent).where(
             GeneratedContent.id.in_(result["products"][0]["content_ids"]))).all()
     assert len(rows) == 4 and rows[0].prompt_version and len(rows[0].inputs_hash) == 64
+
+
+def test_copy_can_be_watched_as_it_is_written_and_picks_the_same_variants(shop_store):
+    product = first_product(shop_store)
+    name = product.title.split(" - ")[0]
+
+    def text(seed: int) -> str:
+        return (f"HEADLINE: {name} number {seed}\nDESCRIPTION: A light jacket for wet days, "
+                f"take {seed}." if seed % 3 else "nonsense")
+
+    def reply(request):  # depends on the request only, so the order of calls does not matter
+        return text(request.options.seed)
+
+    options = CopyOptions(product_ids=[product.id], channel="search", variants=3,
+                          candidates=2)
+    quiet = service(shop_store, FakeEngine(replies=reply)).copy(options, save=False)
+    pieces: dict[int, str] = {}
+    watched = service(shop_store, FakeEngine(replies=reply)).copy(
+        options, save=False, on_piece=lambda n, piece: pieces.__setitem__(
+            n, pieces.get(n, "") + piece))
+    assert watched["products"][0]["variants"] == quiet["products"][0]["variants"]
+    # draft n of the first round has seed n; its pieces add up to its whole reply (the fake
+    # engine's stream repeats the prefilled label, as its generate does)
+    assert [pieces[n] for n in range(6)] == [join_prefill("HEADLINE:", text(n))
+                                             for n in range(6)]
 
 
 def test_sms_includes_opt_out_within_160(shop_store):

@@ -63,8 +63,13 @@ def test_copy_is_generated_reviewed_exported_and_put_into_an_experiment(studio):
     context, _, client = studio
     with pytest.raises(AppError, match="pick at least one product"):
         client.predict([], "sms", 2, "", None, "", "", api_name="/generate_copy")
-    rows = client.predict(["P0001"], "sms", 2, "weekend hikers", None, "friendly", "",
-                          api_name="/generate_copy")
+    job = client.submit(["P0001"], "sms", 2, "weekend hikers", None, "friendly", "",
+                        api_name="/generate_copy")
+    rows = job.result(timeout=600)
+    # the cards showed the drafts while the model wrote them, then the stored variants
+    live = [out for out in job.outputs() if out and out[0]["status"] == "writing"]
+    assert live and len(live[-1]) == 2 and any(r["fields"]["draft"] for r in live[-1])
+    assert job.outputs()[-1] == rows
     assert [r["status"] for r in rows] == ["draft", "draft"]
     assert all(r["product_id"] == "P0001" and r["fields"]["text"] for r in rows)
     assert all(r["prompt"].startswith("ad_copy@") and r["model"] for r in rows)

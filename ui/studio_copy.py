@@ -1,11 +1,15 @@
 """The studio's "Copy" tab: find products, write ad variants, review them, export, test them.
 
-Variants arrive as cards (one product's variants at a time, streamed); each card is edited,
+The cards fill with the model's drafts as they are written (LiveDrafts), then show the
+variants picked from them, checked and saved, one product at a time; each card is edited,
 rated, approved or discarded through gen/copy_review.py, and approved copy is exported or
 started as an experiment (experiments/service.py). The tab only wires those services.
 """
 
 from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 
@@ -22,6 +26,7 @@ from ui.context import ShopContext
 from ui.studio_common import LLM_CONCURRENCY, LLM_QUEUE, PROGRESS, actor, download, edge
 
 MAX_CARDS = 6  # variant cards on screen; a larger set is still saved and exported
+LIVE_EVERY_S = 0.3  # how often the cards show the drafts' new text
 ACTIONS = {"approve": {"status": "approved"}, "discard": {"status": "discarded"},
            "up": {"rating": 1}, "down": {"rating": -1}, "save": {}}
 
@@ -46,12 +51,45 @@ def audience_of_segment(context: ShopContext, segment: str | None, audience: str
     return described[segment][:200]
 
 
+class LiveDrafts:
+    """The drafts' text so far, filled by the writer's thread (`add`), read by the studio's
+    generator (`wait`, `rows`)."""
+
+    def __init__(self, product_id: str, drafts: int):
+        self.product_id, self.drafts = product_id, drafts
+        self.texts: dict[int, str] = {}
+        self._changed = threading.Condition()
+        self._version = self._seen = 0
+
+    def add(self, draft: int, piece: str) -> None:
+        with self._changed:
+            self.texts[draft] = self.texts.get(draft, "") + piece
+            self._version += 1
+            self._changed.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        """True when text arrived since the last call (waits up to `timeout` for some)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._version != self._seen, timeout)
+            changed, self._seen = self._version != self._seen, self._version
+            return changed
+
+    def rows(self, shown: int) -> list[dict]:
+        """Card rows for the first `shown` drafts (not saved yet: no content id)."""
+        with self._changed:
+            texts = dict(self.texts)
+        return [{"content_id": None, "product_id": self.product_id, "status": "writing",
+                 "draft": n + 1, "drafts": self.drafts, "fields": {"draft": texts.get(n, "")}}
+                for n in range(shown)]
+
+
 @edge
 def generate_copy(context: ShopContext, product_ids: list[str], channel: str, variants: int,
                   audience: str, segment: str | None, tone: str, campaign_id: str,
                   progress=PROGRESS):
-    """Write `variants` drafts per product, saved as drafts; yields the reviewed rows so far
-    (copy_review.copy_row dicts) after each product."""
+    """Write `variants` drafts per product, saved as drafts. Yields the rows for the cards:
+    while a product's drafts are written, its first drafts as they grow (status `writing`),
+    then its picked, checked and stored variants (copy_review.copy_row dicts)."""
     if not product_ids:
         raise gr.Error("pick at least one product: search for it above, then select it")
     who = audience_of_segment(context, segment, audience or "")
@@ -61,7 +99,17 @@ def generate_copy(context: ShopContext, product_ids: list[str], channel: str, va
         options = CopyOptions(product_ids=[product_id], channel=channel, variants=int(variants),
                               audience=who, tone=(tone or "").strip() or None,
                               campaign_id=(campaign_id or "").strip() or None)
-        result = context.generation.copy(options)
+        live = LiveDrafts(product_id, options.variants * options.candidates)
+        shown = max(0, min(options.variants, MAX_CARDS - len(rows)))
+        with ThreadPoolExecutor(1, thread_name_prefix="studio-copy") as pool:
+            writing = pool.submit(context.generation.copy, options, on_piece=live.add)
+            while True:
+                # text first: whatever arrived is shown before the picked variants replace it
+                if live.wait(LIVE_EVERY_S) and shown:
+                    yield rows + live.rows(shown)
+                if writing.done():
+                    break
+            result = writing.result()
         rows += copy_rows(context.store, result["products"][0]["content_ids"])
         yield rows
 
@@ -101,6 +149,9 @@ def start_experiment(context: ShopContext, name: str, policy: str, rows: list[di
 
 
 def card_header(row: dict) -> str:
+    if row["status"] == "writing":
+        return (f"**{row['product_id']}** · writing… candidate {row['draft']} of "
+                f"{row['drafts']} (the best checked candidates become the variants)")
     thumbs = {1: "rated up", -1: "rated down"}.get(row["rating"], "unrated")
     problems = "; ".join(row["problems"]) or "none"
     return (f"**{row['product_id']}** · #{row['content_id']} · **{row['status']}** · {thumbs}"
@@ -116,7 +167,8 @@ def cards_update(rows: list[dict] | None) -> list:
         row = rows[slot] if slot < len(rows) else None
         out += [gr.update(visible=row is not None),
                 card_header(row) if row else "",
-                fields_text(row["fields"]) if row else ""]
+                (row["fields"]["draft"] if row["status"] == "writing"
+                 else fields_text(row["fields"])) if row else ""]
     return out
 
 
@@ -205,6 +257,8 @@ def _card_action(context: ShopContext, slot: int, action: str):
     def handler(rows: list[dict], text: str, request: gr.Request) -> list[dict]:
         if not rows or slot >= len(rows):
             raise gr.Error("generate variants first")
+        if rows[slot]["content_id"] is None:
+            raise gr.Error("the variants are still being written; wait for them")
         rows = list(rows)
         rows[slot] = review_copy(context, rows[slot]["content_id"], action,
                                  text if action in ("save", "approve") else None, request)
