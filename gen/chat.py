@@ -350,8 +350,8 @@ class ChatAssistant:
         reply.mode = "catalog"
         reply.answer = answer.text
         reply.products = [{"id": p.id, "title": p.title, "price_text": price_text(p),
-                           "url": p.url, "image_url": p.image_url or ""}
-                          for p in answer.products]
+                           "url": p.url, "image_url": p.image_url or "", "reason": reason}
+                          for p, reason in zip(answer.products, answer.reasons, strict=True)]
         if not answer.found:
             reply.guard_events.append("the catalog has no match for what was asked")
         links = "; ".join(f"{p['title']} {p['url']}" for p in reply.products if p["url"])

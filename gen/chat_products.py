@@ -48,6 +48,7 @@ class ProductAnswer:
     text: str
     products: list[Any] = field(default_factory=list)  # shop.schema.Product rows, best first
     found: bool = False  # True when the catalog has what was asked for
+    reasons: list[str] = field(default_factory=list)  # why each product is shown, from its row
 
 
 def asked_thing(question: str, parsed_phrases: Sequence[str] = ()) -> tuple[str, str]:
@@ -123,15 +124,20 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
     3. "We have down jackets, but none within your budget right now." only outside the filters
     4. "I couldn't find kayaks in our catalog." nothing of that kind at all
     """
+    wanted = _detail_terms(question)
+
+    def answer(text: str, shown: list[Any], found: bool, why: str) -> ProductAnswer:
+        return ProductAnswer(text, shown, found, [_reason(p, why, wanted) for p in shown])
+
     named = named_products(question, hits + unfiltered)
     if named:  # "how much is the Lee 2 tent?": that product's row, read off the catalog
         shown = list({p.id: p for p in named}.values())[:k]
-        return ProductAnswer("; ".join(_line(p) for p in shown) + ".", shown, True)
+        return answer("; ".join(_line(p) for p in shown) + ".", shown, True,
+                      "named in the question")
     phrases = list(getattr(parsed, "phrases", []) or [])
     filters = getattr(parsed, "filters", None)
     thing, head, modifiers = _parse_ask(question, phrases, getattr(filters, "color", None))
     constraint = _constraint_text(parsed)
-    wanted = _detail_terms(question)
 
     def described(product: Any) -> bool:  # "down jackets": most modifiers in its text
         if not modifiers:
@@ -160,25 +166,40 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
         text = f"Yes, we have {name}{' ' + constraint if constraint else ''}. " \
                f"{'This one matches' if len(shown) == 1 else 'These match'} best: " \
                + "; ".join(_line(p) for p in shown) + "."
-        return ProductAnswer(text, shown, True)
+        return answer(text, shown, True, f"the kind asked for ({head or thing})"
+                      + (f", {constraint}" if constraint else ""))
     if same_kind:
         shown = best(same_kind)[:k]
         text = f"We have {_plural(head)}{' ' + constraint if constraint else ''}; these come " \
                f"closest to {thing}: " + "; ".join(_line(p) for p in shown) + "."
-        return ProductAnswer(text, shown, False)
+        return answer(text, shown, False, f"a {head}, not all the details asked for")
     outside = [p for p in kind(unfiltered) if described(p)]
     if outside and constraint:
         cheapest = sorted(outside, key=lambda p: float(p.price))[:k]
         text = f"We have {name}, but none {constraint} right now. " \
                f"The closest: " + "; ".join(_line(p) for p in cheapest) + "."
-        return ProductAnswer(text, cheapest, False)
+        return answer(text, cheapest, False, f"the kind asked for, but not {constraint}; "
+                      "among the cheapest")
     closest = (hits or unfiltered)[:k]
     if not closest:
         return ProductAnswer(f"I couldn't find {thing} in our catalog.", [], False)
     category = closest[0].category
     text = f"I couldn't find {thing} in our catalog. The closest we have is in " \
            f"{category}: " + "; ".join(_line(p) for p in closest) + "."
-    return ProductAnswer(text, closest, False)
+    return answer(text, closest, False, f"nothing of that kind; the search's closest "
+                  f"({product_category(closest[0])})")
+
+
+def _reason(product: Any, why: str, wanted: set[str]) -> str:
+    """Why a product is shown, in words read off its row: the case, the question's words in
+    its title, and its stock."""
+    shared = sorted(wanted & _title_terms(product))
+    return "; ".join([why] + ([f"its title has {', '.join(shared)}"] if shared else [])
+                     + ["in stock" if product.stock > 0 else "out of stock"])
+
+
+def product_category(product: Any) -> str:
+    return str(product.category or "").replace("-", " ") or "uncategorised"
 
 
 _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",

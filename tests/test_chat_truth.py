@@ -156,6 +156,9 @@ def test_a_product_the_catalog_has_is_never_denied(shop_store):
     assert reply.intent == "shopping" and reply.answer.startswith("Yes, we have tents")
     assert "do not sell" not in reply.answer and reply.products
     assert not service.engine.seen  # the model is not asked what the catalog says
+    for product in reply.products:  # each says why it is shown, read off its row
+        assert product["reason"].startswith("the kind asked for (tent)")
+        assert product["reason"].endswith("in stock")  # "in stock" or "out of stock"
 
 
 def test_a_product_the_catalog_lacks_is_not_claimed(shop_store):
@@ -163,6 +166,7 @@ def test_a_product_the_catalog_lacks_is_not_claimed(shop_store):
     reply = service.chat(ChatRequest(message="Do you sell kayaks?"), save=False)
     assert not reply.answer.lower().startswith("yes")
     assert "couldn't find kayaks" in reply.answer
+    assert all(p["reason"].startswith("nothing of that kind") for p in reply.products)
 
 
 # ---- choosing the mode ----------------------------------------------------------------------

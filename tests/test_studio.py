@@ -195,6 +195,8 @@ def test_a_chat_turn_shows_what_the_reply_stood_on(studio):
     assert "**Intent:** support" in details and "hand off:** no" in details
     answer, details = client.predict("Can I speak to a human?", api_name="/chat_turn")
     assert "hand off:** yes" in details
+    answer, details = client.predict("Do you sell tents?", api_name="/chat_turn")
+    assert "**Products suggested:**" in details and "the kind asked for (tent)" in details
 
 
 def test_customer_lookup_export_and_erase_are_audited_as_the_signed_in_key(studio):

@@ -43,10 +43,8 @@ def explain(reply: ChatReply) -> str:
     lines += [f"{c['n']}. {c['title']} ({c.get('doc_id') or c.get('id')}) {c.get('url', '')}"
               for c in reply.citations]
     if reply.products:
-        why = "matches the question" + (" within the filters read" if reply.parsed_filters
-                                        else "")
         lines.append("**Products suggested:**")
-        lines += [f"- {p['id']} {p['title']} ({p.get('price_text', '')}): {why}"
+        lines += [f"- {p['id']} {p['title']} ({p.get('price_text', '')}): {p['reason']}"
                   for p in reply.products]
     lines.append("**Guard events:** " + ("; ".join(reply.guard_events) or "none"))
     if reply.redacted:
