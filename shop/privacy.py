@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -56,8 +56,10 @@ PLAIN_TABLES = (("experiment_assignments", Assignment,
 
 
 def export_customer(store: Store, customer_id: str, actor: str,
-                    segment: SegmentLookup | None = None) -> dict:
-    """Everything stored about one customer, as JSON-ready data. Unknown id: NotFound."""
+                    segment: SegmentLookup | None = None,
+                    action: Literal["export", "view"] = "export") -> dict:
+    """Everything stored about one customer, as JSON-ready data, audited as `action` (an
+    export handed out, or a person viewing it on screen). Unknown id: NotFound."""
     with store.session() as session:
         customer = _customer(session, customer_id)
         events = session.scalars(select(Event).where(Event.customer_id == customer_id)
@@ -99,7 +101,7 @@ def export_customer(store: Store, customer_id: str, actor: str,
         counts = {"events": len(events), "generated_content": len(content),
                   "campaign_rows": len(rows), "chat_sessions": len(chats),
                   **{name: len(export[name]) for name, _, _ in PLAIN_TABLES}}
-        _audit(session, actor, "export", customer_id, counts)
+        _audit(session, actor, action, customer_id, counts)
     return export
 
 

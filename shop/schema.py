@@ -169,7 +169,7 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-AUDIT_ACTIONS = ("export", "erase")
+AUDIT_ACTIONS = ("export", "view", "erase")  # view: a person read it on screen (studio)
 
 
 class AuditLog(Base):

@@ -222,7 +222,7 @@ def test_customer_lookup_export_and_erase_are_audited_as_the_signed_in_key(studi
         client.predict("C01999", api_name="/customer_lookup")
     actions = [(e["action"], e["actor"]) for e in audit_entries(context.store)
                if e["subject"] in ("C00007", "C01999")]
-    assert {action for action, _ in actions} == {"export", "erase"}
+    assert {action for action, _ in actions} == {"view", "export", "erase"}
     assert all(actor.startswith("key:") and actor.endswith(":studio-test")
                for _, actor in actions)
 

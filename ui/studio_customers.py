@@ -64,11 +64,11 @@ def segments_and_map(context: ShopContext, progress=PROGRESS) -> tuple[list, pd.
 def look_up(context: ShopContext, customer_id: str, request: gr.Request,
             progress=PROGRESS) -> tuple[str, list, list, list]:
     """Profile and consent, event timeline (newest first), recommendations with reasons, and
-    the emails and chats stored for them. Reading personal data is audited as an export."""
+    the emails and chats stored for them. Reading personal data is audited as a view."""
     customer_id = needed(customer_id, "a customer id", "C00001")
     progress(0.1, desc="reading the customer's data")
     data = export_customer(context.store, customer_id, actor(request),
-                           segment=lambda c: _segment(context, c))
+                           segment=lambda c: _segment(context, c), action="view")
     profile = data["profile"]
     unsubscribed = profile["unsubscribed_at"]
     consent = ("unsubscribed " + unsubscribed if unsubscribed else
