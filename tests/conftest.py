@@ -109,7 +109,10 @@ def serving(app, port: int | None = None):
     import uvicorn
 
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # open streams (a gradio_client's event stream) would hold a graceful shutdown for the
+    # join's 30 s; a test server has nothing to drain
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -46,7 +46,9 @@ def test_a_marketer_writes_approves_exports_and_tests_copy(
         page.locator("#copy-count input[type=number]").fill("2")
         page.locator("#copy-generate").click()
         card = page.locator("#copy-head-0")
-        expect(card).to_contain_text(picked, timeout=300_000)
+        expect(card).to_contain_text(picked, timeout=300_000)  # live drafts show it too
+        # the saved variants' headers say "draft" (their review status); live ones do not
+        expect(card).to_contain_text("draft", timeout=300_000)
         expect(page.locator("#copy-head-1")).to_contain_text("draft")
         for slot in (0, 1):
             page.locator(f"#copy-approve-{slot}").click()

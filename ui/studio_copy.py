@@ -9,7 +9,7 @@ started as an experiment (experiments/service.py). The tab only wires those serv
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import gradio as gr
 
@@ -26,7 +26,7 @@ from ui.context import ShopContext
 from ui.studio_common import LLM_CONCURRENCY, LLM_QUEUE, PROGRESS, actor, download, edge
 
 MAX_CARDS = 6  # variant cards on screen; a larger set is still saved and exported
-LIVE_EVERY_S = 0.3  # how often the cards show the drafts' new text
+LIVE_EVERY_S = 0.5  # how often the cards show the drafts' new text
 ACTIONS = {"approve": {"status": "approved"}, "discard": {"status": "discarded"},
            "up": {"rating": 1}, "down": {"rating": -1}, "save": {}}
 
@@ -53,30 +53,28 @@ def audience_of_segment(context: ShopContext, segment: str | None, audience: str
 
 class LiveDrafts:
     """The drafts' text so far, filled by the writer's thread (`add`), read by the studio's
-    generator (`wait`, `rows`)."""
+    generator (`changed`, `rows`)."""
 
     def __init__(self, product_id: str, drafts: int):
         self.product_id, self.drafts = product_id, drafts
         self.texts: dict[int, str] = {}
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._version = self._seen = 0
 
     def add(self, draft: int, piece: str) -> None:
-        with self._changed:
+        with self._lock:
             self.texts[draft] = self.texts.get(draft, "") + piece
             self._version += 1
-            self._changed.notify_all()
 
-    def wait(self, timeout: float) -> bool:
-        """True when text arrived since the last call (waits up to `timeout` for some)."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._version != self._seen, timeout)
+    def changed(self) -> bool:
+        """True when text arrived since the last call."""
+        with self._lock:
             changed, self._seen = self._version != self._seen, self._version
             return changed
 
     def rows(self, shown: int) -> list[dict]:
         """Card rows for the first `shown` drafts (not saved yet: no content id)."""
-        with self._changed:
+        with self._lock:
             texts = dict(self.texts)
         return [{"content_id": None, "product_id": self.product_id, "status": "writing",
                  "draft": n + 1, "drafts": self.drafts, "fields": {"draft": texts.get(n, "")}}
@@ -103,11 +101,12 @@ def generate_copy(context: ShopContext, product_ids: list[str], channel: str, va
         shown = max(0, min(options.variants, MAX_CARDS - len(rows)))
         with ThreadPoolExecutor(1, thread_name_prefix="studio-copy") as pool:
             writing = pool.submit(context.generation.copy, options, on_piece=live.add)
-            while True:
+            while True:  # at most one update per LIVE_EVERY_S: the decode loop comes first
+                finished = bool(wait([writing], timeout=LIVE_EVERY_S).done)
                 # text first: whatever arrived is shown before the picked variants replace it
-                if live.wait(LIVE_EVERY_S) and shown:
+                if live.changed() and shown:
                     yield rows + live.rows(shown)
-                if writing.done():
+                if finished:
                     break
             result = writing.result()
         rows += copy_rows(context.store, result["products"][0]["content_ids"])
