@@ -139,8 +139,8 @@ def classify(store: Store, rule: TriggerRule, firings: list[Firing], now: dateti
         may_email = set(session.scalars(select(Customer.id).where(
             Customer.id.in_(customers), Customer.marketing_consent.is_(True),
             Customer.unsubscribed_at.is_(None))))
-        sent = store_rows.marketing_counts(session, customers,
-                                now - timedelta(days=settings.marketing_cap_days))
+        sent = store_rows.marketing_counts(
+            session, customers, now - timedelta(days=settings.marketing_cap_days))
     states = {}
     for firing in firings:
         if (firing.customer_id, utc(firing.fired_at)) in recorded:

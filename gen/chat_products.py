@@ -187,7 +187,7 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
     text = f"I couldn't find {thing} in our catalog. The closest we have is in " \
            f"{category}: " + "; ".join(_line(p) for p in closest) + "."
     return answer(text, closest, False, f"nothing of that kind; the search's closest "
-                  f"({product_category(closest[0])})")
+                  f"({_category_words(closest[0])})")
 
 
 def _reason(product: Any, why: str, wanted: set[str]) -> str:
@@ -198,7 +198,7 @@ def _reason(product: Any, why: str, wanted: set[str]) -> str:
                      + ["in stock" if product.stock > 0 else "out of stock"])
 
 
-def product_category(product: Any) -> str:
+def _category_words(product: Any) -> str:
     return str(product.category or "").replace("-", " ") or "uncategorised"
 
 
