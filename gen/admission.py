@@ -105,17 +105,24 @@ class AdmissionGate:
                     f"{self.retry_after()} s", self.retry_after())
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold a slot for the block (threads)."""
-        ticket = self._enter()
+    def _waiting(self, ticket: Future) -> Iterator[None]:
+        """Around a wait for `ticket`: a waiter past the deadline is refused (Busy); one that
+        stops waiting for any other reason (cancelled, interrupted) leaves the list."""
         try:
-            started = ticket.result(timeout=self.deadline_s)
+            yield
         except TimeoutError:
             self._give_up(ticket)
             raise self._refuse() from None
         except BaseException:
             self._give_up(ticket)
             raise
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a slot for the block (threads)."""
+        ticket = self._enter()
+        with self._waiting(ticket):
+            started = ticket.result(timeout=self.deadline_s)
         try:
             yield
         finally:
@@ -125,14 +132,8 @@ class AdmissionGate:
     async def aslot(self) -> AsyncIterator[None]:
         """Hold a slot for the block (coroutines); a cancelled waiter leaves the list."""
         ticket = self._enter()
-        try:
+        with self._waiting(ticket):
             started = await asyncio.wait_for(asyncio.wrap_future(ticket), self.deadline_s)
-        except TimeoutError:
-            self._give_up(ticket)
-            raise self._refuse() from None
-        except BaseException:
-            self._give_up(ticket)
-            raise
         try:
             yield
         finally:
