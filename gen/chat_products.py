@@ -209,11 +209,17 @@ _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
 def _detail_terms(question: str) -> set[str]:
     """The question's words as product titles write them ("two people" -> "2", "person")."""
     words = re.findall(r"[a-z0-9]+", question.lower())
-    return stem_terms(" ".join(_NUMBER_WORDS.get(w, w) for w in words))
+    return _with_numbers(" ".join(_NUMBER_WORDS.get(w, w) for w in words))
 
 
 def _title_terms(product: Any) -> set[str]:
-    return stem_terms(product.title.replace("-", " "))
+    return _with_numbers(product.title.replace("-", " "))
+
+
+def _with_numbers(text: str) -> set[str]:
+    """stem_terms plus the numbers it leaves out as too short: "2" in "2-Person" is the detail
+    that tells a two-person tent from a four-person one."""
+    return stem_terms(text) | set(re.findall(r"\b\d+\b", text))
 
 
 def _close_to(word: str, terms: set[str]) -> bool:

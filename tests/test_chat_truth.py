@@ -169,6 +169,23 @@ def test_a_product_the_catalog_lacks_is_not_claimed(shop_store):
     assert all(p["reason"].startswith("nothing of that kind") for p in reply.products)
 
 
+def test_the_number_asked_for_ranks_first_and_is_named_in_the_reason():
+    from types import SimpleNamespace
+
+    from gen.chat_products import product_answer
+
+    def tent(n: int, people: int) -> SimpleNamespace:
+        return SimpleNamespace(id=f"T{n}", title=f"Fjell {people}-Person Tent - Green",
+                               category="tents", attributes={}, stock=3, price=300 + n,
+                               currency="EUR", url="")
+
+    hits = [tent(1, 4), tent(2, 2), tent(3, 3)]  # search order: the four-person tent first
+    for question in ("any tents for 2 people?", "do you sell tents for two people?"):
+        answer = product_answer(question, None, hits, [], k=3)
+        assert [p.id for p in answer.products][0] == "T2", question
+        assert "its title has 2, person, tent" in answer.reasons[0]
+
+
 # ---- choosing the mode ----------------------------------------------------------------------
 
 
