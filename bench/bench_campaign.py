@@ -70,7 +70,7 @@ def main() -> None:
     from campaigns.output import write_outputs
     from campaigns.runner import run_campaign
     from campaigns.spec import CampaignSpec
-    from gen.engine import engine_from_settings
+    from gen.engines import engine_from_settings
     from ui.cli.campaign import JOB_BATCH, build_job
     from ui.context import default_context
 

@@ -56,7 +56,7 @@ def synthetic_llm(arch: str, settings):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from gen.llm import LoadedLLM, load_llm, pick_dtype
+    from gen.engines.transformers.llm import LoadedLLM, load_llm, pick_dtype
     from shop.embedded import resolve_device
 
     tokenizer = load_llm(settings.model_copy(update={"device": "cpu"})).tokenizer
@@ -142,10 +142,10 @@ def free_port() -> int:
 
 
 def run(label: str, settings, llm, questions: list[str], max_tokens: int) -> dict:
-    from gen.admission import AdmissionGate
-    from gen.chat import ChatRequest
-    from gen.engine_hf import TransformersEngine
-    from gen.scheduler import ScheduledEngine
+    from gen.engines.transformers.engine import TransformersEngine
+    from gen.serving.admission import AdmissionGate
+    from gen.serving.scheduler import ScheduledEngine
+    from gen.tasks.chat import ChatRequest
     from ui.app import create_app
     from ui.context import ShopContext
 
@@ -212,7 +212,7 @@ def main() -> None:
     if args.synthetic_model:
         llm = synthetic_llm(args.synthetic_model, settings)
     else:
-        from gen.llm import load_llm
+        from gen.engines.transformers.llm import load_llm
 
         llm = load_llm(settings)
     print(f"{args.n} concurrent streaming chats, model {llm.name} ({llm.device}, {llm.dtype}), "

@@ -27,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def decode_rate(engine, batch: int, new_tokens: int = 32) -> float:
-    from gen.engine import GenerationRequest
+    from gen.engines import GenerationRequest
 
     requests = [GenerationRequest.chat("You are helpful.", f"Describe hiking trip number {i}.",
                                        max_new_tokens=new_tokens) for i in range(batch)]
@@ -37,7 +37,7 @@ def decode_rate(engine, batch: int, new_tokens: int = 32) -> float:
 
 
 def stream_rate(engine, new_tokens: int = 32) -> float:
-    from gen.engine import GenerationRequest
+    from gen.engines import GenerationRequest
 
     request = GenerationRequest.chat("You are helpful.", "Describe a long hiking trip.",
                                      max_new_tokens=new_tokens)
@@ -59,10 +59,10 @@ def main() -> None:
 
     from sqlalchemy import select
 
-    from gen.chat import ChatReply, ChatRequest
-    from gen.email import CANDIDATES, EmailWriter
-    from gen.engine import join_prefill
-    from gen.engine_hf import TransformersEngine
+    from gen.engines import join_prefill
+    from gen.engines.transformers.engine import TransformersEngine
+    from gen.tasks.chat import ChatReply, ChatRequest
+    from gen.tasks.email import CANDIDATES, EmailWriter
     from shop.schema import Customer
     from ui.context import default_context
 

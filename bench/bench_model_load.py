@@ -19,7 +19,7 @@ CHILD = """
 import json, sys, time
 import torch, transformers  # imports are not part of the load time
 from shop.settings import Settings
-from gen.llm import load_llm
+from gen.engines.transformers.llm import load_llm
 settings = Settings(data_dir=sys.argv[1])
 loaded = load_llm(settings)
 print(json.dumps({"source": loaded.source, "seconds": loaded.load_seconds}))

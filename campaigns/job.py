@@ -24,10 +24,10 @@ from typing import Any
 from campaigns import rows as store_rows
 from campaigns.audience import Plan, SegmentMembers, choose
 from campaigns.spec import CampaignSpec
-from gen.email import EmailWriter
-from gen.engine import Engine, GenerationRequest, Result
+from gen.engines import Engine, GenerationRequest, Result
 from gen.service import GenService
 from gen.sources import Recommendation
+from gen.tasks.email import EmailWriter
 from shop.errors import InvalidInput, NotFound
 
 MAX_WAIT_S = 60.0  # the longest a run sleeps for a row's backoff before trying it again

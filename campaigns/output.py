@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from campaigns import rows as store_rows
-from gen.email import EmailDraft
+from gen.tasks.email import EmailDraft
 from shop.files import replace_file, safe_name
 from shop.settings import Settings
 from shop.store import Store

@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
-from gen.engine import Engine, GenerationOptions, GenerationRequest, Message, Result
+from gen.engines import Engine, GenerationOptions, GenerationRequest, Message, Result
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 

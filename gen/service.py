@@ -16,19 +16,12 @@ from urllib.parse import urlparse
 
 from sqlalchemy import select
 
-from gen.ad_copy import AdCopywriter, CopyOptions, Variant
-from gen.admission import AdmissionGate
-from gen.answer import KnowledgeUnits
-from gen.chat import ChatAssistant, ChatReply, ChatRequest
-from gen.chat_mode import resolve_chat_mode
-from gen.claims import ClaimVocabulary
-from gen.content import record
-from gen.email import CANDIDATES as EMAIL_CANDIDATES
-from gen.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
-from gen.engine import Engine, engine_from_settings
-from gen.generation import drive
+from gen.checks.claims import ClaimVocabulary
+from gen.engines import Engine, engine_from_settings
+from gen.engines.generation import drive
 from gen.prompts import PromptLibrary, default_library
-from gen.scheduler import ScheduledEngine
+from gen.serving.admission import AdmissionGate
+from gen.serving.scheduler import ScheduledEngine
 from gen.sources import (
     PassageRetriever,
     PopularInStock,
@@ -43,6 +36,13 @@ from gen.sources import (
     load_campaign,
     load_products,
 )
+from gen.tasks.ad_copy import AdCopywriter, CopyOptions, Variant
+from gen.tasks.answer import KnowledgeUnits
+from gen.tasks.chat import ChatAssistant, ChatReply, ChatRequest
+from gen.tasks.chat_mode import resolve_chat_mode
+from gen.tasks.content import record
+from gen.tasks.email import CANDIDATES as EMAIL_CANDIDATES
+from gen.tasks.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
 from shop.errors import InvalidInput, NotFound
 from shop.schema import Customer, Product
 from shop.settings import Settings

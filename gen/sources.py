@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import case, func, select
 
-from gen.guardrails import Facts, ProductFact, format_price
+from gen.checks.guardrails import Facts, ProductFact, format_price
 from shop.schema import Campaign, Event, KBDocument, Product
 from shop.store import Store
 
@@ -135,7 +135,7 @@ def load_products(store: Store, ids: list[str]) -> list[Product]:
 
 
 def kb_documents(store: Store, shop_url: str = "") -> list[tuple[str, str, str, str]]:
-    """(doc_id, title, body, url) of every KB document, for quoting (gen/answer.py)."""
+    """(doc_id, title, body, url) of every KB document, for quoting (gen/tasks/answer.py)."""
     base = shop_url.rstrip("/")
     with store.session() as session:
         return [(d.id, d.title, d.body, f"{base}/help/{d.id}" if base else "")

@@ -4,7 +4,7 @@
 that propagates) and on uvicorn's loggers themselves, whose handlers uvicorn replaces when it
 configures logging. The patterns are tuned for log lines, which are full of numbers that are
 not phone numbers (ids, durations, sizes, dates): a phone number here needs a leading `+` or
-separators between digit groups. The chat guardrails (gen/guardrails.py) redact user text
+separators between digit groups. The chat guardrails (gen/checks/guardrails.py) redact user text
 with their own, broader patterns.
 """
 

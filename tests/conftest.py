@@ -66,7 +66,7 @@ def demo_context(tmp_path_factory, model_cache, demo_files):
 
 @pytest.fixture(scope="session")
 def real_llm(model_cache, tmp_path_factory):
-    from gen.llm import load_llm
+    from gen.engines.transformers.llm import load_llm
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("llm-data"), model_cache_dir=model_cache)
     return load_llm(settings)

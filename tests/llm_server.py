@@ -33,7 +33,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
-from gen.engine import Engine, GenerationOptions, GenerationRequest, Message
+from gen.engines import Engine, GenerationOptions, GenerationRequest, Message
 
 VLLM_EXTENSIONS = ("continue_final_message", "add_generation_prompt")
 

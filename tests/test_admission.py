@@ -9,10 +9,10 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from gen.admission import AdmissionGate
-from gen.engine import FakeEngine, GenerationRequest
-from gen.scheduler import ScheduledEngine
+from gen.engines import FakeEngine, GenerationRequest
 from gen.service import GenService
+from gen.serving.admission import AdmissionGate
+from gen.serving.scheduler import ScheduledEngine
 from shop.errors import Busy
 from shop.settings import Settings
 from ui.context import ShopContext
@@ -162,7 +162,7 @@ def test_busy_model_answers_503_with_retry_after_in_each_api_family(client, cont
 
 
 def test_a_chat_closed_mid_answer_frees_its_slot_through_every_layer(context):
-    from gen.chat import ChatRequest
+    from gen.tasks.chat import ChatRequest
 
     class Answering(SlowEngine):
         def stream(self, request):

@@ -110,7 +110,7 @@ def wait_for(condition, process, timeout: float = 600.0) -> None:
 def unsubscribe_link(settings, customer_id: str) -> str:
     """The List-Unsubscribe URL of an email generated for this customer (a one-off preview;
     the header comes from the same code as every campaign email's)."""
-    from gen.engine import FakeEngine
+    from gen.engines import FakeEngine
     from gen.service import GenService
     from shop.store import Store
 
@@ -218,8 +218,8 @@ def test_campaign_through_an_openai_compatible_server(demo_context, model_cache,
 
     from campaigns.runner import run_campaign
     from campaigns.spec import parse_campaign
-    from gen.engine_hf import TransformersEngine
-    from gen.scheduler import BatchScheduler, ScheduledEngine
+    from gen.engines.transformers.engine import TransformersEngine
+    from gen.serving.scheduler import BatchScheduler, ScheduledEngine
     from ui.cli.campaign import build_job
 
     model = TransformersEngine(real_llm)

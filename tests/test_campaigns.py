@@ -15,7 +15,7 @@ from campaigns import rows as store_rows
 from campaigns.job import CampaignJob
 from campaigns.output import write_outputs
 from campaigns.spec import parse_campaign
-from gen.engine import FakeEngine, GenerationRequest
+from gen.engines import FakeEngine, GenerationRequest
 from gen.service import GenService
 from shop.errors import InvalidInput, ModelUnavailable, NotFound
 from shop.schema import CampaignRow, Customer, Product

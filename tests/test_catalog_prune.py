@@ -7,9 +7,9 @@ from typer.testing import CliRunner
 
 from gen.sources import PopularInStock
 from recsys.store_data import items_from_store
+from ui import context as context_module
 from ui.cli import app
 from ui.context import ShopContext
-from ui import context as context_module
 
 HEADER = "id,title,description,category,price,currency,stock,brand,attributes,url\n"
 ROWS = [

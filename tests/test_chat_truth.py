@@ -10,13 +10,13 @@ import json
 
 import pytest
 
-from gen.answer import AnswerPicker, KnowledgeUnits, Section, section_units
-from gen.chat import ChatReply, ChatRequest
-from gen.chat_mode import record_mode, resolve_chat_mode, small_model
-from gen.engine import FakeEngine
-from gen.evaluate_chat import judge
+from gen.checks.verify import Verifier, countries, is_truncated, quantities
+from gen.engines import FakeEngine
+from gen.evaluation.chat import judge
 from gen.service import GenService
-from gen.verify import Verifier, countries, is_truncated, quantities
+from gen.tasks.answer import AnswerPicker, KnowledgeUnits, Section, section_units
+from gen.tasks.chat import ChatReply, ChatRequest
+from gen.tasks.chat_mode import record_mode, resolve_chat_mode, small_model
 from shop.settings import Settings
 from shop.store import Store
 
@@ -172,7 +172,7 @@ def test_a_product_the_catalog_lacks_is_not_claimed(shop_store):
 def test_the_number_asked_for_ranks_first_and_is_named_in_the_reason():
     from types import SimpleNamespace
 
-    from gen.chat_products import product_answer
+    from gen.tasks.chat_products import product_answer
 
     def tent(n: int, people: int) -> SimpleNamespace:
         return SimpleNamespace(id=f"T{n}", title=f"Fjell {people}-Person Tent - Green",
@@ -236,7 +236,7 @@ def test_real_chat_quotes_the_fact_and_respects_the_budget(demo_context):
 
 @pytest.mark.slow
 def test_real_eval_chat_has_no_false_statements_on_a_sample(demo_context):
-    from gen.evaluate_chat import load_cases, run, summarize
+    from gen.evaluation.chat import load_cases, run, summarize
 
     cases = load_cases()
     sample = [c for c in cases if c["kind"] == "support"][:8] + \

@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from gen.engine import GenerationRequest
-from gen.engine_hf import TransformersEngine
+from gen.engines import GenerationRequest
+from gen.engines.transformers.engine import TransformersEngine
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from gen.engine import FakeEngine
+from gen.engines import FakeEngine
 from gen.service import GenService
 from shop.settings import Settings
 from ui.context import ShopContext
@@ -78,8 +78,8 @@ def test_chat_route_streams_deltas_then_the_reply(client):
 
 
 def test_studio_handlers_and_cli(context, monkeypatch):
-    from ui.studio_campaigns import preview_email
-    from ui.studio_copy import generate_copy
+    from ui.studio.campaigns import preview_email
+    from ui.studio.copy import generate_copy
 
     *_, rows = generate_copy(context, ["P0001"], "search", 2, "", "", "", "")
     assert len(rows) == 2 and all(not row["problems"] for row in rows)

@@ -1,5 +1,5 @@
-"""Attribute claims in copy and emails (gen/claims.py), best-of-N drafts (gen/best_of.py) and
-answer fields held to their format (gen/fields.py).
+"""Attribute claims in copy and emails (gen/checks/claims.py), best-of-N drafts (gen/tasks/best_of.py) and
+answer fields held to their format (gen/tasks/fields.py).
 
 Fast tests use a scripted engine (queued Results, with log-probs and finish reasons); the
 `slow` tests run the real SmolLM2 over the demo shop.
@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import pytest
 
-from gen.ad_copy import AdCopywriter, CopyOptions, cut_words
-from gen.best_of import Candidate, overlap, pick
-from gen.claims import (
+from gen.checks.claims import (
     ClaimChecker,
     ClaimVocabulary,
     checker_for,
     remove_unsupported,
     whole_sentences,
 )
-from gen.engine import Engine, FakeEngine, GenerationRequest, Result
-from gen.guardrails import Facts, ProductFact
+from gen.checks.guardrails import Facts, ProductFact
+from gen.engines import Engine, FakeEngine, GenerationRequest, Result
 from gen.prompts import default_library
+from gen.tasks.ad_copy import AdCopywriter, CopyOptions
+from gen.tasks.best_of import Candidate, overlap, pick
+from gen.tasks.text import cut_words
 
 DOWN_JACKET = (
     "Warmth for its weight is the point of this down jacket: 700-fill-power responsibly "
@@ -194,7 +195,7 @@ def test_pick_prefers_fewer_repairs_then_likelihood_then_distinctness():
 
 @pytest.mark.slow
 def test_real_copy_and_emails_ship_no_unsupported_claims(real_llm, demo_context):
-    from gen.engine_hf import TransformersEngine
+    from gen.engines.transformers.engine import TransformersEngine
     from gen.service import GenService
     from gen.sources import build_facts, load_products
 
@@ -220,7 +221,7 @@ def test_real_copy_and_emails_ship_no_unsupported_claims(real_llm, demo_context)
 def test_email_keeps_its_best_draft_and_ships_no_unsupported_claim(vocabulary):
     from types import SimpleNamespace
 
-    from gen.email import EmailJob, EmailWriter
+    from gen.tasks.email import EmailJob, EmailWriter
     from shop.settings import Settings
 
     library = default_library()
@@ -259,7 +260,7 @@ def test_email_keeps_its_best_draft_and_ships_no_unsupported_claim(vocabulary):
 
 
 def test_a_draft_that_wanders_off_gets_its_next_label_written_by_code():
-    from gen.fields import complete_fields
+    from gen.tasks.fields import complete_fields
 
     engine = FakeEngine(replies=["Our Ember jacket keeps you warm.\nSUBJECT: again"])
     requests = [GenerationRequest.chat("system", "user", prefill="SUBJECT:", max_new_tokens=9)

@@ -12,16 +12,16 @@ import pytest
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from gen.engine import (
+from gen.engines import (
     FakeEngine,
     GenerationOptions,
     GenerationRequest,
     StopStreamFilter,
     create_engine,
 )
-from gen.engine_openai import OpenAIEngine
+from gen.engines.openai import OpenAIEngine
 from gen.lc import EngineChatModel
-from gen.scheduler import BatchScheduler, GenerationTimeout, QueueFull
+from gen.serving.scheduler import BatchScheduler, GenerationTimeout, QueueFull
 from shop.errors import ConfigError
 
 
@@ -195,7 +195,7 @@ def test_scheduler_queue_full_cancel_and_timeout():
 
 
 def test_rows_are_laid_out_prefix_padding_suffix():
-    from gen.engine_hf import pad_after_prefix, shared_prefix_length
+    from gen.engines.transformers.engine import pad_after_prefix, shared_prefix_length
 
     rows = [[1, 2, 3, 4, 5], [1, 2, 3, 9], [1, 2, 7, 8, 6, 5]]
     assert shared_prefix_length(rows) == 2

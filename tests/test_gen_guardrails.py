@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gen.guardrails import (
+from gen.checks.guardrails import (
     Facts,
     ProductFact,
     grounding_violations,

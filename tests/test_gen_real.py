@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from gen.ad_copy import CopyOptions
-from gen.chat import ChatRequest
-from gen.engine import Engine, GenerationRequest
-from gen.engine_hf import TransformersEngine
+from gen.engines import Engine, GenerationRequest
+from gen.engines.transformers.engine import TransformersEngine
 from gen.lc import EngineChatModel
 from gen.service import GenService
+from gen.tasks.ad_copy import CopyOptions
+from gen.tasks.chat import ChatRequest
 from shop.schema import Customer, Product
 from shop.settings import Settings
 from shop.store import Store
@@ -122,7 +122,7 @@ def test_shared_prefix_cache_gives_the_same_greedy_text(real_llm):
     plain = TransformersEngine(real_llm, max_batch=8, prefix_cache=False)
     rows = [real_llm.tokenizer(cached.render(r), add_special_tokens=False)["input_ids"]
             for r in requests]
-    from gen.engine_hf import shared_prefix_length
+    from gen.engines.transformers.engine import shared_prefix_length
 
     assert shared_prefix_length(rows) >= cached.min_shared_prefix  # the cache path is taken
     with_cache, without = cached.generate(requests), plain.generate(requests)

@@ -8,11 +8,11 @@ import email.policy
 import pytest
 from sqlalchemy import select
 
-from gen.ad_copy import CopyOptions
-from gen.chat import ChatRequest, ChatTurn
-from gen.email import CANDIDATES as EMAIL_CANDIDATES
-from gen.engine import FakeEngine, join_prefill
+from gen.engines import FakeEngine, join_prefill
 from gen.service import GenService
+from gen.tasks.ad_copy import CopyOptions
+from gen.tasks.chat import ChatRequest, ChatTurn
+from gen.tasks.email import CANDIDATES as EMAIL_CANDIDATES
 from shop.schema import Campaign, Customer, GeneratedContent, Product
 from shop.settings import Settings
 from shop.store import Store

@@ -8,8 +8,8 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from shop.ingest import IngestError, ingest_file, ingest_kb
 from shop.errors import InvalidInput
+from shop.ingest import IngestError, ingest_file, ingest_kb
 from shop.schema import Customer, Event, KBDocument, Product
 
 CATALOG = """id,title,description,category,price,currency,stock,brand,attributes,url

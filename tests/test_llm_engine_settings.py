@@ -8,11 +8,11 @@ import threading
 
 import pytest
 
-from gen import engine as engine_module
-from gen.engine import FakeEngine, GenerationRequest, engine_from_settings
-from gen.engine_openai import OpenAIEngine
-from gen.scheduler import BatchScheduler, ScheduledEngine
+import gen.engines.base as engine_module
+from gen.engines import FakeEngine, GenerationRequest, engine_from_settings
+from gen.engines.openai import OpenAIEngine
 from gen.service import GenService
+from gen.serving.scheduler import BatchScheduler, ScheduledEngine
 from shop.errors import ConfigError
 from shop.schema import Customer, Product
 from shop.settings import Settings
@@ -181,7 +181,7 @@ def small_shop(tmp_path) -> Store:
 
 @pytest.mark.slow
 def test_real_model_behind_a_vllm_like_server_writes_emails(real_llm, tmp_path):
-    from gen.engine_hf import TransformersEngine
+    from gen.engines.transformers.engine import TransformersEngine
 
     # concurrent requests batched on the server side, as vLLM's continuous batching does
     model = TransformersEngine(real_llm)
@@ -218,7 +218,7 @@ def test_the_chat_streams_through_a_vllm_like_server(real_llm, demo_context, mod
 
     from fastapi.testclient import TestClient
 
-    from gen.engine_hf import TransformersEngine
+    from gen.engines.transformers.engine import TransformersEngine
     from ui.app import create_app
     from ui.context import ShopContext
 

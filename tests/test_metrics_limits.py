@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from gen.engine import FakeEngine, GenerationRequest
-from gen.scheduler import ScheduledEngine
+from gen.engines import FakeEngine, GenerationRequest
 from gen.service import GenService
+from gen.serving.scheduler import ScheduledEngine
 from shop.errors import ConfigError
 from shop.settings import Settings
 from ui.context import ShopContext

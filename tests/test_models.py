@@ -21,7 +21,7 @@ def test_embedded_names_resolve_to_installed_packages():
 
 @pytest.mark.slow
 def test_real_llm_generates_from_the_cached_conversion(real_llm, settings):
-    from gen.llm import load_llm
+    from gen.engines.transformers.llm import load_llm
 
     assert real_llm.source in ("gguf", "cache")
     assert (settings.models_dir / "smollm2-135m-instruct" / "config.json").exists()

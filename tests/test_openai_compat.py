@@ -9,7 +9,7 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from gen.engine import FakeEngine
+from gen.engines import FakeEngine
 from gen.service import GenService
 from shop.settings import Settings
 from tests.conftest import serving
@@ -183,7 +183,7 @@ def test_malformed_and_oversized_bodies_are_4xx(client):
 
 
 def test_service_errors_keep_their_status_in_openai_shape(client, context, monkeypatch):
-    from gen.scheduler import QueueFull
+    from gen.serving.scheduler import QueueFull
 
     async def busy(*args, **kwargs):
         raise QueueFull("too many generation requests waiting", retry_after=3)

@@ -323,7 +323,7 @@ def test_cli_prints_parsed_filters(service, monkeypatch):
 
 
 def test_studio_shows_parsed_filters(service):
-    from ui.studio_search import search_with_parsed
+    from ui.studio.search import search_with_parsed
 
     class Context:
         search = service

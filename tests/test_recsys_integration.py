@@ -159,8 +159,8 @@ def test_cli_train_recommend_evaluate_on_files(demo_files, tmp_path):
 
 @pytest.mark.slow
 def test_studio_tab_shows_recommendations_with_reasons_and_segments(shop):
-    from ui.studio import build_studio
-    from ui.studio_recsys import recommendation_rows, segment_rows
+    from ui.studio.app import build_studio
+    from ui.studio.recsys import recommendation_rows, segment_rows
 
     context, _ = shop
     summary, rows = recommendation_rows(context, "C00010", 5, "", None, 3)

@@ -361,7 +361,7 @@ def test_cli_search_json(service, monkeypatch):
 
 
 def test_studio_search_handler(service):
-    from ui.studio_search import run_search
+    from ui.studio.search import run_search
 
     class Context:
         search = service

@@ -1,4 +1,4 @@
-"""Reviewing stored ad copy (gen/copy_review.py), what the studio's Copy cards call: fast, on
+"""Reviewing stored ad copy (gen/tasks/copy_review.py), what the studio's Copy cards call: fast, on
 a fresh store with rows written as GenService.copy writes them."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import json
 
 import pytest
 
-from gen.content import record
-from gen.copy_review import (
+from gen.prompts import default_library
+from gen.tasks.content import record
+from gen.tasks.copy_review import (
     copy_rows,
     export_csv,
     export_json,
@@ -18,7 +19,6 @@ from gen.copy_review import (
     fields_text,
     review,
 )
-from gen.prompts import default_library
 from shop.errors import InvalidInput, NotFound
 
 

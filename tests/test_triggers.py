@@ -14,7 +14,7 @@ from sqlalchemy import select
 from campaigns.job import CampaignJob
 from campaigns.trigger_run import run_triggers
 from campaigns.triggers import TriggerFile, find_firings, load_rules, watch_stock
-from gen.engine import FakeEngine
+from gen.engines import FakeEngine
 from gen.service import GenService
 from shop.errors import InvalidInput
 from shop.schema import Campaign, CampaignRow, Customer, Event, Product, TriggerFiring

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from gen.engine import FakeEngine
+from gen.engines import FakeEngine
 from gen.service import GenService
 from shop.errors import BadToken, InvalidInput, NotFound
 from shop.schema import Customer

@@ -57,11 +57,11 @@ def create_app(context: ShopContext | None = None, with_studio: bool = True) -> 
 
 
 def mount_studio(app: FastAPI, context: ShopContext) -> FastAPI:
-    """The Gradio studio at /studio, behind the admin login (ui/studio_auth.py)."""
+    """The Gradio studio at /studio, behind the admin login (ui/studio/auth.py)."""
     import gradio as gr
 
-    from ui.studio import build_studio
-    from ui.studio_auth import install_studio_login, studio_user
+    from ui.studio.app import build_studio
+    from ui.studio.auth import install_studio_login, studio_user
 
     install_studio_login(app, context)  # admin key only: login form, or a bearer token
     return gr.mount_gradio_app(app, build_studio(context), path="/studio",

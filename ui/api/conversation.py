@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 
-from gen.chat import ChatReply, ChatRequest, ChatTurn
-from gen.guardrails import redact_pii
+from gen.checks.guardrails import redact_pii
+from gen.tasks.chat import ChatReply, ChatRequest, ChatTurn
 from shop.keys import Caller
 from shop.schema import utcnow
 from shop.sessions import add_turns, create_session, load_session

@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from gen.ad_copy import CopyOptions
-from gen.chat import ChatReply, ChatRequest
+from gen.tasks.ad_copy import CopyOptions
+from gen.tasks.chat import ChatReply, ChatRequest
 from ui.api.conversation import remember, resume
 from ui.api.deps import Admin, CallerDep, Context, Public
 from ui.api.errors import errors

@@ -44,7 +44,7 @@ from contextlib import aclosing
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from gen.chat import ChatReply
+from gen.tasks.chat import ChatReply
 from shop.errors import ShopwrightError
 from ui.api.conversation import remember, resume
 from ui.api.deps import CallerDep, Context, Public

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gen.chat import ChatReply, ChatRequest, ChatTurn
-from gen.chat_guard import REFUSAL
+from gen.checks.chat_guard import REFUSAL
+from gen.tasks.chat import ChatReply, ChatRequest, ChatTurn
 from ui.api.openai_errors import OpenAIError
 
 ALIAS = "shopwright"

@@ -7,11 +7,20 @@ import sys
 import typer
 
 from shop.errors import ShopwrightError
-from ui.cli import campaign, data, keys, models, serve
+from ui.cli import (
+    campaign,
+    data,
+    evaluate,
+    evaluate_chat,
+    experiment,
+    keys,
+    models,
+    serve,
+    triggers,
+)
 from ui.cli import generate as generate_cli
-from ui.cli import evaluate, evaluate_chat, search as search_cli
 from ui.cli import recsys as recsys_cli
-from ui.cli import experiment, triggers
+from ui.cli import search as search_cli
 
 app = typer.Typer(
     name="shopwright",

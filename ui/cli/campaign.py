@@ -21,7 +21,7 @@ def build_job(settings_values: dict, spec_values: dict, batch_size: int | None =
     """A CampaignJob over a fresh context (module level, so Ray can ship it to its actors)."""
     from campaigns.job import CampaignJob
     from campaigns.spec import CampaignSpec
-    from gen.engine import engine_from_settings
+    from gen.engines import engine_from_settings
     from shop.settings import Settings
 
     context = ShopContext(Settings(**settings_values))

@@ -25,8 +25,7 @@ def eval_chat(
     Both modes run through the same service as the API. With both measured, the better one
     (fewest false statements, then most facts right) becomes the model's `auto` mode.
     """
-    from gen.chat_mode import MODES, record_mode
-    from gen.evaluate_chat import (
+    from gen.evaluation.chat import (
         DEFAULT_CASES,
         better_mode,
         format_table,
@@ -34,6 +33,7 @@ def eval_chat(
         run,
         summarize,
     )
+    from gen.tasks.chat_mode import MODES, record_mode
 
     modes = MODES if mode == "both" else (mode,)
     if any(m not in MODES for m in modes):

@@ -24,7 +24,7 @@ def copy(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Write ad copy variants for products; each is stored as a draft."""
-    from gen.ad_copy import CopyOptions
+    from gen.tasks.ad_copy import CopyOptions
 
     options = CopyOptions(product_ids=product, channel=channel, variants=variants,
                           audience=audience, tone=tone, campaign_id=campaign, seed=seed)
@@ -73,7 +73,7 @@ def chat(
     message: Annotated[str | None, typer.Option(help="Ask one question and exit")] = None,
 ) -> None:
     """Talk to the shop assistant (streams its answer; empty line or Ctrl-D to quit)."""
-    from gen.chat import ChatReply, ChatRequest, ChatTurn
+    from gen.tasks.chat import ChatReply, ChatRequest, ChatTurn
 
     service = default_context().generation
     history: list[ChatTurn] = []
@@ -111,8 +111,8 @@ def eval_gen(
 ) -> None:
     """Per task: model/repaired/fallback shares, grounding and attribute violations before and
     after the guards, constraint pass rate, distinct variants."""
-    from gen.engine import create_engine
-    from gen.evaluate import DEFAULT_CASES, evaluate, format_report, load_cases
+    from gen.engines import create_engine
+    from gen.evaluation.gen import DEFAULT_CASES, evaluate, format_report, load_cases
 
     context = default_context()
     # a batch run: the engine directly, without the API's scheduler and its per-request timeout

@@ -18,7 +18,7 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the resolved LLM and embedder, their device, dtype and load time."""
-    from gen.llm import converted_dir, load_llm, pick_dtype
+    from gen.engines.transformers.llm import converted_dir, load_llm, pick_dtype
     from retrieval.models import load_embedder
     from shop.embedded import resolve, resolve_device
 

@@ -1,0 +1,2 @@
+"""Checks on what the model wrote: guardrails (links, PII, prompt leaks), claims (materials,
+specs), verification against the sources, and the chat's sentence guard."""

@@ -1,0 +1,249 @@
+"""Verification of answer sentences against their sources: what is not backed is not said.
+
+A sentence may only state what its sources state:
+
+- every number with its unit ("30 days", "14.95 EUR", "5 years", "4-8 business days", "10%",
+  "14:00") must appear with the same value and unit in the cited passages, the catalog rows in
+  play or the shopper's own question (number words count: "five years" = "5 years");
+- every country, month and brand it names must appear there too;
+- a yes/no or a denial ("No, ...", "we do not sell", "you are not covered") must be backed by a
+  source sentence with the same polarity that shares most of its content words.
+
+A sentence that fails any check is dropped, never repaired into something else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# alias -> canonical name; canonical names map to themselves
+COUNTRY_ALIASES: dict[str, str] = {}
+_COUNTRIES = (
+    "Austria Belgium Bulgaria Croatia Cyprus Czechia Denmark Estonia Finland France Germany "
+    "Greece Hungary Ireland Italy Latvia Lithuania Luxembourg Malta Netherlands Poland Portugal "
+    "Romania Slovakia Slovenia Spain Sweden Norway Switzerland Iceland Liechtenstein Canada "
+    "Mexico Brazil Argentina Chile Australia Japan China India Korea Singapore Turkey Ukraine "
+    "Israel Egypt Morocco Africa").split() + [
+    "United Kingdom", "United States", "New Zealand", "South Africa", "Czech Republic"]
+for _name in _COUNTRIES:
+    COUNTRY_ALIASES[_name.lower()] = _name
+COUNTRY_ALIASES.update({
+    "us": "United States", "u.s.": "United States", "usa": "United States",
+    "u.s.a.": "United States", "america": "United States", "the states": "United States",
+    "uk": "United Kingdom", "u.k.": "United Kingdom", "britain": "United Kingdom",
+    "great britain": "United Kingdom", "england": "United Kingdom", "scotland": "United Kingdom",
+    "wales": "United Kingdom", "holland": "Netherlands", "the netherlands": "Netherlands",
+    "swiss": "Switzerland", "norwegian": "Norway", "swedish": "Sweden", "danish": "Denmark",
+    "finnish": "Finland", "german": "Germany", "dutch": "Netherlands", "french": "France",
+    "canadian": "Canada", "american": "United States", "british": "United Kingdom"})
+_ACRONYMS = ("us",)  # "us" the pronoun is not a country: only "US" names one
+_COUNTRY = re.compile(r"(?<![\w.])(" + "|".join(
+    re.escape(a) for a in sorted(COUNTRY_ALIASES, key=len, reverse=True) if a not in _ACRONYMS)
+    + r")(?![\w])", re.IGNORECASE)
+_ACRONYM = re.compile(r"(?<![\w.])(US)(?![\w])")
+_MONTHS = ("january february march april may june july august september october november "
+           "december").split()
+_MONTH = re.compile(r"\b(" + "|".join(m for m in _MONTHS if m != "may") + r")\b", re.IGNORECASE)
+
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+                      "eighty": 80, "ninety": 90, "hundred": 100, "a hundred": 100,
+                      "a year": 1, "a week": 1, "a month": 1, "a day": 1, "an hour": 1,
+                      "twice": 2, "single": 1, "double": 2})
+_UNITS = {
+    "day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
+    "months": "month", "year": "year", "years": "year", "hour": "hour", "hours": "hour",
+    "h": "hour", "minute": "minute", "minutes": "minute", "min": "minute", "eur": "eur",
+    "euro": "eur", "euros": "eur", "€": "eur", "usd": "usd", "$": "usd", "dollars": "usd",
+    "gbp": "gbp", "£": "gbp", "sek": "sek", "kr": "sek", "nok": "nok", "%": "%",
+    "percent": "%", "points": "point", "point": "point", "kg": "kg", "g": "g", "cm": "cm",
+    "mm": "mm", "l": "l", "litre": "l", "liter": "l", "litres": "l", "liters": "l"}
+_NUM = r"\d+(?:[.,]\d+)?"
+_WORD_NUM = r"(?:a hundred|" + "|".join(sorted(
+    (w for w in _NUMBER_WORDS if " " not in w), key=len, reverse=True)) + r")"
+_UNIT = r"(?:" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")"
+_QUANTITY = re.compile(
+    rf"(?P<pre>[€$£])?\s?(?P<a>{_NUM}|\b{_WORD_NUM}\b)(?:\s?(?:-|–|to|or)\s?(?P<b>{_NUM}|"
+    rf"\b{_WORD_NUM}\b))?(?:\s?(?:business|working|calendar|full)?\s?(?P<unit>{_UNIT})(?!\w))?",
+    re.IGNORECASE)
+_MARKUP = re.compile(r"</?[a-z][a-z0-9]*\b[^>]*>", re.IGNORECASE)
+_CLOCK = re.compile(r"\b(\d{1,2}):(\d{2})\b")
+_YES_NO = re.compile(r"^\s*(?:yes|no|yep|nope|sure|of course|absolutely|unfortunately|sadly)\b",
+                     re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|don't|doesn't|isn't|aren't|won't|"
+                       r"unable|unavailable|none|nothing|neither|nor)\b|n't\b",
+                       re.IGNORECASE)
+STOPWORDS = frozenset((
+    "the a an and or to of for in on is it my i do you can what how with your me are does have "
+    "be this that will from at by as if we our us they them not no yes so but am was were been "
+    "any all some there their which who when where why would could should may might get got "
+    "its just also than then about into out up over more most other such only own same "
+    "too very s t don now one please hi hello thanks thank").split())
+
+
+def stem(word: str) -> str:
+    """A light stemmer: plurals and -ing/-ed ("boxes" -> "box", "bottles" -> "bottle")."""
+    if len(word) <= 3:
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes", "zes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def stem_terms(text: str) -> set[str]:
+    """Content words, lowercased and lightly stemmed ("returns" and "returned" -> "return")."""
+    return {stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())
+            if len(w) > 1 and w not in STOPWORDS}
+
+
+def expand_aliases(text: str) -> str:
+    """Append the canonical name of every country alias ("ship to the US" + "United States")."""
+    names = countries(text)
+    return f"{text} {' '.join(sorted(names))}" if names else text
+
+
+def _value(text: str) -> float | None:
+    text = text.lower().strip()
+    if text in _NUMBER_WORDS:
+        return float(_NUMBER_WORDS[text])
+    try:
+        return float(text.replace(",", "."))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Quantity:
+    value: float
+    unit: str  # normalized unit, or "" when the number stands alone
+
+    def __str__(self) -> str:
+        return f"{self.value:g} {self.unit}".strip()
+
+
+def quantities(text: str) -> set[Quantity]:
+    """Every number in the text with its unit; a range "4-8 days" gives 4 day and 8 day."""
+    found: set[Quantity] = set()
+    for match in _CLOCK.finditer(text):
+        found.add(Quantity(float(f"{match.group(1)}.{match.group(2)}"), "clock"))
+    text = _CLOCK.sub(" ", text)
+    for match in _QUANTITY.finditer(text):
+        unit = _UNITS.get((match.group("unit") or match.group("pre") or "").lower(), "")
+        for group in ("a", "b"):
+            raw = match.group(group) or ""
+            if not unit and not raw[:1].isdigit():
+                continue  # "the one you own": a number word counts only with its unit
+            value = _value(raw)
+            if value is not None:
+                found.add(Quantity(value, unit))
+    return found
+
+
+def countries(text: str) -> set[str]:
+    return {COUNTRY_ALIASES[m.group(1).lower()]
+            for pattern in (_COUNTRY, _ACRONYM) for m in pattern.finditer(text)}
+
+
+def _source_sentences(text: str) -> list[str]:
+    """Sentences, and each table row as one (a quoted row keeps its cells together)."""
+    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+
+
+@dataclass
+class Verifier:
+    """Checks sentences against the texts they may draw on (passages, catalog rows, question)."""
+
+    sources: list[str]
+    question: str = ""
+    brands: Iterable[str] = ()
+    min_overlap: float = 0.5
+    _text: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        self._text = " ".join(self.sources)
+        grounded = f"{self._text} {self.question}"
+        self._quantities = quantities(grounded)
+        self._values = {q.value for q in self._quantities}
+        self._asked = {q.value for q in quantities(self.question)}  # the shopper's own numbers
+        self._countries = countries(grounded)
+        self._lower = grounded.lower()
+        self._flat = " ".join(self._text.split()).lower()  # for word-for-word quotes
+        self.brands = [b for b in self.brands if b]
+        lines = _source_sentences(self._text)
+        # a list item also reads with the line that leads it in ("We do not match:" + item)
+        joined = lines + [f"{a} {b}" for a, b in zip(lines, lines[1:]) if a.rstrip().endswith(":")]
+        self._sentences = [(_claim_terms(s), bool(_NEGATION.search(s))) for s in joined]
+
+    def problems(self, sentence: str) -> list[str]:
+        found = []
+        if _MARKUP.search(sentence):
+            found.append("markup, not an answer")
+        if sentence.rstrip().endswith("?"):
+            found.append("a question, not an answer")
+        for quantity in quantities(sentence):
+            if quantity in self._quantities or quantity.value in self._asked:
+                continue
+            if not quantity.unit and quantity.value in self._values:
+                continue  # a bare number the sources give with a unit
+            found.append(f"number not in sources: {quantity}")
+        found += [f"country not in sources: {c}" for c in countries(sentence) - self._countries]
+        found += [f"month not in sources: {m}" for m in
+                  {m.group(1).lower() for m in _MONTH.finditer(sentence)} if m not in self._lower]
+        found += [f"brand not in sources: {b}" for b in self.brands
+                  if re.search(rf"\b{re.escape(b)}\b", sentence, re.IGNORECASE)
+                  and b.lower() not in self._lower]
+        if _YES_NO.search(sentence) or _NEGATION.search(sentence):
+            if not self.backed(sentence):
+                found.append("yes/no or denial not backed by a source")
+        return found
+
+    def backed(self, sentence: str) -> bool:
+        """A source sentence with the same polarity shares most of this sentence's words (or
+        the sentence is quoted from the sources word for word)."""
+        if " ".join(sentence.split()).lower().rstrip(".!") in self._flat:
+            return True
+        terms = _claim_terms(_YES_NO.sub("", sentence))
+        if len(terms) < 2:
+            return False
+        negated = bool(_NEGATION.search(_YES_NO.sub("", sentence)))
+        return any(len(terms & source) / len(terms) >= self.min_overlap and polarity == negated
+                   for source, polarity in self._sentences)
+
+    def check(self, text: str) -> tuple[str, list[str]]:
+        """(the sentences that pass, joined; a description of each dropped one)."""
+        from gen.checks.guardrails import sentences
+
+        kept, dropped = [], []
+        for sentence in sentences(text):
+            problems = self.problems(sentence)
+            if problems:
+                dropped.append(f"{sentence.strip()!r}: {'; '.join(problems)}")
+            else:
+                kept.append(sentence.strip())
+        return " ".join(kept), dropped
+
+
+def _claim_terms(text: str) -> set[str]:
+    """Content words plus who the claim is about: "you are not covered" is about the shopper,
+    "wear and tear is not covered" is not, and only the second backs the other."""
+    who = {"you" if w in ("you", "your", "yours") else "we"
+           for w in re.findall(r"[a-z]+", text.lower()) if w in ("you", "your", "yours", "we",
+                                                               "our", "ours", "us")}
+    return stem_terms(text) | {f"<{w}>" for w in who}
+
+
+def is_truncated(text: str) -> bool:
+    """A reply that stops mid-sentence (the token budget ran out)."""
+    text = text.rstrip()
+    return bool(text) and not re.search(r"[.!?:)\]\"']$", text)

@@ -1,0 +1,26 @@
+"""LLM engines behind one interface (`Engine`, base.py), registered by name: `fake` (queued
+replies, for tests), `transformers` (in-process, with its continuous batcher) and `openai` (any
+OpenAI-compatible server such as vLLM). Importing this package loads neither torch nor openai."""
+
+from gen.engines.base import (
+    ENGINES,
+    Engine,
+    GenerationOptions,
+    GenerationRequest,
+    Message,
+    Result,
+    StopStreamFilter,
+    create_engine,
+    cut_at_stop,
+    engine_from_settings,
+    join_prefill,
+    register,
+    validate_requests,
+)
+from gen.engines.fake import FakeEngine
+
+__all__ = [
+    "ENGINES", "Engine", "FakeEngine", "GenerationOptions", "GenerationRequest", "Message", "Result",
+    "StopStreamFilter", "create_engine", "cut_at_stop", "engine_from_settings", "join_prefill",
+    "register", "validate_requests",
+]

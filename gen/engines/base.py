@@ -1,0 +1,232 @@
+"""The LLM engine seam: one interface, a registry keyed by name, and a fake for tests.
+
+An engine turns chat requests into text. `generate` (a batch) is the one required method;
+`stream` defaults to yielding the whole reply as one piece, and engines that can do better
+(transformers' continuous batcher, an OpenAI-compatible server) override it. `start` begins
+one request and returns its `Generation` handle (gen/engines/generation.py); `astream` and `agenerate`
+are the same for coroutines, so an async edge awaits the model instead of parking a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shop.errors import ConfigError, InvalidInput
+
+if TYPE_CHECKING:
+    from gen.engines.generation import Generation
+    from shop.settings import Settings
+
+
+class GenerationOptions(BaseModel):
+    """Sampling options shared by the API, the studio and the CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_new_tokens: int = Field(default=96, ge=1, le=4096)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)  # 0 means greedy
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    stop: list[str] = Field(default_factory=list, max_length=8)
+    seed: int | None = None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class GenerationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[Message] = Field(min_length=1)
+    options: GenerationOptions = Field(default_factory=GenerationOptions)
+
+    @classmethod
+    def chat(cls, system: str, user: str, prefill: str = "", **options) -> GenerationRequest:
+        """A system and a user message; `prefill` starts the assistant's reply (e.g.
+        "SUBJECT:"), which holds a small model to an answer format far better than asking."""
+        messages = [Message(role="system", content=system), Message(role="user", content=user)]
+        if prefill:
+            messages.append(Message(role="assistant", content=prefill))
+        return cls(messages=messages, options=GenerationOptions(**options))
+
+    @property
+    def prefill(self) -> str:
+        """The start of the reply written for the model (a trailing assistant message)."""
+        return self.messages[-1].content if self.messages[-1].role == "assistant" else ""
+
+
+def join_prefill(prefill: str, text: str) -> str:
+    """Every engine returns the reply with its prefill, once, whether or not the backend could
+    continue the assistant message or wrote the prefix itself."""
+    if not prefill or text.lstrip().startswith(prefill.strip()):
+        return text
+    glue = "" if prefill[-1:].isspace() or text[:1].isspace() else " "
+    return prefill + glue + text
+
+
+@dataclass
+class Result:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"  # stop | length | error
+    model: str = ""
+    logprob: float | None = None  # mean log-probability of the generated tokens, if known
+
+
+class Engine:
+    """Base class for every backend. Subclasses implement `generate`."""
+
+    name: str = "engine"
+    model_name: str = ""
+    # requests one generate call handles well; batch jobs size their batches by it
+    max_batch: int = 16
+    # True when the backend batches concurrent requests itself (a vLLM server): then no local
+    # scheduler goes in front of it
+    batches_itself: bool = False
+    # True when concurrent `start`s share the model step by step (a continuous batcher): then
+    # the service sends every request that way, not through padded `generate` batches
+    batches_streams: bool = False
+    generated_tokens: int = 0  # by `start`ed requests, for metrics
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Result]:
+        raise NotImplementedError
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        yield self.generate([request])[0].text
+
+    def start(self, request: GenerationRequest,
+              loop: asyncio.AbstractEventLoop | None = None) -> Generation:
+        """Begin one request; its pieces and Result arrive on the handle (for a coroutine on
+        `loop`). By default `stream` runs in a worker thread."""
+        from gen.engines.generation import Generation, stream_in_thread
+
+        return stream_in_thread(self.stream, Generation(request, loop), self.model_name)
+
+    async def astream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        # closed with this generator, so a caller that leaves frees the request's slot at once
+        async with aclosing(self.astream_result(request)) as results:
+            async for piece in results:
+                if isinstance(piece, str):
+                    yield piece
+
+    async def astream_result(self, request: GenerationRequest) -> AsyncIterator[str | Result]:
+        """`astream`, then the Result (finish reason, token counts) as the last item."""
+        generation = self.start(request, asyncio.get_running_loop())
+        async for piece in generation.pieces():
+            yield piece
+        if generation.result is not None:
+            yield generation.result
+
+    async def agenerate(self, request: GenerationRequest) -> Result:
+        return (await asyncio.to_thread(self.generate, [request]))[0]
+
+    def complete(self, system: str, user: str, **options) -> str:
+        return self.generate([GenerationRequest.chat(system, user, **options)])[0].text
+
+
+def cut_at_stop(text: str, stops: Iterable[str]) -> tuple[str, bool]:
+    """Cut `text` at the first stop string; say whether one was found."""
+    positions = [text.find(stop) for stop in stops if stop and stop in text]
+    if not positions:
+        return text, False
+    return text[: min(positions)], True
+
+
+class StopStreamFilter:
+    """Applies stop strings to a stream of pieces without emitting text that may begin a stop."""
+
+    def __init__(self, stops: list[str]):
+        self.stops = [stop for stop in stops if stop]
+        self.held = ""
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        if self.stopped:
+            return ""
+        self.held += piece
+        cut, found = cut_at_stop(self.held, self.stops)
+        if found:
+            self.stopped = True
+            self.held = ""
+            return cut
+        keep = max((len(stop) - 1 for stop in self.stops), default=0)
+        # hold back only a tail that could still grow into a stop string
+        hold = 0
+        for size in range(min(keep, len(self.held)), 0, -1):
+            tail = self.held[-size:]
+            if any(stop.startswith(tail) for stop in self.stops):
+                hold = size
+                break
+        out, self.held = self.held[: len(self.held) - hold], self.held[len(self.held) - hold:]
+        return out
+
+    def flush(self) -> str:
+        out, self.held = ("" if self.stopped else self.held), ""
+        return out
+
+
+# ---- registry ------------------------------------------------------------------------------
+
+ENGINES: dict[str, Callable[..., Engine]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., Engine]], Callable[..., Engine]]:
+    def add(factory: Callable[..., Engine]) -> Callable[..., Engine]:
+        ENGINES[name] = factory
+        return factory
+
+    return add
+
+
+def create_engine(name: str, **kwargs) -> Engine:
+    _load_builtin_engines()
+    if name not in ENGINES:
+        raise ConfigError(f"unknown LLM engine {name!r}; known: {', '.join(sorted(ENGINES))}")
+    return ENGINES[name](**kwargs)
+
+
+def engine_from_settings(settings: Settings, max_batch: int | None = None) -> Engine:
+    """The engine `settings.llm_engine` names: in-process transformers, or an
+    OpenAI-compatible server (vLLM) at `llm_base_url` serving `llm_model`. `max_batch`: rows
+    per padded batch a batch job wants from transformers (a server gets `llm_concurrency`
+    requests in flight: what it can take is the operator's to say)."""
+    if settings.llm_engine == "openai":
+        if not settings.llm_base_url:  # Settings refuses this too; a copy may skip validation
+            raise ConfigError("the openai LLM engine needs SHOPWRIGHT_LLM_BASE_URL")
+        return create_engine("openai", base_url=settings.llm_base_url,
+                             model=settings.llm_model,
+                             api_key=settings.llm_api_key.get_secret_value(),
+                             concurrency=settings.llm_concurrency,
+                             timeout=settings.llm_timeout_s)
+    extra = {"max_batch": max_batch} if max_batch else {}
+    return create_engine("transformers", settings=settings, **extra)
+
+
+# The built-in engines, by the module that registers each: imported by name on first use, so
+# this base never imports its engines (they import it) and torch/openai load only when asked.
+BUILTIN_ENGINES = {
+    "fake": "gen.engines.fake",
+    "transformers": "gen.engines.transformers.engine",
+    "openai": "gen.engines.openai",
+}
+
+
+def _load_builtin_engines() -> None:
+    for module in BUILTIN_ENGINES.values():
+        importlib.import_module(module)
+
+
+def validate_requests(requests: list[GenerationRequest], max_batch: int = 1024) -> None:
+    if len(requests) > max_batch:
+        raise InvalidInput(f"{len(requests)} requests in one batch; at most {max_batch}")

@@ -1,0 +1,265 @@
+"""Product questions ("do you sell two-person tents?") answered from search, never from the model.
+
+    question -> the thing asked for ("two-person tents") and its head word ("tents")
+             -> search results within the parsed filters (price, audience, colour, ...)
+             -> matches: products whose title or category names the head word, or whose title
+                the embedder finds close to the thing asked for
+             -> "Yes, we have tents. These match best:" + the products, or
+                "We have down jackets, but none under 100 EUR. ..." + the cheapest ones, or
+                "I couldn't find kayaks in our catalog. The closest we have: ..."
+
+The answer never denies a product the search found, and every claim in it is read off
+catalog rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Any
+
+import numpy as np
+
+from gen.checks.verify import STOPWORDS, stem, stem_terms
+from gen.sources import price_text
+
+PRODUCT_QUESTION = re.compile(
+    r"\b(?:do|does|did) (?:you|u|ya|the shop|your shop) (?:guys |also |even |still )?"
+    r"(?:sell|have|carry|stock|do|offer|make)\b|\bhave you got\b|\bhave you any\b|"
+    r"\bare there any\b|\bis there an?y?\b|\bcan i (?:buy|get|order|find)\b|\blooking for\b|"
+    r"(?<!do )\b(?:i|we) (?:need|want|would like|'d like)\b|"
+    r"\bany (?:good )?\w+ (?:for|under|below)\b|"
+    r"\brecommend\b|\bsuggest\b|\bshop for\b|\bwhere can i find\b|\bgot any\b|\bin stock\b",
+    re.IGNORECASE)
+_ASK_PREFIX = re.compile(
+    r"^.*?\b(?:sell|have|carry|stock|offer|make|buy|get|order|find|looking for|need|want|"
+    r"like|recommend|suggest|shop for|got)\b(?:\s+(?:you|u|ya)(?:\s+got)?\b)?"
+    r"(?:\s+(?:any|some|a|an|the|me|us|good|nice|decent|cheap)\b)*\s*", re.IGNORECASE)
+_BREAK = re.compile(r"\b(?:for|with|without|under|below|over|above|less|more|cheaper|between|"
+                    r"up to|at most|max|from|that|which|in|on|by|to|around|about|costing|"
+                    r"priced)\b|[,?.!;]", re.IGNORECASE)
+Embed = Callable[[list[str]], np.ndarray]
+
+
+@dataclass
+class ProductAnswer:
+    text: str
+    products: list[Any] = field(default_factory=list)  # shop.schema.Product rows, best first
+    found: bool = False  # True when the catalog has what was asked for
+    reasons: list[str] = field(default_factory=list)  # why each product is shown, from its row
+
+
+def asked_thing(question: str, parsed_phrases: Sequence[str] = ()) -> tuple[str, str]:
+    """("two-person tents for the summer", "tent"): what was asked for and its head word."""
+    thing, head, _ = _parse_ask(question, parsed_phrases)
+    return thing, head
+
+
+_VAGUE = {"cheap", "good", "proper", "nice", "new", "decent", "best", "great", "quality",
+          "something", "anything", "thing", "things", "stuff", "pair", "kid", "kids", "women",
+          "men", "womens", "mens", "child", "children", "toddler", "baby", "ladies", "ideally"}
+
+
+def _parse_ask(question: str, parsed_phrases: Sequence[str] = (),
+               colour: str | None = None) -> tuple[str, str, set[str]]:
+    """(thing, head, modifiers): modifiers are the content words before the head ("down" in
+    "down jackets"), without vague words, audiences, colours and prices."""
+    text = question
+    for phrase in parsed_phrases:  # price/stock phrases are constraints, not the thing
+        if re.search(r"\d", phrase) or "stock" in phrase.lower():
+            text = text.replace(phrase, " ")
+    thing = _ASK_PREFIX.sub("", text, count=1) if _ASK_PREFIX.search(text) else text
+    thing = re.split(r"[,?.!;]", " ".join(thing.split()))[0].strip()
+    parts = [part.strip() for part in _BREAK.split(thing) if part and part.strip()]
+    before = next((part for part in parts if set(re.findall(r"[a-z']+", part.lower()))
+                   - STOPWORDS), "")  # "which tent below 250" -> "tent"
+    words = [w.strip("'") for w in re.findall(r"[a-z][a-z'-]*", before.lower())
+             if w not in STOPWORDS]
+    head = stem(words[-1]) if words else ""
+    colours = set(stem_terms(colour or ""))
+    modifiers = {stem(w) for w in words[:-1] if w not in _VAGUE and w not in colours
+                 and not w.endswith(("'s", "s'"))}
+    return (before or thing or question), head, modifiers
+
+
+def _names(product: Any) -> set[str]:
+    """What a product is: its category's words and the last word of its title's name part
+    ("Kestrel Alpine Cadence Bike Helmet - Forest Green" is a helmet, not a bike)."""
+    name = re.split(r"\s[-–|]\s", product.title)[0].split()
+    return stem_terms(product.category.replace("-", " ")) | stem_terms(name[-1] if name else "")
+
+
+def names_product(question: str, products: Sequence[Any], embed: Embed | None = None,
+                  threshold: float = 0.45) -> bool:
+    """True when the question's head word is what one of these products is, or (with an
+    embedder) when the thing asked for is close to a product's title. This only routes the
+    question to product_answer, which decides yes or no with a stricter threshold."""
+    thing, head = asked_thing(question)
+    if head and any(head in _names(p) for p in products):
+        return True
+    if embed is None or not products:
+        return False
+    vectors = embed([thing] + [f"{p.title} ({p.category})" for p in products])
+    return bool((vectors[1:] @ vectors[0]).max() >= threshold)
+
+
+def named_products(question: str, products: Sequence[Any]) -> list[Any]:
+    """Products the question names by their name ("how much is the Lee 2 tent?")."""
+    asked = " ".join(question.lower().split())
+    return [p for p in products
+            if len(name := re.split(r"\s[-–|]\s", p.title)[0].lower()) >= 8 and name in asked]
+
+
+def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list[Any],
+                   embed: Embed | None = None, k: int = 3, threshold: float = 0.6
+                   ) -> ProductAnswer:
+    """hits: products found within the parsed filters; unfiltered: found without them
+    (both shop.schema.Product rows in search order).
+
+    Four answers, each true of the rows it lists:
+    1. "Yes, we have down jackets." the head word and most modifiers match, within the filters
+    2. "We have jackets; these come closest to ..." the head word matches, the modifiers do not
+    3. "We have down jackets, but none within your budget right now." only outside the filters
+    4. "I couldn't find kayaks in our catalog." nothing of that kind at all
+    """
+    wanted = _detail_terms(question)
+
+    def answer(text: str, shown: list[Any], found: bool, why: str) -> ProductAnswer:
+        return ProductAnswer(text, shown, found, [_reason(p, why, wanted) for p in shown])
+
+    named = named_products(question, hits + unfiltered)
+    if named:  # "how much is the Lee 2 tent?": that product's row, read off the catalog
+        shown = list({p.id: p for p in named}.values())[:k]
+        return answer("; ".join(_line(p) for p in shown) + ".", shown, True,
+                      "named in the question")
+    phrases = list(getattr(parsed, "phrases", []) or [])
+    filters = getattr(parsed, "filters", None)
+    thing, head, modifiers = _parse_ask(question, phrases, getattr(filters, "color", None))
+    constraint = _constraint_text(parsed)
+
+    def described(product: Any) -> bool:  # "down jackets": most modifiers in its text
+        if not modifiers:
+            return True
+        # title, category and attributes; a description may name a material by contrast
+        text = stem_terms(f"{product.title} {product.category} "
+                          f"{' '.join(map(str, (product.attributes or {}).values()))}")
+        return 2 * sum(_close_to(m, text) for m in modifiers) >= len(modifiers)
+
+    def kind(rows: list[Any]) -> list[Any]:  # the head word, or (embedder) a word close to it
+        by_word = [p for p in rows if head and head in _names(p)]
+        if by_word or embed is None or not rows:
+            return by_word
+        vectors = embed([thing] + [f"{p.title} ({p.category})" for p in rows])
+        close = vectors[1:] @ vectors[0]  # another word for it ("pad" for "mat")
+        return [p for p, score in zip(rows, close) if score >= threshold]
+
+    def best(rows: list[Any]) -> list[Any]:  # in stock first, then most of the asked details
+        return sorted(rows, key=lambda p: (p.stock <= 0, -len(wanted & _title_terms(p))))
+
+    same_kind = kind(hits)
+    found = best([p for p in same_kind if described(p)])
+    name = _noun_phrase(thing) if head else "that"
+    if found:
+        shown = found[:k]
+        text = f"Yes, we have {name}{' ' + constraint if constraint else ''}. " \
+               f"{'This one matches' if len(shown) == 1 else 'These match'} best: " \
+               + "; ".join(_line(p) for p in shown) + "."
+        return answer(text, shown, True, f"the kind asked for ({head or thing})"
+                      + (f", {constraint}" if constraint else ""))
+    if same_kind:
+        shown = best(same_kind)[:k]
+        text = f"We have {_plural(head)}{' ' + constraint if constraint else ''}; these come " \
+               f"closest to {thing}: " + "; ".join(_line(p) for p in shown) + "."
+        return answer(text, shown, False, f"a {head}, not all the details asked for")
+    outside = [p for p in kind(unfiltered) if described(p)]
+    if outside and constraint:
+        cheapest = sorted(outside, key=lambda p: float(p.price))[:k]
+        text = f"We have {name}, but none {constraint} right now. " \
+               f"The closest: " + "; ".join(_line(p) for p in cheapest) + "."
+        return answer(text, cheapest, False, f"the kind asked for, but not {constraint}; "
+                      "among the cheapest")
+    closest = (hits or unfiltered)[:k]
+    if not closest:
+        return ProductAnswer(f"I couldn't find {thing} in our catalog.", [], False)
+    category = closest[0].category
+    text = f"I couldn't find {thing} in our catalog. The closest we have is in " \
+           f"{category}: " + "; ".join(_line(p) for p in closest) + "."
+    return answer(text, closest, False, f"nothing of that kind; the search's closest "
+                  f"({_category_words(closest[0])})")
+
+
+def _reason(product: Any, why: str, wanted: set[str]) -> str:
+    """Why a product is shown, in words read off its row: the case, the question's words in
+    its title, and its stock."""
+    shared = sorted(wanted & _title_terms(product))
+    return "; ".join([why] + ([f"its title has {', '.join(shared)}"] if shared else [])
+                     + ["in stock" if product.stock > 0 else "out of stock"])
+
+
+def _category_words(product: Any) -> str:
+    return str(product.category or "").replace("-", " ") or "uncategorised"
+
+
+_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+                 "single": "1", "double": "2", "people": "person", "persons": "person"}
+
+
+def _detail_terms(question: str) -> set[str]:
+    """The question's words as product titles write them ("two people" -> "2", "person")."""
+    words = re.findall(r"[a-z0-9]+", question.lower())
+    return _with_numbers(" ".join(_NUMBER_WORDS.get(w, w) for w in words))
+
+
+def _title_terms(product: Any) -> set[str]:
+    return _with_numbers(product.title.replace("-", " "))
+
+
+def _with_numbers(text: str) -> set[str]:
+    """stem_terms plus the numbers it leaves out as too short: "2" in "2-Person" is the detail
+    that tells a two-person tent from a four-person one."""
+    return stem_terms(text) | set(re.findall(r"\b\d+\b", text))
+
+
+def _close_to(word: str, terms: set[str]) -> bool:
+    """The word, or a near spelling of it for longer words ("rechargable")."""
+    if word in terms:
+        return True
+    return len(word) >= 6 and any(SequenceMatcher(None, word, t).ratio() >= 0.85 for t in terms)
+
+
+def _noun_phrase(thing: str) -> str:
+    """"cheap foam sleeping pad" -> "foam sleeping pads": the shopper's words, plural."""
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", thing) if w.lower() not in _VAGUE
+             and w.lower() not in STOPWORDS]
+    if not words:
+        return thing
+    last = words[-1]
+    words[-1] = last if last.lower().endswith("s") else _plural(last)
+    return " ".join(words)
+
+
+def _line(product: Any) -> str:
+    stock = "" if product.stock > 0 else ", out of stock"
+    return f"{product.title} ({price_text(product)}{stock})"
+
+
+def _plural(word: str) -> str:
+    if not word:
+        return "that"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def _constraint_text(parsed: Any) -> str:
+    filters = getattr(parsed, "filters", None)
+    if filters is None:
+        return ""
+    parts = []  # no numbers restated: the shopper's bound is theirs, the prices are listed
+    if filters.min_price is not None or filters.max_price is not None:
+        parts.append("within your budget")
+    if filters.in_stock:
+        parts.append("in stock")
+    return " ".join(parts)
