@@ -2,10 +2,11 @@
 
 Everything keyed by the customer lives in these tables: `customers`, `events`,
 `generated_content` (emails written for them; chat turns are stored redacted and mostly without
-a customer id), `campaign_rows` (their emails, address included), `chat_sessions` (the
-conversations of sessions opened for them), the experiments' `experiment_assignments` and
-`experiment_feedback`, and `trigger_firings`. Erasure deletes all of it in one transaction,
-plus their copies in the campaign files under `settings.campaigns_dir`.
+a customer id), `campaign_rows` (their emails, address included), `chat_sessions` and their
+`chat_turns` (the conversations of sessions opened for them), the experiments'
+`experiment_assignments` and `experiment_feedback`, and `trigger_firings`. Erasure deletes
+all of it in one transaction, plus their copies in the campaign files under
+`settings.campaigns_dir`.
 Both operations add an `audit_log` row naming the actor and the counts, never the data.
 
 Derived state outside the store is the caller's job: the recommender's live profile
@@ -31,12 +32,14 @@ from shop.schema import (
     AuditLog,
     CampaignRow,
     ChatSession,
+    ChatTurn,
     Customer,
     Event,
     Feedback,
     GeneratedContent,
     TriggerFiring,
 )
+from shop.sessions import session_turns
 from shop.store import Store
 
 # (customer id) -> their segment as a small dict, or None; given by the edge (recsys is above)
@@ -90,7 +93,8 @@ def export_customer(store: Store, customer_id: str, actor: str,
                                  "created_at": _iso(r.created_at), "output": r.output}
                                 for r in rows],
             "chats": [{"created_at": _iso(c.created_at), "expires_at": _iso(c.expires_at),
-                       "handoff": c.handoff, "turns": c.turns} for c in chats],
+                       "handoff": c.handoff, "turns": session_turns(session, c.id_hash)}
+                      for c in chats],
             "segment": segment(customer_id) if segment else None,
         }
         for name, table, columns in PLAIN_TABLES:
@@ -111,6 +115,11 @@ def erase_customer(store: Store, customer_id: str, actor: str) -> dict:
     with store.session() as session:
         customer = _customer(session, customer_id)
         counts: dict[str, int] = {}
+        turns = ChatTurn.session_hash.in_(select(ChatSession.id_hash)
+                                          .where(ChatSession.customer_id == customer_id))
+        counts["chat_turns"] = session.scalar(select(func.count()).select_from(ChatTurn)
+                                              .where(turns)) or 0
+        session.execute(delete(ChatTurn).where(turns))  # before their sessions (foreign key)
         for name, table in KEYED_TABLES:
             counts[name] = session.scalar(select(func.count()).select_from(table)
                                           .where(table.customer_id == customer_id)) or 0

@@ -208,17 +208,35 @@ class ApiKey(Base):
 
 class ChatSession(Base):
     """A shopper's chat session. A widget key reaches the recommendations and events of its
-    own session's customer only; the session id is a bearer secret, kept hashed like keys."""
+    own session's customer only; the session id is a bearer secret, kept hashed like keys.
+    Its conversation is in `chat_turns`."""
 
     __tablename__ = "chat_sessions"
 
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    turns: Mapped[list] = mapped_column(JSON, default=list)
     handoff: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ChatTurn(Base):
+    """One turn of a chat session, a row of its own so that concurrent requests of one session
+    each insert theirs (a JSON list rewritten per request lost all but one writer's turns).
+    `id` orders a session's turns; `extra` keeps the rest of the turn as the chat gave it
+    (citations, products, handoff, `at`)."""
+
+    __tablename__ = "chat_turns"
+    __table_args__ = (Index("ix_chat_turns_session", "session_hash", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_hash: Mapped[str] = mapped_column(
+        ForeignKey("chat_sessions.id_hash", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text, default="")
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 EXPERIMENT_POLICIES = ("ab", "thompson")

@@ -8,6 +8,8 @@ conversation to a customer, or to nobody for an anonymous shopper:
 The turns are stored as the chat sends them back (the shopper's words with personal data
 redacted, the assistant's answer with its citations, products and handoff flag), at most
 `MAX_TURNS`, so a reload or another device shows the same conversation until it expires.
+Each turn is a row (`chat_turns`), inserted, never rewritten: two requests of one session at
+once both keep their turns, on SQLite (where a row lock does nothing) as on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from shop.errors import Forbidden, NotFound
 from shop.keys import Caller, digest
-from shop.schema import ChatSession, Customer, utcnow
+from shop.schema import ChatSession, ChatTurn, Customer, utcnow
 from shop.store import Store
 
 MAX_TURNS = 40  # kept per session (the chat reads the last few as history)
@@ -36,7 +42,7 @@ def create_session(store: Store, caller: Caller, ttl: timedelta,
         if customer_id is not None and session.get(Customer, customer_id) is None:
             raise NotFound(f"no customer {customer_id!r}")
         session.add(ChatSession(id_hash=digest(session_id), key_id=caller.key_id,
-                                customer_id=customer_id, turns=[], expires_at=expires_at))
+                                customer_id=customer_id, expires_at=expires_at))
     return {"session_id": session_id, "customer_id": customer_id,
             "expires_at": expires_at.isoformat()}
 
@@ -50,7 +56,7 @@ def load_session(store: Store, session_id: str) -> dict | None:
         if row is None or _aware(row.expires_at) <= datetime.now(UTC):
             return None
         return {"session_id": session_id, "customer_id": row.customer_id,
-                "turns": list(row.turns or []), "handoff": row.handoff,
+                "turns": session_turns(session, row.id_hash), "handoff": row.handoff,
                 "expires_at": _aware(row.expires_at).isoformat()}
 
 
@@ -62,12 +68,38 @@ def session_customer(store: Store, session_id: str) -> tuple[bool, str | None]:
 
 def add_turns(store: Store, session_id: str, *turns: dict[str, Any]) -> None:
     """Append turns (keeping the last MAX_TURNS); a handoff turn flags the session."""
-    with store.session() as session:
-        row = session.get(ChatSession, digest(session_id), with_for_update=True)
-        if row is None:
-            return  # erased meanwhile (GDPR): nothing to keep
-        row.turns = (list(row.turns or []) + list(turns))[-MAX_TURNS:]
-        row.handoff = row.handoff or any(turn.get("handoff") for turn in turns)
+    id_hash = digest(session_id)
+    try:
+        with store.session() as session:
+            if session.get(ChatSession, id_hash) is None:
+                return  # erased meanwhile (GDPR): nothing to keep
+            session.add_all(ChatTurn(session_hash=id_hash, role=turn.get("role", ""),
+                                     content=turn.get("content") or "",
+                                     extra={k: v for k, v in turn.items()
+                                            if k not in ("role", "content")})
+                            for turn in turns)
+            if any(turn.get("handoff") for turn in turns):
+                session.execute(update(ChatSession).where(ChatSession.id_hash == id_hash)
+                                .values(handoff=True))
+            session.flush()
+            session.execute(delete(ChatTurn).where(ChatTurn.session_hash == id_hash,
+                                                   ChatTurn.id < _oldest_kept(id_hash)))
+    except IntegrityError:
+        return  # erased between the look-up and the insert: the turns' session is gone
+
+
+def session_turns(session: Session, id_hash: str) -> list[dict[str, Any]]:
+    """A session's last MAX_TURNS turns, oldest first, as they were added."""
+    rows = session.scalars(select(ChatTurn).where(ChatTurn.session_hash == id_hash)
+                           .order_by(ChatTurn.id.desc()).limit(MAX_TURNS)).all()
+    return [{"role": row.role, "content": row.content, **(row.extra or {})}
+            for row in reversed(rows)]
+
+
+def _oldest_kept(id_hash: str):
+    """The id of the session's MAX_TURNS-th newest turn (NULL, so nothing older, with fewer)."""
+    return (select(ChatTurn.id).where(ChatTurn.session_hash == id_hash)
+            .order_by(ChatTurn.id.desc()).offset(MAX_TURNS - 1).limit(1).scalar_subquery())
 
 
 def hand_off(store: Store, session_id: str) -> None:

@@ -7,11 +7,11 @@ from shop.store import Store, upgrade
 def test_migrations_create_every_table(store):
     tables = set(inspect(store.engine).get_table_names())
     assert {"products", "customers", "events", "kb_documents", "generated_content", "campaigns",
-            "campaign_rows", "jobs", "api_keys", "chat_sessions", "experiments",
+            "campaign_rows", "jobs", "api_keys", "chat_sessions", "chat_turns", "experiments",
             "experiment_variants", "experiment_assignments", "experiment_feedback",
             "trigger_firings", "stock_watch", "alembic_version"} <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
 
 
 def test_a_database_from_the_first_release_is_migrated_with_its_data(settings):
