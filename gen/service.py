@@ -70,11 +70,13 @@ class GenService:
         with self._lock:
             if self._engine is None:
                 engine = engine_from_settings(self.settings)
-                # concurrent API callers are admitted (bounded) and share batches, unless
-                # the backend (a vLLM server) batches and queues requests itself
-                self._engine = engine if engine.batches_itself else ScheduledEngine(
-                    engine, gate=AdmissionGate(self.settings.llm_max_running,
-                                               self.settings.llm_max_waiting,
+                # every request, to the local model or to a server (vLLM), takes an admission
+                # slot: shoppers' requests are refused with 503 past the deadline instead of
+                # queueing; a server that batches itself gets `llm_concurrency` in flight
+                running = self.settings.llm_concurrency if engine.batches_itself \
+                    else self.settings.llm_max_running
+                self._engine = ScheduledEngine(
+                    engine, gate=AdmissionGate(running, self.settings.llm_max_waiting,
                                                self.settings.llm_queue_deadline_s))
             return self._engine
 

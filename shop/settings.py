@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = SecretStr("not-needed")
     llm_concurrency: int = Field(default=32, ge=1, le=1024)  # requests in flight to a server
     llm_timeout_s: float = Field(default=120.0, gt=0)  # one request to the server
+    # A request to the server that cannot connect, times out, or gets 408/409/429/5xx is
+    # tried again up to llm_retries times, after llm_retry_backoff_s, then twice that, ...
+    llm_retries: int = Field(default=2, ge=0, le=10)
+    llm_retry_backoff_s: float = Field(default=0.5, gt=0, le=60)
+    # /readyz asks the server for its models, waiting at most this long
+    llm_health_timeout_s: float = Field(default=2.0, gt=0, le=60)
 
     host: str = "127.0.0.1"
     port: int = 8000

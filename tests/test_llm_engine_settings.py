@@ -61,12 +61,17 @@ def test_openai_without_base_url_is_a_config_error(tmp_path):
         Settings(data_dir=tmp_path, llm_engine="openai")
 
 
-def test_openai_engine_from_settings_is_not_scheduled(tmp_path, made):
+def test_openai_engine_from_settings_goes_through_admission(tmp_path, made):
     settings = openai_settings(tmp_path, llm_model="served-model", llm_api_key="sk-test",
-                               llm_concurrency=12)
-    engine = GenService(settings, Store(settings)).engine
+                               llm_concurrency=12, llm_retries=4)
+    scheduled = GenService(settings, Store(settings)).engine
+    # the same gate as the local model (503 past the deadline), no padded local batches
+    assert isinstance(scheduled, ScheduledEngine) and scheduled.gate.max_running == 12
+    engine = scheduled.inner
     assert isinstance(engine, OpenAIEngine) and engine.batches_itself and made == []
+    assert engine.batches_streams  # every request is its own stream or completion
     assert (engine.model_name, engine.concurrency, engine.max_batch) == ("served-model", 12, 12)
+    assert engine.backoff.retries == 4 and engine.client.max_retries == 0  # retried by us
     assert engine.client.api_key == "sk-test"
     assert str(engine.client.base_url).rstrip("/") == "http://127.0.0.1:9/v1"
 
@@ -142,8 +147,9 @@ def test_falls_back_once_when_the_server_refuses_continue_final_message():
 
 def test_server_mimics_vllm_errors():
     with serving(vllm_like_app(FakeEngine(default="hi"))) as url:
-        engine = OpenAIEngine(base_url=f"{url}/v1", model="fake-model")
-        client = engine.client
+        from openai import OpenAI
+
+        client = OpenAI(base_url=f"{url}/v1", api_key="not-needed")
         assert [m.id for m in client.models.list().data] == ["fake-model"]
         from openai import BadRequestError, NotFoundError
 
@@ -189,12 +195,11 @@ def test_real_model_behind_a_vllm_like_server_writes_emails(real_llm, tmp_path):
     app = vllm_like_app(served, served_model_name="smollm2")
     store = small_shop(tmp_path)
     with serving(app) as url:
-        settings = Settings(data_dir=tmp_path / "shop", llm_engine="openai",
-                            llm_base_url=f"{url}/v1", llm_model="smollm2")
-        service = GenService(settings, store)
-        assert isinstance(service.engine, OpenAIEngine)
         # a busy CPU can take minutes for what a GPU server answers at once
-        service.engine.client = service.engine.client.with_options(timeout=600)
+        settings = Settings(data_dir=tmp_path / "shop", llm_engine="openai",
+                            llm_base_url=f"{url}/v1", llm_model="smollm2", llm_timeout_s=600)
+        service = GenService(settings, store)
+        assert isinstance(service.engine.inner, OpenAIEngine)
         drafts = service.emails(["C0000", "C0001"], save=False, candidates=1)
     served.scheduler.close()
     assert len(drafts) == 2
@@ -213,7 +218,7 @@ def test_real_model_behind_a_vllm_like_server_writes_emails(real_llm, tmp_path):
 def test_the_chat_streams_through_a_vllm_like_server(real_llm, demo_context, model_cache,
                                                      tmp_path):
     """SHOPWRIGHT_LLM_ENGINE=openai: the shop's chat (generative mode) on the demo shop, its
-    model behind an OpenAI-compatible server; no local scheduler in front."""
+    model behind an OpenAI-compatible server; only the admission gate in front."""
     import shutil
 
     from fastapi.testclient import TestClient
@@ -231,7 +236,7 @@ def test_the_chat_streams_through_a_vllm_like_server(real_llm, demo_context, mod
                             llm_engine="openai", llm_base_url=f"{url}/v1", llm_model="smollm2",
                             chat_mode="generative", rate_limit_enabled=False)
         context = ShopContext(settings)
-        assert isinstance(context.generation.engine, OpenAIEngine)
+        assert isinstance(context.generation.engine.inner, OpenAIEngine)
         client = TestClient(create_app(context, with_studio=False))
         streamed = client.post("/v1/chat?stream=true", json={
             "message": "How many days do I have to return an item?", "max_new_tokens": 32})

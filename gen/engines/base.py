@@ -208,7 +208,9 @@ def engine_from_settings(settings: Settings, max_batch: int | None = None) -> En
                              model=settings.llm_model,
                              api_key=settings.llm_api_key.get_secret_value(),
                              concurrency=settings.llm_concurrency,
-                             timeout=settings.llm_timeout_s)
+                             timeout=settings.llm_timeout_s, retries=settings.llm_retries,
+                             backoff_s=settings.llm_retry_backoff_s,
+                             health_timeout=settings.llm_health_timeout_s)
     extra = {"max_batch": max_batch} if max_batch else {}
     return create_engine("transformers", settings=settings, **extra)
 
