@@ -14,6 +14,7 @@
 `product_vectors(ids) -> np.ndarray`                  # indexed vectors, no re-embedding
 `sync("products" | "kb") -> SyncReport`               # after ingestion (ui/context.py hook)
 `rebuild() -> list[SyncReport]`                       # `shopwright index rebuild`
+Searches during a sync or rebuild answer from the index as it was before (retrieval/collection.py).
 
 A Hit has id, title (product title, or "document title › heading" for KB passages), heading
 (KB only), text, score, source ("product" or the KB document id), url and metadata
@@ -39,7 +40,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retrieval.collection import Collection, SyncReport
+from retrieval.collection import Collection, Snapshot, SyncReport
 from retrieval.embedder import Embedder, get_embedder
 from retrieval.filters import SearchFilters, parse_filters
 from retrieval.fusion import coverage_fusion, reciprocal_rank_fusion
@@ -193,9 +194,7 @@ class SearchService:
 
     def vocabulary(self) -> CatalogVocabulary:
         """The indexed products' words, rebuilt after each sync of the products collection."""
-        collection = self.collection("products")
-        collection.ensure_loaded()
-        passages, cached = collection.passages, self._vocabulary
+        passages, cached = self.collection("products").current().passages, self._vocabulary
         if cached is None or cached[0] is not passages:  # a sync replaces the passages dict
             cached = self._vocabulary = (
                 passages, CatalogVocabulary.from_passages(passages.values()))
@@ -206,12 +205,11 @@ class SearchService:
 
     def product_vectors(self, product_ids: list[str]):
         """Unit vectors of indexed products, (len(ids), dimension); unknown ids raise NotFound."""
-        collection = self.collection("products")
-        collection.ensure_loaded()
-        missing = [i for i in product_ids if i not in collection.vectors.ids]
+        vectors = self.collection("products").current().vectors
+        missing = [i for i in product_ids if i not in vectors.ids]
         if missing:
             raise NotFound(f"{len(missing)} product(s) not indexed, e.g. {missing[0]!r}")
-        return collection.vectors.vectors(list(product_ids))
+        return vectors.vectors(list(product_ids))
 
     def sync(self, name: str) -> SyncReport:
         return self.collection(name).sync()
@@ -228,8 +226,7 @@ class SearchService:
             raise InvalidInput(f"k must be between 1 and 100, got {k}")
         if mode not in MODES:
             raise InvalidInput(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        collection = self.collection(name)
-        collection.ensure_loaded()
+        collection = self.collection(name).current()  # this search's corpus, start to end
         mask = collection.mask(filters) if filters.active else None
         depth = max(self.fusion.depth, 4 * k)
         if mode == "dense":
@@ -250,7 +247,7 @@ class SearchService:
         return [self._hit(collection, item_id, score) for item_id, score in ranked]
 
     @staticmethod
-    def _hit(collection: Collection, item_id: str, score: float) -> Hit:
+    def _hit(collection: Snapshot, item_id: str, score: float) -> Hit:
         passage = collection.passages[item_id]
         return Hit(id=passage.id, title=passage.title, heading=passage.metadata.get("heading", ""),
                    text=passage.text, score=round(score, 6), source=passage.source,

@@ -108,6 +108,16 @@ class FaissIndex(VectorIndex):
         return self._index.reconstruct_batch(
             np.asarray([self.ids[i][0] for i in item_ids], dtype=np.int64))
 
+    def copy(self) -> FaissIndex:
+        """An independent copy: a sync changes it while this one goes on answering searches."""
+        import faiss
+
+        twin = FaissIndex(self.config)
+        twin._index = faiss.clone_index(self._index)
+        twin.ids, twin._by_int = dict(self.ids), dict(self._by_int)
+        twin._next, twin._tombstones = self._next, set(self._tombstones)
+        return twin
+
     def upsert(self, item_ids: list[str], vectors: np.ndarray, hashes: list[str]) -> None:
         """Add new items and replace changed ones."""
         if not item_ids:
