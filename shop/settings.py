@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # /readyz asks the server for its models, waiting at most this long
     llm_health_timeout_s: float = Field(default=2.0, gt=0, le=60)
 
+    # Start-up loads the models, indexes and the KB's answer units, and answers one chat, in
+    # the background; /readyz is 503 (saying what is still loading) until that is done.
+    warm_up: bool = True
+
     host: str = "127.0.0.1"
     port: int = 8000
     admin_key: SecretStr = SecretStr(PLACEHOLDER_ADMIN_KEY)

@@ -25,6 +25,8 @@ def _isolated_env(monkeypatch):
     for key in list(os.environ):
         if key.startswith("SHOPWRIGHT_"):
             monkeypatch.delenv(key)
+    # apps built here skip the start-up warm-up (ui/warmup.py) unless a test asks for it
+    monkeypatch.setenv("SHOPWRIGHT_WARM_UP", "false")
 
 
 @pytest.fixture(scope="session")

@@ -18,17 +18,23 @@ from ui.api.limits import RateLimiter
 from ui.context import ShopContext, default_context
 from ui.cors import WidgetCORS
 from ui.metrics import install_metrics
+from ui.warmup import Warmup, default_warmup, lifespan
 
 
-def create_app(context: ShopContext | None = None, with_studio: bool = True) -> FastAPI:
+def create_app(context: ShopContext | None = None, with_studio: bool = True,
+               warmup: Warmup | None = None) -> FastAPI:
+    """`warmup`: what start-up loads before /readyz turns ready (ui/warmup.py); by default the
+    chat's models and indexes, unless SHOPWRIGHT_WARM_UP is off."""
     context = context or default_context()
+    warmup = warmup or default_warmup(context)
     install_redaction()  # no personal data in logs (shop/logs.py)
     # max_body_size: FastAPI's own limit, for every route and for chunked bodies too (it counts
     # what arrives, not only Content-Length): 413 {"detail": ...}
     app = FastAPI(title="shopwright", version="0.1.0",
                   description="Personalization and content service for online shops.",
-                  max_body_size=context.settings.max_request_bytes)
+                  max_body_size=context.settings.max_request_bytes, lifespan=lifespan(warmup))
     set_context(app, context)
+    app.state.warmup = warmup
 
     # added last, so outermost: errors from the layers inside (413, 422) carry CORS headers too
     app.add_middleware(WidgetCORS, origins=context.settings.cors_origins,

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import Future
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -131,10 +131,8 @@ class IOLoop:
                 last.close()
             return
         if last is not None:
-            try:
+            with suppress(Exception):  # closing anyway
                 asyncio.run_coroutine_threadsafe(last, loop).result(5)
-            except Exception:  # noqa: BLE001 - closing anyway
-                pass
         loop.call_soon_threadsafe(loop.stop)
         if thread is not None and thread is not threading.current_thread():
             thread.join(5)
