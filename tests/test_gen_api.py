@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+from dataclasses import dataclass, field
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from gen.engines import FakeEngine
 from gen.service import GenService
+from shop.errors import Busy, ModelUnavailable
 from shop.settings import Settings
 from ui.context import ShopContext
 
@@ -75,6 +77,48 @@ def test_chat_route_streams_deltas_then_the_reply(client):
     assert deltas.strip() == final["answer"].strip() and final["citations"]
     plain = client.post("/v1/chat", json={"message": "How do I return an item?"}).json()
     assert plain["answer"] == final["answer"]
+
+
+@dataclass
+class FailingEngine(FakeEngine):
+    """Streams its reply word by word and raises `error` at word `after`, as a model whose
+    decode loop breaks mid-answer does."""
+
+    after: int = 12
+    error: Exception = field(default_factory=lambda: RuntimeError("stopped mid-answer"))
+
+    def stream(self, request):
+        for n, piece in enumerate(super().stream(request)):
+            if n == self.after:
+                raise self.error
+            yield piece
+
+
+# each sentence is the KB's own words, so the guard passes the first before the failure
+GROUNDED = ("Choose the items you want to send back. Print the prepaid return label. "
+            "Pack the items securely.")
+
+
+@pytest.mark.parametrize(("error", "shown"), [
+    (ModelUnavailable("the model went away"), {"status": 503, "detail": "the model went away"}),
+    (Busy("the model is restarting", retry_after=2),
+     {"status": 503, "detail": "the model is restarting", "retry_after": 2}),
+    (RuntimeError("CUDA error: an illegal memory access"),
+     {"status": 500, "detail": "internal error"}),  # logged, never shown to the shopper
+])
+def test_a_chat_stream_that_fails_midway_ends_with_an_error_event(client, context, monkeypatch,
+                                                                   error, shown):
+    settings = context.settings.model_copy(update={"chat_mode": "generative"})
+    engine = FailingEngine(default=GROUNDED, error=error)
+    monkeypatch.setitem(context.__dict__, "generation",
+                        GenService(settings, context.store, engine=engine))
+    response = client.post("/v1/chat?stream=true", json={"message": "How do I return an item?"})
+    assert response.status_code == 200  # the headers went out with the first piece
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert json.loads(events[0]) == {"delta": "Choose the items you want to send back."}
+    assert json.loads(events[-2]) == {"error": shown}
+    assert events[-1] == "[DONE]"
+    assert not any("reply" in json.loads(e) for e in events[:-1])
 
 
 def test_studio_handlers_and_cli(context, monkeypatch):

@@ -238,6 +238,24 @@ def test_errors_are_readable_and_the_input_comes_back(live, browser):
 
 @pytest.mark.slow
 @pytest.mark.browser
+def test_an_answer_that_fails_midway_keeps_its_text_and_says_why(live, browser):
+    """The server ends a stream whose generation failed with an error event (ui/api/generate.py)."""
+    page = browser.new_page()
+    page.route("**/v1/chat?stream=true", lambda route: route.fulfill(
+        status=200, content_type="text/event-stream",
+        body=_sse({"delta": "Choose the items you want to send back."},
+                  {"error": {"status": 500, "detail": "the model stopped mid-answer"}})))
+    widget, question_box = open_widget(page, live["api"] + "/widget/demo",
+                                       "Ask Northwind Outfitters")
+    failed = ask(widget, question_box, "How do I return an item?")
+    assert failed.locator(".text").inner_text() == "Choose the items you want to send back."
+    assert "error on our side (error 500)" in failed.get_by_role("alert").inner_text()
+    assert "interrupted" not in failed.inner_text()
+    page.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
 def test_widget_on_the_shops_own_origin_talks_to_the_api_and_keeps_history(live, browser):
     from playwright.sync_api import expect
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Annotated
@@ -12,12 +13,14 @@ from fastapi.responses import Response, StreamingResponse
 
 from gen.tasks.ad_copy import CopyOptions
 from gen.tasks.chat import ChatReply, ChatRequest
+from shop.errors import Busy, ShopwrightError
 from ui.api.conversation import remember, resume
 from ui.api.deps import Admin, CallerDep, Context, Public
 from ui.api.errors import errors
 from ui.api.limits import rate_limit
 from ui.metrics import timed_first_piece
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["generation"])
 
 
@@ -54,7 +57,9 @@ def email_preview(
 async def chat(request: ChatRequest, context: Context, http: Request, caller: CallerDep,
                stream: bool = False) -> dict | StreamingResponse:
     """The shop assistant. With `stream=true`: server-sent events, one per guarded piece of
-    text (`{"delta": ...}`), then one with the whole reply (`{"reply": {...}}`). Async end to
+    text (`{"delta": ...}`), then one with the whole reply (`{"reply": {...}}`); a failure
+    after the first piece ends the stream with `{"error": {"status": ..., "detail": ...}}`
+    instead (the status it would have answered with before the headers). Async end to
     end: a waiting chat holds no thread. A busy model answers 503 with `Retry-After`. The
     conversation is kept on the server: send the reply's `session_id` with the next
     question (ui/api/conversation.py)."""
@@ -74,10 +79,25 @@ async def chat(request: ChatRequest, context: Context, http: Request, caller: Ca
         return f"data: {json.dumps({'delta': item})}\n\n"
 
     async def events() -> AsyncIterator[str]:
-        yield await event(first)
-        async with aclosing(items):  # closed when the client goes away: it leaves the batch
-            async for item in items:
-                yield await event(item)
+        try:
+            yield await event(first)
+            async with aclosing(items):  # closed when the client goes away: it leaves the batch
+                async for item in items:
+                    yield await event(item)
+        except Exception as exc:  # noqa: BLE001 - the headers are sent: end with an error event
+            yield stream_error(exc)
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def stream_error(error: Exception) -> str:
+    """The event that ends a chat stream whose generation failed after the headers went out."""
+    if isinstance(error, ShopwrightError):
+        body = {"status": error.status_code, "detail": str(error)}
+        if isinstance(error, Busy):
+            body["retry_after"] = error.retry_after
+    else:
+        log.exception("chat stream failed")
+        body = {"status": 500, "detail": "internal error"}
+    return f"data: {json.dumps({'error': body})}\n\n"

@@ -179,7 +179,9 @@
              handoff: reply.handoff === true };
   }
 
-  // Server-sent events over fetch: "data: {...}" blocks separated by blank lines.
+  // Server-sent events over fetch: "data: {...}" blocks separated by blank lines. An
+  // {"error": {status, detail}} event (generation failed after the answer began) rejects with
+  // a message for the shopper, marked `fromServer` so the caller shows it as it is.
   async function readEvents(body, onDelta) {
     var reader = body.getReader();
     var decoder = new TextDecoder();
@@ -202,9 +204,22 @@
         var event = JSON.parse(data);
         if (event && typeof event.delta === "string") onDelta(event.delta);
         else if (event && event.reply && typeof event.reply === "object") reply = event.reply;
+        else if (event && event.error && typeof event.error === "object") {
+          reader.cancel().catch(function () {});
+          var failure = new Error(streamError(event.error));
+          failure.fromServer = true;
+          throw failure;
+        }
       }
       if (chunk.done) return reply;
     }
+  }
+
+  function streamError(error) {
+    var status = typeof error.status === "number" ? error.status : 500;
+    if (status === 503) return "The assistant got busy and stopped this answer. Please ask again.";
+    return "The answer stopped because of an error on our side (error " + status +
+      "). Please try again.";
   }
 
   async function httpError(response) {
@@ -388,7 +403,8 @@
           streamed += delta;
           view.body.textContent = streamed;
           scrollDown();
-        }).catch(function () {
+        }).catch(function (err) {
+          if (err && err.fromServer) throw err;
           throw new Error("The answer was interrupted. Please try again.");
         });
         if (!reply) throw new Error("The answer was interrupted. Please try again.");
