@@ -4,14 +4,17 @@
 that propagates) and on uvicorn's loggers themselves, whose handlers uvicorn replaces when it
 configures logging. The patterns are tuned for log lines, which are full of numbers that are
 not phone numbers (ids, durations, sizes, dates): a phone number here needs a leading `+` or
-separators between digit groups. The chat guardrails (gen/checks/guardrails.py) redact user text
-with their own, broader patterns.
+separators between digit groups. Text with `%` escapes or `+` (a URL: uvicorn's access log
+writes the query string as it arrived) is also redacted decoded, so `a%40b.com` is an email too;
+where that finds something, the decoded, redacted text is what is logged. The chat guardrails
+(gen/checks/guardrails.py) redact user text with their own, broader patterns.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote, unquote_plus
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # 13 to 19 digits, optionally in groups separated by a space or a dash; Luhn-checked
@@ -20,6 +23,7 @@ PHONE = re.compile(
     r"(?<![\w.+-])(?:\+\d[\d ()-]{6,}\d"                        # +46 70 123 45 67, +4915112345678
     r"|(?!\d{4}-\d\d-\d\d)\(?\d{2,5}\)?[ -]\d{2,4}(?:[ -]\d{2,4}){1,3})"  # (555) 123-4567, 070-123 45 67
     r"(?![\w.-])")
+_PLUS_BEFORE_NUMBER = re.compile(r"(^|[=&+]|%20)\+(?=\d)")
 LOGGERS = ("uvicorn", "uvicorn.access", "uvicorn.error")
 
 
@@ -49,16 +53,33 @@ def redact(text: str) -> str:
     return PHONE.sub(_phone, text)
 
 
+def redact_encoded(text: str) -> str:
+    """`redact`, also seeing through URL encoding: percent escapes, and in a query (after `?`)
+    `+` for a space. Where the decoded text holds personal data, that text redacted; else `text`
+    redacted as it is."""
+    cleaned = redact(text)
+    if "%" not in cleaned and "+" not in cleaned:
+        return cleaned
+    path, mark, query = cleaned.partition("?")
+    # a `+` that opens a number ("q=+49%20170...") is a phone number's own, not a space
+    query = _PLUS_BEFORE_NUMBER.sub(r"\1%2B", query)
+    decoded = unquote(path) + mark + unquote_plus(query)
+    redacted = redact(decoded)
+    return redacted if redacted != decoded else cleaned
+
+
 class RedactPersonalData(logging.Filter):
     """Redacts the message, its string arguments and any traceback text. Arguments keep their
     number and shape (uvicorn's access formatter unpacks `record.args`); an argument that is not
     a string or number is replaced by its redacted `str()` only when that found something."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # a message with arguments is a %-format string: decoding its `%20s` would break it
+        clean = redact if record.args else redact_encoded
         if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
+            record.msg = clean(record.msg)
         elif record.msg is not None and not isinstance(record.msg, (int, float)):
-            record.msg = redact(str(record.msg))
+            record.msg = clean(str(record.msg))
         if isinstance(record.args, dict):
             record.args = {key: _arg(value) for key, value in record.args.items()}
         elif isinstance(record.args, tuple):
@@ -74,11 +95,11 @@ class RedactPersonalData(logging.Filter):
 
 def _arg(value):
     if isinstance(value, str):
-        return redact(value)
+        return redact_encoded(value)
     if value is None or isinstance(value, (int, float, bool)):
         return value
     text = str(value)
-    cleaned = redact(text)
+    cleaned = redact_encoded(text)
     return value if cleaned == text else cleaned
 
 
