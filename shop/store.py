@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import exc as sql_errors
 from sqlalchemy.orm import Session, sessionmaker
 
+from shop.errors import Busy
 from shop.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# what SQLite and PostgreSQL say when another transaction holds what this one needs
+_LOCKED = re.compile(r"database (?:table )?is (?:locked|busy)|lock timeout|could not obtain lock"
+                     r"|deadlock detected|could not serialize access", re.IGNORECASE)
+BUSY_RETRY_S = 2
+
+
+class StoreBusy(Busy):
+    """The store cannot serve this now (locked by another writer, no free connection, the
+    connection lost); the same request can succeed a moment later."""
+
+
+def as_busy(error: BaseException) -> StoreBusy | None:
+    """A database failure that waiting cures, as StoreBusy; None for any other error (a fault
+    to see in the logs, not to retry)."""
+    if isinstance(error, sql_errors.TimeoutError):  # the pool had no connection to lend in time
+        return StoreBusy(f"the store has no free connection right now; retry in {BUSY_RETRY_S} s",
+                         BUSY_RETRY_S)
+    if isinstance(error, sql_errors.DBAPIError) and error.connection_invalidated:
+        return StoreBusy(f"the connection to the store was lost; retry in {BUSY_RETRY_S} s",
+                         BUSY_RETRY_S)
+    if isinstance(error, sql_errors.OperationalError) and _LOCKED.search(str(error.orig)):
+        return StoreBusy(f"the store is busy (another writer holds a lock); retry in "
+                         f"{BUSY_RETRY_S} s", BUSY_RETRY_S)
+    return None
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

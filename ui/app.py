@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
@@ -12,8 +15,10 @@ from starlette.types import Scope
 from shop.errors import ShopwrightError
 from shop.keys import widget_origins
 from shop.logs import install_redaction
+from shop.store import as_busy
 from ui.api import ROUTERS
 from ui.api.deps import set_context
+from ui.api.json_body import check_json_body, validation_error
 from ui.api.limits import RateLimiter
 from ui.context import ShopContext, default_context
 from ui.cors import WidgetCORS
@@ -29,10 +34,12 @@ def create_app(context: ShopContext | None = None, with_studio: bool = True,
     warmup = warmup or default_warmup(context)
     install_redaction()  # no personal data in logs (shop/logs.py)
     # max_body_size: FastAPI's own limit, for every route and for chunked bodies too (it counts
-    # what arrives, not only Content-Length): 413 {"detail": ...}
+    # what arrives, not only Content-Length): 413 {"detail": ...}. check_json_body: no NaN,
+    # Infinity or lone surrogate gets past a route's validation (ui/api/json_body.py).
     app = FastAPI(title="shopwright", version="0.1.0",
                   description="Personalization and content service for online shops.",
-                  max_body_size=context.settings.max_request_bytes, lifespan=lifespan(warmup))
+                  max_body_size=context.settings.max_request_bytes, lifespan=lifespan(warmup),
+                  dependencies=[Depends(check_json_body)])
     set_context(app, context)
     app.state.warmup = warmup
 
@@ -46,6 +53,16 @@ def create_app(context: ShopContext | None = None, with_studio: bool = True,
     async def shopwright_error(_request: Request, exc: ShopwrightError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code,
                             headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def store_error(request: Request, exc: Exception) -> JSONResponse:
+        busy = as_busy(exc)  # a locked or exhausted store: 503 with Retry-After, not a 500
+        if busy is None:
+            raise exc
+        return await shopwright_error(request, busy)
+
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

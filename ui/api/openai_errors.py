@@ -1,6 +1,6 @@
 """OpenAI's error shape for the OpenAI-compatible routes: `{"error": {"message", "type",
 "param", "code"}}`, for every failure, including FastAPI's own (validation, 413, 429) and our
-`ShopwrightError`s (with their headers: `Retry-After` when the model is busy)."""
+`ShopwrightError`s (with their headers: `Retry-After` when the model or the store is busy)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from shop.errors import ShopwrightError
+from shop.store import as_busy
 from ui.api.limits import RateLimited
 
 
@@ -91,5 +94,10 @@ class OpenAIRoute(APIRoute):
                 return OpenAIError(exc.status_code, str(exc.detail)).response()
             except ShopwrightError as exc:
                 return from_shopwright(exc).response()
+            except (OperationalError, PoolTimeout) as exc:
+                busy = as_busy(exc)  # a locked store: 503 with Retry-After, as the app's handler
+                if busy is None:
+                    raise
+                return from_shopwright(busy).response()
 
         return openai_errors
