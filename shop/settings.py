@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     rate_limit_chat: str = "30/minute"
     rate_limit_search: str = "120/minute"
     rate_limit_copy: str = "20/minute"
+    # Wrong keys at /studio-login per client address; past it every try is 429 until it frees.
+    rate_limit_studio_login: str = "20/minute"
     # Admission control in front of the local model: requests generating at once (rows of the
     # continuous batch; 1 turns batching off), requests waiting for a row, and how long one may
     # wait before it is refused with 503 and Retry-After.
@@ -134,7 +136,8 @@ class Settings(BaseSettings):
             value = value.split(",")
         return [_origin(o) for o in value if o.strip()]
 
-    @field_validator("rate_limit_chat", "rate_limit_search", "rate_limit_copy")
+    @field_validator("rate_limit_chat", "rate_limit_search", "rate_limit_copy",
+                     "rate_limit_studio_login")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         from limits import parse_many

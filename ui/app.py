@@ -21,7 +21,7 @@ from ui.api.deps import set_context
 from ui.api.json_body import check_json_body, validation_error
 from ui.api.limits import RateLimiter
 from ui.context import ShopContext, default_context
-from ui.cors import WidgetCORS
+from ui.cors import StudioSameOrigin, WidgetCORS
 from ui.metrics import install_metrics
 from ui.warmup import Warmup, default_warmup, lifespan
 
@@ -87,6 +87,7 @@ def mount_studio(app: FastAPI, context: ShopContext) -> FastAPI:
     from ui.studio.auth import install_studio_login, studio_user
 
     install_studio_login(app, context)  # admin key only: login form, or a bearer token
+    app.add_middleware(StudioSameOrigin)  # and only from its own pages (ui/cors.py)
     return gr.mount_gradio_app(app, build_studio(context), path="/studio",
                                auth_dependency=lambda request: studio_user(context, request))
 

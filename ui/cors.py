@@ -5,6 +5,11 @@ A preflight carries no key, so CORS admits an origin that any widget key allows;
 itself is then checked against its own key's origins (ui/api/deps.py, 403 otherwise). The key
 origins are re-read every `REFRESH_S` seconds, so a key created by the CLI in another process
 works within that time, and a revoked one stops.
+
+The studio is for its own origin only. Gradio would answer any origin there, credentials
+allowed, when the Host is not local (gradio/route_utils.py, CustomCORSMiddleware), unless the
+parent app's middleware is Starlette's CORSMiddleware class itself, which WidgetCORS (a subclass)
+is not; `StudioSameOrigin` takes every CORS header off the studio's responses instead.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # What a page embedding the widget calls: chat, search, and its own session's data.
 WIDGET_PATHS = ("/v1/chat", "/v1/search", "/v1/sessions", "/v1/events", "/v1/recommendations/")
 REFRESH_S = 10.0
+STUDIO_PATHS = ("/studio",)  # the Gradio mount, and the login and logout beside it
 
 
 class WidgetCORS(CORSMiddleware):
@@ -46,3 +53,25 @@ class WidgetCORS(CORSMiddleware):
         if now - self._read_at > REFRESH_S:
             self._cached, self._read_at = frozenset(self.key_origins()), now
         return origin in self._cached
+
+
+class StudioSameOrigin:
+    """No `Access-Control-*` header on any response under STUDIO_PATHS: a page elsewhere can
+    neither read the studio nor pass a preflight to call it."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(STUDIO_PATHS):
+            await self.app(scope, receive, send)
+            return
+
+        async def without_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name in {key for key in headers if key.startswith("access-control-")}:
+                    del headers[name]
+            await send(message)
+
+        await self.app(scope, receive, without_cors)

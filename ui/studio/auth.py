@@ -7,6 +7,9 @@
 
 Gradio asks `studio_user` for every page, config, queue and API call (`auth_dependency`); None
 means 401. Only a browser asking for the studio page itself is redirected to the login form.
+
+Wrong keys at the form are counted per client address (`LoginThrottle`); past
+`rate_limit_studio_login` every try from that address is 429 until the window frees a slot.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import math
 import time
 from urllib.parse import parse_qs
 
@@ -42,6 +46,7 @@ def studio_user(context: ShopContext, request: Request) -> str | None:
 def install_studio_login(app: FastAPI, context: ShopContext) -> None:
     """The login form's routes, and the redirect of a browser without a login to it."""
     router = APIRouter(include_in_schema=False)
+    throttle = LoginThrottle(context.settings.rate_limit_studio_login)
 
     @router.get(LOGIN_PATH, response_class=HTMLResponse)
     def login_form() -> HTMLResponse:
@@ -51,8 +56,18 @@ def install_studio_login(app: FastAPI, context: ShopContext) -> None:
     async def login(request: Request) -> Response:
         fields = parse_qs((await request.body()).decode("utf-8", "replace"))
         key = (fields.get("key") or [""])[0].strip()
+        address = request.client.host if request.client else "unknown"
+        # checked before the key (a right key let through would tell itself from the wrong
+        # ones), and with no await from here to the count, so parallel tries are all counted
+        retry_after = throttle.wait(address)
+        if retry_after:
+            return HTMLResponse(_page(context.settings.shop_name,
+                                      f"Too many wrong keys from your address; try again in "
+                                      f"{retry_after} s."),
+                                status_code=429, headers={"Retry-After": str(retry_after)})
         caller = authenticate(context.store, context.settings, key) if key else None
         if caller is None or not caller.is_admin:
+            throttle.failed(address)
             return HTMLResponse(_page(context.settings.shop_name,
                                       "That is not an admin key. Create one with "
                                       "<code>shopwright keys create --scope admin</code>."),
@@ -78,6 +93,29 @@ def install_studio_login(app: FastAPI, context: ShopContext) -> None:
                 and studio_user(context, request) is None:
             return RedirectResponse(LOGIN_PATH, status_code=303)
         return await call_next(request)
+
+
+class LoginThrottle:
+    """Failed logins per client address in a moving window (the `limits` library, in this
+    process's memory, as the API's rate limits in ui/api/limits.py)."""
+
+    def __init__(self, rate: str):
+        from limits import parse
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.item = parse(rate)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def wait(self, address: str) -> int:
+        """0 if this address may try a key now, else the seconds until it may (>= 1)."""
+        if self.limiter.test(self.item, "studio-login", address):
+            return 0
+        reset = self.limiter.get_window_stats(self.item, "studio-login", address).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def failed(self, address: str) -> None:
+        self.limiter.hit(self.item, "studio-login", address)
 
 
 def _cookie_for(context: ShopContext, caller: Caller) -> str:
