@@ -1,12 +1,21 @@
-"""The `shopwright` command line. Each command group lives in its own module."""
+"""The `shopwright` command line. Each command group lives in its own module.
+
+An error a user can fix (a wrong option value, an unknown id, a busy model or store) ends the
+command with one line on stderr, `error: <what is wrong>; <what to do>`, and the error's exit
+code (shop/errors.py; 2 for invalid input). Anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import sys
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from shop.errors import ShopwrightError
+from shop.errors import InvalidInput, ShopwrightError
+from shop.store import as_busy
 from ui.cli import (
     campaign,
     data,
@@ -49,9 +58,61 @@ app.add_typer(triggers.app, name="triggers")
 app.add_typer(keys.app, name="keys")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app()
+        app(args, prog_name="shopwright")
     except ShopwrightError as exc:  # errors become exit codes only here, at the edge
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except ValidationError as exc:  # typed options (pydantic) refused what an option said
+        _fail(describe(exc, args), InvalidInput.exit_code)
+    except (OperationalError, PoolTimeout) as exc:
+        busy = as_busy(exc)
+        if busy is None:
+            raise
+        _fail(str(busy), busy.exit_code)
+
+
+def _fail(message: str, code: int) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    sys.exit(code)
+
+
+def describe(error: ValidationError, args: list[str]) -> str:
+    """One line: each invalid value, what it should be (pydantic's words), what it was, and
+    where to read more (the command's --help; for settings, where they are set)."""
+    settings = error.title == "Settings"
+    path, command = command_path(args)
+    options = {param.name: param.opts[0] for param in getattr(command, "params", [])
+               if getattr(param, "opts", None)}
+    problems = []
+    for item in error.errors(include_url=False):
+        name = ".".join(str(part) for part in item["loc"]) or "value"
+        if settings:
+            name = "SHOPWRIGHT_" + name.upper()
+        else:  # the option that set the field: --channel for channel, --product for product_ids
+            field = str(item["loc"][0]) if item["loc"] else ""
+            for candidate in (field, field.removesuffix("_ids"), field.removesuffix("_id")):
+                if candidate in options:
+                    name = options[candidate]
+                    break
+        given = item.get("input")
+        shown = f" (got {given!r})" if isinstance(given, (str, int, float)) \
+            and not isinstance(given, bool) and len(repr(given)) <= 60 else ""
+        problems.append(f"{name}: {item['msg']}{shown}")
+    hint = ("set it in the environment or the config file" if settings
+            else f"see `{' '.join(['shopwright', *path])} --help`")
+    return " ".join(f"{'; '.join(problems)}; {hint}".split())
+
+
+def command_path(args: list[str]) -> tuple[list[str], object]:
+    """The (sub)command names at the start of `args` (["email", "preview"]) and the click
+    command they name."""
+    command, path = typer.main.get_command(app), []
+    for word in args:
+        subcommands = getattr(command, "commands", None) or {}  # a group's
+        if word not in subcommands:
+            break
+        command = subcommands[word]
+        path.append(word)
+    return path, command
