@@ -16,18 +16,18 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
-from gen.engines import Engine, GenerationOptions, GenerationRequest, Message, Result
+from gen.engines import Engine, GenerationOptions, GenerationRequest, Lane, Message, Result
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
 def to_request(messages: list[BaseMessage], options: GenerationOptions,
-               stop: list[str] | None = None) -> GenerationRequest:
+               stop: list[str] | None = None, lane: Lane = "batch") -> GenerationRequest:
     converted = [Message(role=_ROLES.get(message.type, "user"), content=str(message.content))
                  for message in messages]
     if stop:
         options = options.model_copy(update={"stop": [*options.stop, *stop]})
-    return GenerationRequest(messages=converted, options=options)
+    return GenerationRequest(messages=converted, options=options, lane=lane)
 
 
 class EngineChatModel(BaseChatModel):
@@ -35,6 +35,10 @@ class EngineChatModel(BaseChatModel):
 
     engine: Engine
     options: GenerationOptions = Field(default_factory=GenerationOptions)
+    lane: Lane = "batch"  # the lane of every request it sends (gen/engines/base.py)
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None) -> GenerationRequest:
+        return to_request(messages, self.options, stop, self.lane)
 
     @property
     def _llm_type(self) -> str:
@@ -43,17 +47,17 @@ class EngineChatModel(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
-        return chat_result(self.engine.generate([to_request(messages, self.options, stop)])[0])
+        return chat_result(self.engine.generate([self._request(messages, stop)])[0])
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None,
                          **kwargs: Any) -> ChatResult:
-        return chat_result(await self.engine.agenerate(to_request(messages, self.options, stop)))
+        return chat_result(await self.engine.agenerate(self._request(messages, stop)))
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None,
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        for piece in self.engine.stream(to_request(messages, self.options, stop)):
+        for piece in self.engine.stream(self._request(messages, stop)):
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
@@ -62,7 +66,7 @@ class EngineChatModel(BaseChatModel):
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        request = to_request(messages, self.options, stop)
+        request = self._request(messages, stop)
         # closed with this stream, so an abandoned chat frees its row and slot at once
         async with aclosing(self.engine.astream_result(request)) as pieces:
             async for piece in pieces:

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from gen.checks.claims import ClaimVocabulary
-from gen.engines import Engine, engine_from_settings
+from gen.engines import Engine, Lane, engine_from_settings
 from gen.engines.generation import drive
 from gen.prompts import PromptLibrary, default_library
 from gen.serving.admission import AdmissionGate
@@ -77,7 +77,8 @@ class GenService:
                     else self.settings.llm_max_running
                 self._engine = ScheduledEngine(
                     engine, gate=AdmissionGate(running, self.settings.llm_max_waiting,
-                                               self.settings.llm_queue_deadline_s))
+                                               self.settings.llm_queue_deadline_s,
+                                               self.settings.llm_interactive_reserved))
             return self._engine
 
     @cached_property
@@ -225,7 +226,9 @@ class GenService:
         name = self._engine.model_name if self._engine is not None else self.settings.llm_model
         return resolve_chat_mode(self.settings, name)
 
-    def assistant(self, mode: str | None = None) -> ChatAssistant:
+    def assistant(self, mode: str | None = None, lane: Lane = "interactive") -> ChatAssistant:
+        """The shop assistant; its requests go in `lane` (a shopper waits: interactive; an
+        evaluation run over many questions: batch)."""
         self.knowledge.refresh(kb_documents(self.store, self.settings.shop_url))
         understand = self.retriever.understand \
             if isinstance(self.retriever, SearchServiceRetriever) else None
@@ -233,12 +236,14 @@ class GenService:
                              self.settings.shop_url, self.titles,
                              product_lookup=lambda ids: load_products(self.store, ids),
                              mode=mode or self.chat_mode(), knowledge=self.knowledge,
-                             understand=understand, brands=catalog_brands(self.store))
+                             understand=understand, brands=catalog_brands(self.store),
+                             lane=lane)
 
     async def achat_stream(self, request: ChatRequest, save: bool = True,
-                           mode: str | None = None) -> AsyncIterator[str | ChatReply]:
+                           mode: str | None = None, lane: Lane = "interactive"
+                           ) -> AsyncIterator[str | ChatReply]:
         """Guarded text pieces, then the ChatReply; the model is awaited, not waited for."""
-        assistant = await asyncio.to_thread(self.assistant, mode)  # reads the KB version
+        assistant = await asyncio.to_thread(self.assistant, mode, lane)  # reads the KB version
         async for item in assistant.astream(request):
             if isinstance(item, ChatReply) and save:
                 # stored redacted: the raw message never reaches the store
@@ -249,16 +254,18 @@ class GenService:
             yield item
 
     async def achat(self, request: ChatRequest, save: bool = True,
-                    mode: str | None = None) -> ChatReply:
-        async for item in self.achat_stream(request, save, mode):
+                    mode: str | None = None, lane: Lane = "interactive") -> ChatReply:
+        async for item in self.achat_stream(request, save, mode, lane):
             final = item
         return final  # the stream always ends with its ChatReply
 
     def chat_stream(self, request: ChatRequest, save: bool = True,
-                    mode: str | None = None) -> Iterator[str | ChatReply]:
+                    mode: str | None = None, lane: Lane = "interactive"
+                    ) -> Iterator[str | ChatReply]:
         """`achat_stream` for threads (the CLI, the studio)."""
-        return drive(lambda: self.achat_stream(request, save, mode))
+        return drive(lambda: self.achat_stream(request, save, mode, lane))
 
-    def chat(self, request: ChatRequest, save: bool = True, mode: str | None = None) -> ChatReply:
-        *_, final = self.chat_stream(request, save, mode)
+    def chat(self, request: ChatRequest, save: bool = True, mode: str | None = None,
+             lane: Lane = "interactive") -> ChatReply:
+        *_, final = self.chat_stream(request, save, mode, lane)
         return final

@@ -106,11 +106,14 @@ class Settings(BaseSettings):
     # Wrong keys at /studio-login per client address; past it every try is 429 until it frees.
     rate_limit_studio_login: str = "20/minute"
     # Admission control in front of the local model: requests generating at once (rows of the
-    # continuous batch; 1 turns batching off), requests waiting for a row, and how long one may
-    # wait before it is refused with 503 and Retry-After.
+    # continuous batch; 1 turns batching off), shoppers' requests waiting for a row, and how
+    # long one may wait before it is refused with 503 and Retry-After. Batch work (campaigns,
+    # triggers, CLI, studio) is never refused: it waits, and holds at most
+    # llm_max_running - llm_interactive_reserved rows (default reserve: a quarter, at least 1).
     llm_max_running: int = Field(default=16, ge=1, le=512)
     llm_max_waiting: int = Field(default=64, ge=0, le=10_000)
     llm_queue_deadline_s: float = Field(default=10.0, gt=0)
+    llm_interactive_reserved: int | None = Field(default=None, ge=0, le=511)
     # On a GPU: static KV cache and torch.compile for padded batch generation (no effect on CPU).
     llm_compile: bool = False
 
@@ -157,6 +160,11 @@ class Settings(BaseSettings):
                 "SHOPWRIGHT_ADMIN_KEY is still the placeholder; set a real secret "
                 "or run with SHOPWRIGHT_MODE=dev"
             )
+        reserved = self.llm_interactive_reserved
+        if reserved is not None and self.llm_max_running > 1 and reserved >= self.llm_max_running:
+            raise ConfigError(f"SHOPWRIGHT_LLM_INTERACTIVE_RESERVED={reserved} leaves no row of "
+                              f"SHOPWRIGHT_LLM_MAX_RUNNING={self.llm_max_running} for batch "
+                              f"work; use 0 to {self.llm_max_running - 1}")
         if self.llm_engine == "openai" and not self.llm_base_url:
             raise ConfigError("SHOPWRIGHT_LLM_ENGINE=openai needs SHOPWRIGHT_LLM_BASE_URL "
                               "(e.g. http://localhost:8001/v1 for `vllm serve`)")

@@ -20,8 +20,8 @@ from ui.context import ShopContext
 CHAT = {"message": "How do I return an item?"}
 
 
-def ask(text: str = "hi") -> GenerationRequest:
-    return GenerationRequest.chat("Be brief.", text)
+def ask(text: str = "hi", lane: str = "interactive") -> GenerationRequest:
+    return GenerationRequest.chat("Be brief.", text, lane=lane)
 
 
 def test_full_wait_list_is_refused_at_once_with_a_retry_after():
@@ -30,15 +30,15 @@ def test_full_wait_list_is_refused_at_once_with_a_retry_after():
     done = threading.Event()
 
     def waiter() -> None:
-        with gate.slot():
+        with gate.slot("interactive"):
             holding.set()
 
-    with gate.slot():
+    with gate.slot("interactive"):
         thread = threading.Thread(target=waiter)
         thread.start()
         while gate.waiting == 0:  # the second request waits for the one slot
             done.wait(0.01)
-        with pytest.raises(Busy) as refused, gate.slot():
+        with pytest.raises(Busy) as refused, gate.slot("interactive"):
             pass
         assert refused.value.retry_after >= 1
         assert refused.value.headers == {"Retry-After": str(refused.value.retry_after)}
@@ -51,7 +51,7 @@ def test_full_wait_list_is_refused_at_once_with_a_retry_after():
 def test_a_request_that_cannot_start_within_its_deadline_is_refused_and_leaves():
     gate = AdmissionGate(max_running=1, max_waiting=4, deadline_s=0.05)
     with gate.slot():
-        with pytest.raises(Busy, match="within"), gate.slot():
+        with pytest.raises(Busy, match="within"), gate.slot("interactive"):
             pass
         assert gate.waiting == 0
     assert gate.running == 0
@@ -113,12 +113,16 @@ def test_a_stream_whose_caller_leaves_frees_its_slot_and_stops_the_engine():
 
 def test_non_streamed_generations_take_slots_too():
     engine = ScheduledEngine(FakeEngine(default="ok"),
-                             gate=AdmissionGate(max_running=1, max_waiting=1))
-    # one waits for the slot, two find no room to wait
+                             gate=AdmissionGate(max_running=1, max_waiting=0))
+    # every slot taken and no room to wait: a batch of shoppers' requests, all refused
     with engine.gate.slot(), pytest.raises(Busy):
-        engine.generate([ask(), ask(), ask()])
-    assert [r.text for r in engine.generate([ask(), ask()])] == ["ok", "ok"]
-    assert (engine.gate.stats.refused, engine.gate.waiting, engine.gate.running) == (2, 0, 0)
+        engine.generate([ask(), ask()])
+    # the first takes the one slot, the other two are refused alone: the batch goes on
+    results = engine.generate([ask(), ask(), ask()])
+    assert [r.text for r in results] == ["ok", "", ""]
+    assert [r.finish_reason for r in results] == ["stop", "error", "error"]
+    assert "busy" in results[1].error
+    assert (engine.gate.stats.refused, engine.gate.waiting, engine.gate.running) == (4, 0, 0)
 
 
 # ---- at the HTTP edge ----------------------------------------------------------------------

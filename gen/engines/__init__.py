@@ -4,12 +4,15 @@ OpenAI-compatible server such as vLLM). Importing this package loads neither tor
 
 from gen.engines.base import (
     ENGINES,
+    LANES,
     Engine,
     GenerationOptions,
     GenerationRequest,
+    Lane,
     Message,
     Result,
     StopStreamFilter,
+    close_at_exit,
     create_engine,
     cut_at_stop,
     engine_from_settings,
@@ -20,7 +23,7 @@ from gen.engines.base import (
 from gen.engines.fake import FakeEngine
 
 __all__ = [
-    "ENGINES", "Engine", "FakeEngine", "GenerationOptions", "GenerationRequest", "Message", "Result",
-    "StopStreamFilter", "create_engine", "cut_at_stop", "engine_from_settings", "join_prefill",
-    "register", "validate_requests",
+    "ENGINES", "LANES", "Engine", "FakeEngine", "GenerationOptions", "GenerationRequest", "Lane",
+    "Message", "Result", "StopStreamFilter", "close_at_exit", "create_engine", "cut_at_stop",
+    "engine_from_settings", "join_prefill", "register", "validate_requests",
 ]

@@ -5,12 +5,28 @@ An engine turns chat requests into text. `generate` (a batch) is the one require
 (transformers' continuous batcher, an OpenAI-compatible server) override it. `start` begins
 one request and returns its `Generation` handle (gen/engines/generation.py); `astream` and `agenerate`
 are the same for coroutines, so an async edge awaits the model instead of parking a thread.
+
+Lanes: every request says who waits for it (`GenerationRequest.lane`). `interactive`: a shopper
+in the chat widget; it has a short queue deadline and is refused with `Busy` (503 +
+Retry-After) past it. `batch` (the default): campaigns, triggers, the CLI, the studio's copy
+and previews; it is never refused for waiting and runs in the rows shoppers leave free
+(gen/serving/admission.py keeps `SHOPWRIGHT_LLM_INTERACTIVE_RESERVED` rows for shoppers).
+Set it with `GenerationRequest.chat(..., lane="interactive")` or `GenerationRequest(...,
+lane=...)`; the chat assistant marks its requests interactive.
+
+Health: `engine.health()` is a dict whose `ready` says whether the engine can serve now (False
+while a decode loop is down and restarting); the rest are the engine's own figures.
+`engine.ready` is that flag alone. `close()` stops an engine's threads; it is idempotent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import importlib
+import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -37,6 +53,11 @@ class GenerationOptions(BaseModel):
     seed: int | None = None
 
 
+# who waits for a request: a shopper (interactive) or nobody in particular (batch); module doc
+Lane = Literal["interactive", "batch"]
+LANES: tuple[Lane, ...] = ("interactive", "batch")
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,15 +70,17 @@ class GenerationRequest(BaseModel):
 
     messages: list[Message] = Field(min_length=1)
     options: GenerationOptions = Field(default_factory=GenerationOptions)
+    lane: Lane = "batch"
 
     @classmethod
-    def chat(cls, system: str, user: str, prefill: str = "", **options) -> GenerationRequest:
+    def chat(cls, system: str, user: str, prefill: str = "", lane: Lane = "batch",
+             **options) -> GenerationRequest:
         """A system and a user message; `prefill` starts the assistant's reply (e.g.
         "SUBJECT:"), which holds a small model to an answer format far better than asking."""
         messages = [Message(role="system", content=system), Message(role="user", content=user)]
         if prefill:
             messages.append(Message(role="assistant", content=prefill))
-        return cls(messages=messages, options=GenerationOptions(**options))
+        return cls(messages=messages, options=GenerationOptions(**options), lane=lane)
 
     @property
     def prefill(self) -> str:
@@ -79,9 +102,10 @@ class Result:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    finish_reason: str = "stop"  # stop | length | error
+    finish_reason: str = "stop"  # stop | length | cancelled | error
     model: str = ""
     logprob: float | None = None  # mean log-probability of the generated tokens, if known
+    error: str = ""  # why, when finish_reason is "error" (the request failed alone)
 
 
 class Engine:
@@ -133,6 +157,42 @@ class Engine:
 
     def complete(self, system: str, user: str, **options) -> str:
         return self.generate([GenerationRequest.chat(system, user, **options)])[0].text
+
+    def health(self) -> dict:
+        """`{"ready": bool, ...}`: whether the engine can serve requests now, and figures of
+        its own (a decode loop's restarts, its last error). By default always ready."""
+        return {"ready": True}
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.health().get("ready", True))
+
+    def close(self) -> None:
+        """Stop the engine's threads (idempotent; also run at interpreter exit for engines
+        passed to `close_at_exit`)."""
+
+
+_AT_EXIT: weakref.WeakSet = weakref.WeakSet()
+_AT_EXIT_LOCK = threading.Lock()
+_at_exit_registered = False
+
+
+def close_at_exit(closable: object) -> None:
+    """Call `closable.close()` when the interpreter exits, before it tears threads down: a
+    decode thread still inside torch at exit aborts the process ("terminate called without
+    an active exception"). Held weakly, so a closable dropped earlier is simply skipped."""
+    global _at_exit_registered
+    with _AT_EXIT_LOCK:
+        if not _at_exit_registered:
+            atexit.register(_close_all)
+            _at_exit_registered = True
+        _AT_EXIT.add(closable)
+
+
+def _close_all() -> None:
+    for closable in list(_AT_EXIT):
+        with contextlib.suppress(Exception):  # exiting anyway; the others still get closed
+            closable.close()
 
 
 def cut_at_stop(text: str, stops: Iterable[str]) -> tuple[str, bool]:

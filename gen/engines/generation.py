@@ -5,7 +5,8 @@ thread running a blocking `stream`) and read by one consumer, either a plain thr
 in generation`) or a coroutine (`async for piece in generation.pieces()`). The async side never
 blocks an event loop thread: the producer hands each item to the loop with
 `call_soon_threadsafe`. `cancel()` tells the producer to stop at its next step; that is how a
-client that went away frees its row in the batch.
+client that went away frees its row in the batch. Handing an item to a caller never raises
+into the producer: a caller whose event loop is closed is gone, so its request is cancelled.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -44,8 +45,11 @@ class Generation:
     def _put(self, item: object) -> None:
         if self._loop is None:
             self._items.put(item)
-        elif not self._loop.is_closed():
+            return
+        try:
             self._loop.call_soon_threadsafe(self._items.put_nowait, item)
+        except RuntimeError:  # its event loop is closed: nobody is reading any more
+            self.cancelled.set()
 
     def emit(self, piece: str) -> None:
         if piece:
@@ -157,11 +161,32 @@ def drive(agen_factory: Callable[[], AsyncIterator]) -> Iterator:
         loop.close()
 
 
+def failed_result(error: BaseException, model: str = "") -> Result:
+    """What a batch hands back for a request that failed alone: no text, and why."""
+    return Result("", finish_reason="error", model=model,
+                  error=str(error) or type(error).__name__)
+
+
+async def settle(calls: list[Awaitable[Result]], model: str = "") -> list[Result]:
+    """Await a batch's requests together; one that fails becomes `failed_result` and the
+    others keep theirs (callers fall back per item). Raises only if every one failed: then
+    nothing came back and the cause (a refusal, a stopped engine) is the caller's to see."""
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if errors and len(errors) == len(outcomes):
+        raise errors[0]
+    for error in errors:
+        if not isinstance(error, Exception):  # cancelled, interrupted: not a request's fault
+            raise error
+    return [o if isinstance(o, Result) else failed_result(o, model) for o in outcomes]
+
+
 def generate_watched(engine: Engine, requests: list[GenerationRequest],
                      on_piece: Callable[[int, str], None]) -> list[Result]:
     """`engine.generate(requests)`, with every request's text reported as it is written:
     `on_piece(index, piece)`, from this thread. The requests run concurrently, each as a
-    stream (`astream_result`), so an engine that batches streams still batches them."""
+    stream (`astream_result`), so an engine that batches streams still batches them. One
+    that fails comes back as `failed_result` (see `settle`)."""
 
     async def one(index: int, request: GenerationRequest) -> Result:
         text, result = "", None
@@ -175,6 +200,6 @@ def generate_watched(engine: Engine, requests: list[GenerationRequest],
         return result or Result(text.strip(), model=engine.model_name)
 
     async def together() -> list[Result]:
-        return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
+        return await settle([one(i, r) for i, r in enumerate(requests)], engine.model_name)
 
     return asyncio.run(together()) if requests else []

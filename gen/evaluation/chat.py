@@ -142,8 +142,9 @@ def run(service: Any, cases: list[dict], mode: str, progress: bool = True) -> li
     results = []
     for case in tqdm(cases, desc=f"chat eval ({mode})", disable=not progress, unit="q"):
         started = time.perf_counter()
+        # a run over many questions waits its turn: it is batch work, not a shopper
         reply = service.chat(ChatRequest(message=case["question"], max_new_tokens=120),
-                             save=False, mode=mode)
+                             save=False, mode=mode, lane="batch")
         seconds = time.perf_counter() - started
         shown = {p.id: p for p in load_products(service.store, [p["id"] for p in reply.products])}
         result = judge(case, reply, documents, shown, brands)

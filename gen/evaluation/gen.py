@@ -150,7 +150,7 @@ def evaluate(service: GenService, cases: list[dict],
                 if draft.problems:
                     report.failures.append(f"email {draft.customer_id}: {draft.problems}")
         elif case["task"] == "chat":
-            reply = service.chat(ChatRequest(message=case["message"]), save=False)
+            reply = service.chat(ChatRequest(message=case["message"]), save=False, lane="batch")
             chat = report.task("chat")
             chat.outputs += 1
             chat.passed += reply.violations_after == 0

@@ -1,7 +1,8 @@
 """How the API reaches the model: admission control, then batching.
 
 `ScheduledEngine` is the engine the service hands out. Every request, streamed or not, first
-takes a slot from the `AdmissionGate` (gen/serving/admission.py). Then:
+takes a slot from the `AdmissionGate` (gen/serving/admission.py) in its lane
+(`request.lane`: interactive requests may be refused as busy, batch requests wait). Then:
 - an engine that batches streams itself (transformers' continuous batcher, gen/engines/transformers/batching.py)
   gets each request as one more row of its running batch;
 - any other engine gets non-streamed requests through the `BatchScheduler` below, which merges
@@ -9,6 +10,8 @@ takes a slot from the `AdmissionGate` (gen/serving/admission.py). Then:
   waiting requests, waiting at most `max_wait_ms` for the batch to fill after the first one
   arrives. Its queue is bounded (full -> `QueueFull`). A request whose caller gave up (future
   cancelled, or deadline passed) is dropped before it runs.
+`ScheduledEngine.generate` settles each request on its own (gen.engines.generation.settle): one
+refused or failed request comes back as an error Result, the rest of the batch as written.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
-from gen.engines import Engine, GenerationRequest, Result
-from gen.engines.generation import drive
+from gen.engines import Engine, GenerationRequest, Result, close_at_exit
+from gen.engines.generation import drive, settle
 from gen.serving.admission import AdmissionGate
 from shop.errors import Busy, ShopwrightError
 
@@ -108,10 +111,16 @@ class BatchScheduler:
         return self._queue.qsize()
 
     def close(self) -> None:
-        self._closed = True
-        if self._worker is not None:
+        """Stop the worker after the batch it is running (idempotent)."""
+        with self._start_lock:
+            if self._closed:
+                return
+            self._closed = True
+            worker = self._worker
+        if worker is not None and worker.is_alive():
             self._queue.put(None)
-            self._worker.join(timeout=30)
+            if worker is not threading.current_thread():
+                worker.join(timeout=30)
 
     # ---- worker ----------------------------------------------------------------------------
 
@@ -121,6 +130,7 @@ class BatchScheduler:
                 self._worker = threading.Thread(target=self._run, name="gen-scheduler",
                                                 daemon=True)
                 self._worker.start()
+                close_at_exit(self)  # not inside `generate` when the interpreter exits
 
     def _take_batch(self) -> list[_Pending] | None:
         first = self._queue.get()
@@ -195,14 +205,24 @@ class ScheduledEngine(Engine):
     def generated_tokens(self) -> int:
         return self.scheduler.stats.generated_tokens + self.inner.generated_tokens
 
+    def health(self) -> dict:
+        """The engine's health (its `ready` flag) and the gate's lanes."""
+        return {**self.inner.health(), "admission": self.gate.figures()}
+
+    def close(self) -> None:
+        self.scheduler.close()
+        self.inner.close()
+
     def generate(self, requests: list[GenerationRequest]) -> list[Result]:
+        """Each request is admitted in its lane and settled alone: a refused or failed one
+        is an error Result (`finish_reason="error"`); raises only if all of them failed."""
         async def together() -> list[Result]:
-            return list(await asyncio.gather(*(self.agenerate(r) for r in requests)))
+            return await settle([self.agenerate(r) for r in requests], self.model_name)
 
         return asyncio.run(together()) if requests else []
 
     async def agenerate(self, request: GenerationRequest) -> Result:
-        async with self.gate.aslot():
+        async with self.gate.aslot(request.lane):
             if self.inner.batches_streams:
                 return await self.inner.agenerate(request)
             return await self.scheduler.agenerate(request)
@@ -212,6 +232,6 @@ class ScheduledEngine(Engine):
 
     async def astream_result(self, request: GenerationRequest
                              ) -> AsyncIterator[str | Result]:
-        async with self.gate.aslot():
+        async with self.gate.aslot(request.lane):
             async for piece in self.inner.astream_result(request):
                 yield piece

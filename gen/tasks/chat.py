@@ -40,7 +40,7 @@ from gen.checks.guardrails import (
     strip_unsafe_links,
 )
 from gen.checks.verify import Verifier
-from gen.engines import Engine, GenerationOptions
+from gen.engines import Engine, GenerationOptions, Lane
 from gen.engines.generation import drive
 from gen.lc import EngineChatModel
 from gen.prompts import BrandVoice, PromptLibrary
@@ -126,8 +126,10 @@ class ChatAssistant:
                  retriever: PassageRetriever, shop_url: str, catalog_titles: list[str],
                  product_lookup=None, kb_k: int = 3, product_k: int = 3,
                  mode: ChatMode = "extractive", knowledge: KnowledgeUnits | None = None,
-                 understand=None, brands: list[str] | None = None):
+                 understand=None, brands: list[str] | None = None,
+                 lane: Lane = "interactive"):
         self.engine = engine
+        self.lane = lane  # a shopper waits for these requests (gen/serving/admission.py)
         self.mode = mode
         self.knowledge = knowledge  # every KB unit, embedded (gen/tasks/answer.py), for quoting
         self.understand = understand  # question -> retrieval.query.ParsedQuery, or None
@@ -148,7 +150,7 @@ class ChatAssistant:
         )
 
     def _llm(self, max_new_tokens: int) -> EngineChatModel:
-        return EngineChatModel(engine=self.engine, options=GenerationOptions(
+        return EngineChatModel(engine=self.engine, lane=self.lane, options=GenerationOptions(
             max_new_tokens=max_new_tokens, temperature=0.0, stop=["\n\n", "Question:"]))
 
     # ---- chain steps -----------------------------------------------------------------------

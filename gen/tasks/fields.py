@@ -68,7 +68,7 @@ def complete_fields(engine: Engine, requests: list[GenerationRequest], results: 
                                                          "stop": ["\n"]})
             continued.append(GenerationRequest(
                 messages=messages + [Message(role="assistant", content=prefill)],
-                options=options))
+                options=options, lane=request.lane))
         for i, result, request in zip(todo, engine.generate(continued), continued):
             value = result.text.removeprefix(request.prefill)
             s = state[i]
