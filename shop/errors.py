@@ -67,3 +67,15 @@ class Busy(ShopwrightError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class GenerationFailed(ShopwrightError):
+    """One generation request failed on its own (its chat template raised, its row broke);
+    the other requests sharing the model are unaffected."""
+
+    status_code = 500
+    exit_code = 7
+
+
+class EngineRestarting(Busy):
+    """The model's decode loop failed while this request ran and is restarting: retry."""

@@ -110,6 +110,9 @@ def test_a_request_not_started_by_its_deadline_is_refused_with_a_retry_after(rea
 
     engine = TransformersEngine(real_llm, queue_deadline_s=1e-9)
     with pytest.raises(Busy) as refused:
-        engine.start(GenerationRequest.chat(SYSTEM, QUESTIONS[0])).wait()
+        engine.start(GenerationRequest.chat(SYSTEM, QUESTIONS[0], lane="interactive")).wait()
     assert refused.value.retry_after >= 1 and engine.batcher.stats.refused == 1
+    # batch work has no deadline to start: it waits and runs
+    late = engine.start(GenerationRequest.chat(SYSTEM, QUESTIONS[0], max_new_tokens=2)).wait()
+    assert late.completion_tokens >= 1
     engine.batcher.close()

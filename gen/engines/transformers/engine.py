@@ -36,9 +36,11 @@ from gen.engines.base import (
     join_prefill,
     register,
 )
-from gen.engines.generation import Generation
-from gen.engines.transformers.batching import ContinuousBatcher, shared_prefix_length
+from gen.engines.generation import Generation, failed_result
+from gen.engines.transformers.batching import ContinuousBatcher
+from gen.engines.transformers.kv import check_full_attention, shared_prefix_length
 from gen.engines.transformers.llm import LoadedLLM, load_llm
+from shop.errors import GenerationFailed
 from shop.settings import Settings
 
 
@@ -51,6 +53,9 @@ class TransformersEngine(Engine):
     def __init__(self, llm: LoadedLLM, stream_llm: LoadedLLM | None = None,
                  max_batch: int = 32, compile: bool = False, prefix_cache: bool = True,
                  max_running: int = 32, queue_deadline_s: float | None = None):
+        for loaded in {id(llm): llm, id(stream_llm): stream_llm or llm}.values():
+            # the continuous batch merges full-attention KV caches only (kv.py)
+            check_full_attention(loaded.model.config, loaded.name)
         self.llm = llm
         self.prefix_cache = prefix_cache and not compile  # a static cache has its own layout
         self.stream_llm = stream_llm or llm
@@ -117,9 +122,16 @@ class TransformersEngine(Engine):
             key = request.options.model_dump_json(exclude={"stop", "seed"})
             groups.setdefault(key, []).append(index)
         for indexes in groups.values():
-            prompts = {i: self.render(requests[i]) for i in indexes}
+            prompts = {}
+            for i in indexes:  # a template that fails fails its own request only
+                try:
+                    prompts[i] = self.render(requests[i])
+                except Exception as exc:  # noqa: BLE001 - reported in that request's Result
+                    results[i] = failed_result(GenerationFailed(
+                        f"this request's prompt could not be built from its messages "
+                        f"({type(exc).__name__}: {exc})"), self.model_name)
             # similar lengths together: less padding per batch
-            ordered = sorted(indexes, key=lambda i: len(prompts[i]))
+            ordered = sorted(prompts, key=lambda i: len(prompts[i]))
             for start in range(0, len(ordered), self.max_batch):
                 chunk = ordered[start:start + self.max_batch]
                 for i, result in zip(chunk, self._run_batch(
@@ -194,6 +206,16 @@ class TransformersEngine(Engine):
     @property
     def generated_tokens(self) -> int:  # type: ignore[override]
         return self.batcher.stats.generated_tokens
+
+    def health(self) -> dict:
+        """The decode loop's health: `ready` is False while it is down and restarting."""
+        if "batcher" not in self.__dict__:  # no stream yet: nothing can have failed
+            return {"ready": True, "running": 0, "waiting": 0, "restarts": 0, "last_error": ""}
+        return self.batcher.health()
+
+    def close(self) -> None:
+        if "batcher" in self.__dict__:
+            self.batcher.close()
 
     def start(self, request: GenerationRequest,
               loop: asyncio.AbstractEventLoop | None = None) -> Generation:
