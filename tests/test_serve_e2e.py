@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import CHROMIUM_ARGS, free_port
 
 ADMIN_KEY = "e2e-admin-key"
+FIRST_READY: dict[str, httpx.Response] = {}  # the server fixture's first /readyz answer
 
 
 @pytest.fixture(scope="module")
@@ -28,17 +29,23 @@ def server(tmp_path_factory, model_cache):
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600
+    first_ready = None  # the first /readyz answer once the process is up
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"server exited: {(data_dir / 'server.log').read_text()[-3000:]}")
         try:
-            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+            ready = httpx.get(base + "/readyz", timeout=2)
+            if first_ready is None:
+                first_ready = ready
+            if ready.status_code == 200:  # warm-up done: the first chat is at warm speed
                 break
         except httpx.HTTPError:
-            time.sleep(1)
+            pass
+        time.sleep(1)
     else:
         process.kill()
-        pytest.fail("server did not come up")
+        pytest.fail(f"server did not become ready: {(data_dir / 'server.log').read_text()[-3000:]}")
+    FIRST_READY["response"] = first_ready
     yield base
     process.terminate()
     process.wait(timeout=30)
@@ -47,6 +54,9 @@ def server(tmp_path_factory, model_cache):
 @pytest.mark.slow
 def test_service_is_healthy_and_ready_on_the_demo_shop(server):
     assert httpx.get(server + "/healthz").json() == {"status": "ok"}
+    first = FIRST_READY["response"]
+    if first.status_code == 503:  # caught while warming: it says what is still loading
+        assert first.json()["loading"] or first.json()["failed"], first.text
     ready = httpx.get(server + "/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["ready"] is True

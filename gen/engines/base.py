@@ -3,8 +3,8 @@
 An engine turns chat requests into text. `generate` (a batch) is the one required method;
 `stream` defaults to yielding the whole reply as one piece, and engines that can do better
 (transformers' continuous batcher, an OpenAI-compatible server) override it. `start` begins
-one request and returns its `Generation` handle (gen/engines/generation.py); `astream` and `agenerate`
-are the same for coroutines, so an async edge awaits the model instead of parking a thread.
+one request and returns its `Generation` handle (gen/engines/generation.py); `astream` and
+`agenerate` are the same for coroutines, so an async edge awaits the model instead of parking a thread.
 
 Lanes: every request says who waits for it (`GenerationRequest.lane`). `interactive`: a shopper
 in the chat widget; it has a short queue deadline and is refused with `Busy` (503 +
@@ -29,83 +29,29 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from gen.engines.generation import Generation, settle, stream_in_thread
+from gen.engines.types import (
+    LANES,
+    GenerationOptions,
+    GenerationRequest,
+    Lane,
+    Message,
+    Result,
+    join_prefill,
+)
 from shop.errors import ConfigError, InvalidInput
 
 if TYPE_CHECKING:
-    from gen.engines.generation import Generation
     from shop.settings import Settings
 
-
-class GenerationOptions(BaseModel):
-    """Sampling options shared by the API, the studio and the CLI."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_new_tokens: int = Field(default=96, ge=1, le=4096)
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)  # 0 means greedy
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    stop: list[str] = Field(default_factory=list, max_length=8)
-    seed: int | None = None
-
-
-# who waits for a request: a shopper (interactive) or nobody in particular (batch); module doc
-Lane = Literal["interactive", "batch"]
-LANES: tuple[Lane, ...] = ("interactive", "batch")
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
-class GenerationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    messages: list[Message] = Field(min_length=1)
-    options: GenerationOptions = Field(default_factory=GenerationOptions)
-    lane: Lane = "batch"
-
-    @classmethod
-    def chat(cls, system: str, user: str, prefill: str = "", lane: Lane = "batch",
-             **options) -> GenerationRequest:
-        """A system and a user message; `prefill` starts the assistant's reply (e.g.
-        "SUBJECT:"), which holds a small model to an answer format far better than asking."""
-        messages = [Message(role="system", content=system), Message(role="user", content=user)]
-        if prefill:
-            messages.append(Message(role="assistant", content=prefill))
-        return cls(messages=messages, options=GenerationOptions(**options), lane=lane)
-
-    @property
-    def prefill(self) -> str:
-        """The start of the reply written for the model (a trailing assistant message)."""
-        return self.messages[-1].content if self.messages[-1].role == "assistant" else ""
-
-
-def join_prefill(prefill: str, text: str) -> str:
-    """Every engine returns the reply with its prefill, once, whether or not the backend could
-    continue the assistant message or wrote the prefix itself."""
-    if not prefill or text.lstrip().startswith(prefill.strip()):
-        return text
-    glue = "" if prefill[-1:].isspace() or text[:1].isspace() else " "
-    return prefill + glue + text
-
-
-@dataclass
-class Result:
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    finish_reason: str = "stop"  # stop | length | cancelled | error
-    model: str = ""
-    logprob: float | None = None  # mean log-probability of the generated tokens, if known
-    error: str = ""  # why, when finish_reason is "error" (the request failed alone)
+__all__ = [  # the wire types are re-exported: the seam is importable from one place
+    "BUILTIN_ENGINES", "ENGINES", "LANES", "Engine", "GenerationOptions", "GenerationRequest",
+    "Lane", "Message", "Result", "StopStreamFilter", "close_at_exit", "create_engine",
+    "cut_at_stop", "engine_from_settings", "generate_watched", "join_prefill", "register",
+    "validate_requests",
+]
 
 
 class Engine:
@@ -133,8 +79,6 @@ class Engine:
               loop: asyncio.AbstractEventLoop | None = None) -> Generation:
         """Begin one request; its pieces and Result arrive on the handle (for a coroutine on
         `loop`). By default `stream` runs in a worker thread."""
-        from gen.engines.generation import Generation, stream_in_thread
-
         return stream_in_thread(self.stream, Generation(request, loop), self.model_name)
 
     async def astream(self, request: GenerationRequest) -> AsyncIterator[str]:
@@ -292,3 +236,27 @@ def _load_builtin_engines() -> None:
 def validate_requests(requests: list[GenerationRequest], max_batch: int = 1024) -> None:
     if len(requests) > max_batch:
         raise InvalidInput(f"{len(requests)} requests in one batch; at most {max_batch}")
+
+
+def generate_watched(engine: Engine, requests: list[GenerationRequest],
+                     on_piece: Callable[[int, str], None]) -> list[Result]:
+    """`engine.generate(requests)`, with every request's text reported as it is written:
+    `on_piece(index, piece)`, from this thread. The requests run concurrently, each as a
+    stream (`astream_result`), so an engine that batches streams still batches them. One
+    that fails comes back as `failed_result` (see `settle`)."""
+
+    async def one(index: int, request: GenerationRequest) -> Result:
+        text, result = "", None
+        async with aclosing(engine.astream_result(request)) as items:
+            async for item in items:
+                if isinstance(item, Result):
+                    result = item
+                else:
+                    text += item
+                    on_piece(index, item)
+        return result or Result(text.strip(), model=engine.model_name)
+
+    async def together() -> list[Result]:
+        return await settle([one(i, r) for i, r in enumerate(requests)], engine.model_name)
+
+    return asyncio.run(together()) if requests else []

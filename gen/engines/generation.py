@@ -15,10 +15,9 @@ import asyncio
 import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import aclosing
 from dataclasses import dataclass
 
-from gen.engines.base import Engine, GenerationRequest, Result
+from gen.engines.types import GenerationRequest, Result
 
 _END = object()
 
@@ -179,27 +178,3 @@ async def settle(calls: list[Awaitable[Result]], model: str = "") -> list[Result
         if not isinstance(error, Exception):  # cancelled, interrupted: not a request's fault
             raise error
     return [o if isinstance(o, Result) else failed_result(o, model) for o in outcomes]
-
-
-def generate_watched(engine: Engine, requests: list[GenerationRequest],
-                     on_piece: Callable[[int, str], None]) -> list[Result]:
-    """`engine.generate(requests)`, with every request's text reported as it is written:
-    `on_piece(index, piece)`, from this thread. The requests run concurrently, each as a
-    stream (`astream_result`), so an engine that batches streams still batches them. One
-    that fails comes back as `failed_result` (see `settle`)."""
-
-    async def one(index: int, request: GenerationRequest) -> Result:
-        text, result = "", None
-        async with aclosing(engine.astream_result(request)) as items:
-            async for item in items:
-                if isinstance(item, Result):
-                    result = item
-                else:
-                    text += item
-                    on_piece(index, item)
-        return result or Result(text.strip(), model=engine.model_name)
-
-    async def together() -> list[Result]:
-        return await settle([one(i, r) for i, r in enumerate(requests)], engine.model_name)
-
-    return asyncio.run(together()) if requests else []

@@ -41,7 +41,7 @@ from gen.checks.guardrails import (
     strip_unsafe_links,
 )
 from gen.engines import Engine, GenerationRequest, Result
-from gen.engines.generation import generate_watched
+from gen.engines.base import generate_watched
 from gen.prompts import BrandVoice, PromptLibrary
 from gen.sources import price_text
 from gen.tasks.best_of import REPAIR_COST, Candidate, pick
