@@ -20,11 +20,12 @@ Run it with `tests.conftest.serving(app)`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -124,7 +125,10 @@ def continuation(prefill: str, text: str) -> str:
 
 
 def vllm_like_app(engine: Engine, served_model_name: str | None = None,
-                  continue_final_message: bool = True) -> FastAPI:
+                  continue_final_message: bool = True, piece_delay_s: float = 0.0) -> FastAPI:
+    """`piece_delay_s`: a pause before each streamed piece, as a slow model would take; the
+    stream then runs on the event loop, so a client that leaves cancels it at once (a
+    threadpool generator would sit suspended until collected)."""
     app = FastAPI()
     stats = app.state.stats = ServerStats()
     model_name = served_model_name or engine.model_name
@@ -155,7 +159,8 @@ def vllm_like_app(engine: Engine, served_model_name: str | None = None,
                       "model": model_name}
         if body.stream:
             usage = bool((body.stream_options or {}).get("include_usage"))
-            return StreamingResponse(stream(request, completion, usage),
+            pieces = stream(request, completion, usage)
+            return StreamingResponse(slowly(pieces) if piece_delay_s else pieces,
                                      media_type="text/event-stream")
         with stats:
             result = engine.generate([request])[0]
@@ -168,6 +173,14 @@ def vllm_like_app(engine: Engine, served_model_name: str | None = None,
             "usage": {"prompt_tokens": prompt_tokens,
                       "completion_tokens": result.completion_tokens,
                       "total_tokens": prompt_tokens + result.completion_tokens}})
+
+    async def slowly(pieces: Iterator[str]) -> AsyncIterator[str]:
+        try:
+            for piece in pieces:
+                await asyncio.sleep(piece_delay_s)  # a client that left cancels this wait
+                yield piece
+        finally:
+            pieces.close()  # leaves `with stats`: the stream is no longer in flight
 
     def stream(request: GenerationRequest, completion: dict, usage: bool) -> Iterator[str]:
         def chunk(delta: dict, finish: str | None = None) -> str:

@@ -5,7 +5,8 @@ their route template ("/v1/recommendations/{customer_id}", not the raw path, so 
 series stays bounded); requests no route matched are "other". The generation queue depth and
 token count, the requests generating now and those refused as busy are read from the context's
 scheduled engine (admission gate, batcher) when scraped, and only if the generation service is
-already loaded: a scrape never loads a model.
+already loaded: a scrape never loads a model. Behind an OpenAI-compatible server (vLLM), the
+engine's own figures too: requests, failures, retries, tokens and latency (RemoteCollector).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gen.engines.openai import OpenAIEngine
 from gen.serving.scheduler import ScheduledEngine
 
 # seconds; generation requests may take up to the scheduler's timeout (120 s by default)
@@ -45,6 +47,7 @@ class Metrics:
         self.rate_limited = Counter("shopwright_rate_limited", "Requests refused with 429",
                                     ["route"], registry=self.registry)
         self.registry.register(GenerationCollector(context))
+        self.registry.register(RemoteCollector(context))
 
 
 class GenerationCollector(Collector):
@@ -77,6 +80,42 @@ class GenerationCollector(Collector):
             metric = family(name, text)
             metric.add_metric([], number)
             yield metric
+
+
+class RemoteCollector(GenerationCollector):
+    """The OpenAI-compatible server's requests as the engine saw them (nothing when the model
+    runs in-process). Counters are the engine's since it was built."""
+
+    def collect(self) -> Iterable:
+        engine = self.engine()
+        remote = engine.inner if engine else None
+        if not isinstance(remote, OpenAIEngine):
+            return
+        stats = remote.stats
+        for name, text, number in (
+                ("requests", "Requests sent to the LLM server (each once, however retried)",
+                 stats.requests),
+                ("errors", "Requests to the LLM server that failed after their retries",
+                 stats.errors),
+                ("retries", "Tries again after no connection, a timeout, 429 or 5xx",
+                 stats.retries)):
+            metric = CounterMetricFamily(f"shopwright_llm_server_{name}", text)
+            metric.add_metric([], number)
+            yield metric
+        tokens = CounterMetricFamily("shopwright_llm_server_tokens",
+                                     "Tokens of the LLM server's replies, by kind", labels=["kind"])
+        tokens.add_metric(["prompt"], stats.prompt_tokens)
+        tokens.add_metric(["completion"], stats.completion_tokens)
+        yield tokens
+        in_flight = GaugeMetricFamily("shopwright_llm_server_in_flight",
+                                      "Requests to the LLM server not answered yet")
+        in_flight.add_metric([], stats.in_flight)
+        yield in_flight
+        buckets, total = stats.histogram()
+        latency = HistogramMetricFamily("shopwright_llm_server_request_seconds",
+                                        "Time from sending a request to its reply's end")
+        latency.add_metric([], buckets, total)
+        yield latency
 
 
 def route_of(scope: Scope) -> str:
