@@ -192,6 +192,8 @@ class GenService:
         """`batch_size` emails per `generate` call, `candidates` drafts each (best-of-N)."""
         if not customer_ids:
             raise InvalidInput("no customers given")
+        if campaign_id and load_campaign(self.store, campaign_id) is None:
+            raise NotFound(f"unknown campaign {campaign_id!r}")  # before any work is done
         writer = self.email_writer(candidates)
         drafts: list[EmailDraft] = []
         customers = self.customers(customer_ids)

@@ -13,6 +13,7 @@ from gen.service import GenService
 from gen.tasks.ad_copy import CopyOptions
 from gen.tasks.chat import ChatRequest, ChatTurn
 from gen.tasks.email import CANDIDATES as EMAIL_CANDIDATES
+from shop.errors import NotFound
 from shop.schema import Campaign, Customer, GeneratedContent, Product
 from shop.settings import Settings
 from shop.store import Store
@@ -192,3 +193,12 @@ def test_injection_in_product_text_never_reaches_the_prompt(shop_store):
                                      save=False)
     prompt = " ".join(m.content for m in engine.seen[0].messages)
     assert "evil.example" not in prompt and "Ignore previous" not in prompt
+
+
+def test_emails_for_an_unknown_campaign_are_refused_before_any_draft(shop_store):
+    with shop_store.session() as session:
+        customer = session.scalars(select(Customer)).first()
+    engine = FakeEngine(default="SUBJECT: New gear\nINTRO: nothing")
+    with pytest.raises(NotFound, match="unknown campaign 'no-such-campaign'"):
+        service(shop_store, engine).emails([customer.id], campaign_id="no-such-campaign")
+    assert engine.seen == []  # nothing was generated
