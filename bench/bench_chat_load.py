@@ -11,6 +11,12 @@ first token p50 and p95 (first SSE delta, served requests), generated tokens per
 
     python bench/bench_chat_load.py --n 50
     python bench/bench_chat_load.py --synthetic-model qwen2.5-0.5b  # on a GPU: random weights
+    python bench/bench_chat_load.py --peer-llama-cpp /tmp/llamaenv/bin/python
+
+`--peer-llama-cpp PYTHON` then runs the generative engine against llama.cpp's server on the
+same GGUF at 1, 8 and 50 concurrent streams (bench/llm_peer.py; PYTHON is an environment with
+`llama-cpp-python[server]`, built apart from this one), and the extractive default (the
+chat's own mode for the embedded model) at `--n` concurrent chats through the app.
 
 `--synthetic-model` builds a randomly initialised model of a public architecture from the
 config written below (no download; speed does not depend on the weights' values) with the
@@ -155,7 +161,7 @@ def run(label: str, settings, llm, questions: list[str], max_tokens: int) -> dic
     gate = AdmissionGate(settings.llm_max_running, settings.llm_max_waiting,
                          settings.llm_queue_deadline_s)
     context.__dict__["generation"] = context.generation_service(
-        context, engine=ScheduledEngine(engine, gate=gate))
+        engine=ScheduledEngine(engine, gate=gate))
     context.generation.chat(ChatRequest(message=questions[0], max_new_tokens=8),
                             save=False)  # loads the indexes and the embedder before the clock
     port = free_port()
@@ -197,6 +203,9 @@ def main() -> None:
                         help="rows of the continuous batch (default: the setting)")
     parser.add_argument("--synthetic-model", choices=sorted(SYNTHETIC), default=None)
     parser.add_argument("--skip-unbatched", action="store_true")
+    parser.add_argument("--peer-llama-cpp", metavar="PYTHON", default=None,
+                        help="a Python with llama-cpp-python[server]: compare against it")
+    parser.add_argument("--levels", default="1,8,50", help="concurrent streams for the peer run")
     args = parser.parse_args()
 
     from shop.settings import Settings
@@ -219,6 +228,14 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; admission: "
           f"running {settings.llm_max_running}, waiting {settings.llm_max_waiting}, deadline "
           f"{settings.llm_queue_deadline_s:g} s", flush=True)
+    if args.peer_llama_cpp:
+        from bench.llm_peer import compare
+
+        levels = [int(n) for n in args.levels.split(",")]
+        compare(llm, support, levels, args.max_tokens, args.peer_llama_cpp, free_port())
+        run("extractive", settings.model_copy(update={"chat_mode": "extractive"}), llm,
+            questions, args.max_tokens)
+        return
     batched = run("batched", settings, llm, questions, args.max_tokens)
     if args.skip_unbatched:
         return
