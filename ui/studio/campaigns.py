@@ -160,7 +160,7 @@ def campaigns_tab(context: ShopContext) -> None:
                     f"unsubscribes are applied. The studio runs up to {MAX_STUDIO_AUDIENCE} "
                     "emails; launching again with the same name resumes, exactly once each.")
         with gr.Row():
-            name = gr.Textbox(label="Campaign name", placeholder="spring-hikers",
+            name = gr.Textbox(label="Campaign name", placeholder="spring-newsletter",
                               elem_id="campaign-name")
             segment = gr.Textbox(label="Segment id", placeholder="0", elem_id="campaign-segment")
             ids = gr.Textbox(label="…or customer ids", placeholder="C00001, C00002",

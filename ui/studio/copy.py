@@ -176,7 +176,7 @@ def copy_tab(context: ShopContext) -> None:
         gr.Markdown("Ad variants for products. Limits and facts are checked; every variant is "
                     "saved as a draft until you approve or discard it.")
         with gr.Row():
-            query = gr.Textbox(label="Find products", placeholder="waterproof jacket",
+            query = gr.Textbox(label="Find products", placeholder="a product name or a need",
                                elem_id="copy-search", scale=3)
             find = gr.Button("Search", elem_id="copy-search-button", scale=1)
         products = gr.Dropdown([], value=[], multiselect=True, label="Products",
@@ -188,7 +188,7 @@ def copy_tab(context: ShopContext) -> None:
                                  elem_id="copy-count")
             tone = gr.Textbox(label="Tone (optional)", placeholder="warm, playful")
         with gr.Row():
-            audience = gr.Textbox(label="Audience", placeholder="e.g. weekend hikers")
+            audience = gr.Textbox(label="Audience", placeholder="e.g. first-time buyers")
             segment = gr.Textbox(label="…or segment id", placeholder="0",
                                  elem_id="copy-segment")
             campaign = gr.Textbox(label="Campaign id (optional)")
@@ -218,7 +218,7 @@ def copy_tab(context: ShopContext) -> None:
             export = gr.Button("Export approved (CSV + JSON)", elem_id="copy-export")
             files = gr.File(label="Downloads", file_count="multiple", elem_id="copy-files")
         with gr.Row():
-            name = gr.Textbox(label="Experiment name", placeholder="jacket-headlines",
+            name = gr.Textbox(label="Experiment name", placeholder="spring-headlines",
                               elem_id="copy-experiment-name")
             policy = gr.Dropdown(["thompson", "ab"], value="thompson", label="Policy")
             start = gr.Button("Start an experiment with the approved variants",

@@ -42,7 +42,7 @@ def search_tab(context: ShopContext) -> None:
     with gr.Tab("Search"):
         gr.Markdown("Hybrid search (meaning + keywords) over the catalog or the knowledge base.")
         with gr.Row():
-            query = gr.Textbox(label="Query", placeholder="a warm jacket for rainy hikes",
+            query = gr.Textbox(label="Query", placeholder="what a shopper would type",
                                elem_id="search-query", scale=4)
             button = gr.Button("Search", variant="primary", elem_id="search-button", scale=1)
         with gr.Row():
