@@ -108,6 +108,8 @@ async def _engine_stream(engine, question: str, max_tokens: int):
 
 
 async def _level(open_stream, questions: list[str], max_tokens: int, tokenizer) -> dict:
+    from bench.bench_chat_load import percentile
+
     started = time.perf_counter()
     outcomes = await asyncio.gather(*(_timed(open_stream(q, max_tokens)) for q in questions),
                                     return_exceptions=True)
@@ -121,12 +123,10 @@ async def _level(open_stream, questions: list[str], max_tokens: int, tokenizer) 
     empty = sum(1 for _, text, _ in done if not text.strip())
     if empty:
         print(f"  {empty} of {len(outcomes)} streams ended without text")
-    ttft = sorted(first for first, _, _ in done if first is not None)
-    pick = (lambda q: ttft[min(len(ttft) - 1, round(q * (len(ttft) - 1)))]) if ttft else \
-        (lambda q: float("nan"))
+    ttft = [first for first, _, _ in done if first is not None]
     return {"streams": len(questions), "failed": len(outcomes) - len(done), "tokens": tokens,
-            "tokens_per_s": tokens / wall, "ttft_p50": pick(0.5), "ttft_p95": pick(0.95),
-            "wall_s": wall}
+            "tokens_per_s": tokens / wall, "ttft_p50": percentile(ttft, 50),
+            "ttft_p95": percentile(ttft, 95), "wall_s": wall}
 
 
 def compare(llm, questions: list[str], levels: list[int], max_tokens: int, python: str,

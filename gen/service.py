@@ -193,7 +193,9 @@ class GenService:
         if not customer_ids:
             raise InvalidInput("no customers given")
         if campaign_id and load_campaign(self.store, campaign_id) is None:
-            raise NotFound(f"unknown campaign {campaign_id!r}")  # before any work is done
+            # before any work: an unknown campaign would otherwise get an email without its offer
+            raise NotFound(f"unknown campaign {campaign_id!r}; campaigns exist once "
+                           "`shopwright campaign run` has run them")
         writer = self.email_writer(candidates)
         drafts: list[EmailDraft] = []
         customers = self.customers(customer_ids)

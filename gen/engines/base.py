@@ -4,7 +4,8 @@ An engine turns chat requests into text. `generate` (a batch) is the one require
 `stream` defaults to yielding the whole reply as one piece, and engines that can do better
 (transformers' continuous batcher, an OpenAI-compatible server) override it. `start` begins
 one request and returns its `Generation` handle (gen/engines/generation.py); `astream` and
-`agenerate` are the same for coroutines, so an async edge awaits the model instead of parking a thread.
+`agenerate` are the same for coroutines, so an async edge awaits the model instead of parking
+a thread.
 
 Lanes: every request says who waits for it (`GenerationRequest.lane`). `interactive`: a shopper
 in the chat widget; it has a short queue deadline and is refused with `Busy` (503 +
