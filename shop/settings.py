@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     shop_name: str = "Northwind Outfitters"
     shop_url: str = "https://northwind.example"
     shop_postal_address: str = "Northwind Outfitters, Fjordgatan 12, 411 05 Gothenburg, Sweden"
+    # The language the shop's catalog and help pages are written in (shop/lexicon: stems,
+    # stopwords, number words for search, answers and checks); one of shop.lexicon.LANGUAGES.
+    shop_language: str = "en"
+    # Languages the configured LLM writes well (ISO 639-1); for a customer in another language
+    # the localized template text stands instead of model-written text. The embedded 135M: en.
+    llm_languages: Annotated[list[str], NoDecode] = ["en"]
     # Sites whose pages may call /v1/chat from the chat widget (CORS), as origins
     # ("https://shop.example"), comma-separated in the environment; empty: shop_url's origin.
     widget_origins: Annotated[list[str], NoDecode] = []
@@ -138,6 +144,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.split(",")
         return [_origin(o) for o in value if o.strip()]
+
+    @field_validator("llm_languages", mode="before")
+    @classmethod
+    def _parse_languages(cls, value):
+        if isinstance(value, str):
+            value = value.split(",")
+        return [v.strip().lower() for v in value if v.strip()]
+
+    @field_validator("shop_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        from shop.lexicon import LANGUAGES
+
+        if value not in LANGUAGES:
+            raise ValueError(f"{value!r} is not one of the supported languages {LANGUAGES}")
+        return value
 
     @field_validator("rate_limit_chat", "rate_limit_search", "rate_limit_copy",
                      "rate_limit_studio_login")

@@ -11,7 +11,12 @@ from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, get_currency_name, get_currency_symbol
+from babel.numbers import (
+    format_currency,
+    get_currency_name,
+    get_currency_symbol,
+    list_currencies,
+)
 
 from shop.lexicon import LANGUAGES
 
@@ -81,7 +86,7 @@ def _pattern(locale: str) -> re.Pattern:
     word = "|".join(re.escape(n) for n in names)
     return re.compile(
         rf"(?:(?P<pre>{word})\s?(?P<a>{_NUMBER}))|(?:(?P<b>{_NUMBER})\s?(?P<post>{word})(?!\w))"
-        r"|(?:\b(?P<code_pre>[A-Z]{3})\s?(?P<c>" + _NUMBER + r"))", re.IGNORECASE)
+        r"|(?:\b(?P<code_pre>(?-i:[A-Z]{3}))\s?(?P<c>" + _NUMBER + r"))", re.IGNORECASE)
 
 
 def parse_number(text: str) -> float:
@@ -102,7 +107,7 @@ def find_money(text: str, locale: str | None = "en") -> list[Money]:
     for match in _pattern(name).finditer(text):
         if match.group("code_pre"):
             code = match.group("code_pre").upper()
-            if code.lower() not in words:  # a three-letter word, not a currency
+            if code not in list_currencies():  # an acronym, not a currency
                 continue
             amount = match.group("c")
         else:
