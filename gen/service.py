@@ -43,6 +43,7 @@ from gen.tasks.chat_mode import resolve_chat_mode
 from gen.tasks.content import record
 from gen.tasks.email import CANDIDATES as EMAIL_CANDIDATES
 from gen.tasks.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
+from gen.tasks.routing import Router
 from shop.errors import InvalidInput, NotFound
 from shop.schema import Customer, Product
 from shop.settings import Settings
@@ -225,6 +226,24 @@ class GenService:
             else None
         return KnowledgeUnits(embed)
 
+    @cached_property
+    def router(self) -> Router | None:
+        """Support, shopping or a person, fitted on this shop's KB units and catalog
+        (gen/tasks/routing.py); refit when either changes. None without an embedder."""
+        if self.knowledge.embed is None:
+            return None
+        return Router(self.knowledge.embed, self.settings.shop_language)
+
+    def _refresh_router(self) -> Router | None:
+        router = self.router
+        if router is not None:
+            titles, vectors = self.retriever.catalog_vectors()
+            questions = [u.section.heading for u in self.knowledge.units
+                         if u.section.heading.endswith("?")]
+            router.refresh(self.knowledge.vectors, list(dict.fromkeys(questions)), vectors,
+                           titles, [u.context + " " + u.text for u in self.knowledge.units])
+        return router
+
     def chat_mode(self) -> str:
         """extractive | generative for this service's model (no model is loaded to decide)."""
         name = self._engine.model_name if self._engine is not None else self.settings.llm_model
@@ -241,7 +260,8 @@ class GenService:
                              product_lookup=lambda ids: load_products(self.store, ids),
                              mode=mode or self.chat_mode(), knowledge=self.knowledge,
                              understand=understand, brands=catalog_brands(self.store),
-                             lane=lane)
+                             lane=lane, router=self._refresh_router(),
+                             language=self.settings.shop_language)
 
     async def achat_stream(self, request: ChatRequest, save: bool = True,
                            mode: str | None = None, lane: Lane = "interactive"

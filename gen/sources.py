@@ -82,6 +82,10 @@ class SearchServiceRetriever:
     def embed(self, texts: list[str]) -> Any:
         return self.search.embed(texts)
 
+    def catalog_vectors(self) -> tuple[list[str], Any]:
+        """(titles, unit vectors) of every indexed product (for gen/tasks/routing.py)."""
+        return self.search.catalog_vectors()
+
     def search_kb(self, query: str, k: int = 4) -> list[Passage]:
         return [self._passage(hit, "kb") for hit in self.search.search_kb(query, k=k)]
 

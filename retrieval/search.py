@@ -133,6 +133,7 @@ class SearchService:
         self._collections: dict[str, Collection] = {}
         self._lock = threading.Lock()
         self._vocabulary: tuple[dict, CatalogVocabulary] | None = None  # (passages, words)
+        self._catalog_vectors: tuple | None = None  # (passages, titles, vectors)
 
     @property
     def embedder(self) -> Embedder:
@@ -202,6 +203,18 @@ class SearchService:
 
     def embed(self, texts: list[str]):
         return self.embedder.embed(texts)
+
+    def catalog_vectors(self):
+        """(titles, unit vectors) of every indexed product, cached per sync: what the chat's
+        router compares a question with (gen/tasks/routing.py)."""
+        snapshot = self.collection("products").current()
+        cached = self._catalog_vectors
+        if cached is None or cached[0] is not snapshot.passages:
+            ids = list(snapshot.passages)
+            cached = self._catalog_vectors = (
+                snapshot.passages, [snapshot.passages[i].title for i in ids],
+                snapshot.vectors.vectors(ids))
+        return cached[1], cached[2]
 
     def product_vectors(self, product_ids: list[str]):
         """Unit vectors of indexed products, (len(ids), dimension); unknown ids raise NotFound."""

@@ -48,23 +48,16 @@ from gen.sources import Passage, PassageRetriever, price_text, product_fact
 from gen.tasks.answer import AnswerPicker, KnowledgeUnits, Unit
 from gen.tasks.chat_products import (
     PRODUCT_QUESTION,
+    name_part,
     named_products,
     names_product,
     product_answer,
 )
+from gen.tasks.routing import Router, asks_for_person
 
-HANDOFF_ASK = re.compile(r"\b(?:human|real person|a person|an agent|agent|representative|"
-                         r"someone from|speak to|talk to|call me|complaint|manager)\b",
-                         re.IGNORECASE)
 SHOPPING = re.compile(r"\b(?:buy|looking for|recommend|suggest|need an?|want an?|gift|"
                       r"which \w+ should|good for|best \w+ for|do you (?:have|sell)|shop for)\b",
                       re.IGNORECASE)
-SUPPORT = re.compile(r"\b(?:return|refund|ship|shipping|deliver|delivery|warranty|guarantee|"
-                     r"exchange|order|parcel|payment|pay|klarna|invoice|vat|points|loyalty|"
-                     r"voucher|gift card|open|opening|store hours|size guide|size chart|repair|"
-                     r"resole|wash|clean|care|price match|privacy|account|cancel|track|faulty|"
-                     r"broken|damaged|defect|fix|match|member|tier|status|dryer|tumble|iron)\w*\b",
-                     re.IGNORECASE)
 ASKS_HOW = re.compile(r"^\s*(?:how|what|when|where|why|is it|can i|do i|does|should|will)\b"
                       r"|\b(?:how (?:much|long|many|soon|do|does|can|should)|what (?:is|are|do|"
                       r"does|happens)|can i|do i|should i|will i|is it|am i)\b", re.IGNORECASE)
@@ -127,8 +120,11 @@ class ChatAssistant:
                  product_lookup=None, kb_k: int = 3, product_k: int = 3,
                  mode: ChatMode = "extractive", knowledge: KnowledgeUnits | None = None,
                  understand=None, brands: list[str] | None = None,
-                 lane: Lane = "interactive"):
+                 lane: Lane = "interactive", router: Router | None = None,
+                 language: str = "en"):
         self.engine = engine
+        self.router = router  # support / shopping / person from the shop's own text
+        self.language = language  # the shop's language (shop_language)
         self.lane = lane  # a shopper waits for these requests (gen/serving/admission.py)
         self.mode = mode
         self.knowledge = knowledge  # every KB unit, embedded (gen/tasks/answer.py), for quoting
@@ -195,20 +191,27 @@ class ChatAssistant:
         rows = self._product_rows(products)  # one catalog read; routing looks at the top 5
         relevant = [p for p in passages if asked & content_terms(p.title + " " + p.text)]
         matching = [p for p in products if asked & content_terms(p.title + " " + p.text)]
-        if HANDOFF_ASK.search(state["message"]):
-            intent = "handoff"
-        elif SUPPORT.search(question) and relevant:
-            intent = "support"
-        elif PRODUCT_QUESTION.search(question) or named_products(question, rows[:5]):
-            intent = "shopping"
+        named = named_products(question, rows[:5])
+        shopping_form = bool(PRODUCT_QUESTION.search(question) or SHOPPING.search(question))
+        asks_shopping = bool(shopping_form or named or filters.get("category"))
+        route = self.router.route(question, [name_part(p.title) for p in named],
+                                  shopping_form) if self.router is not None else None
+        asks_person = asks_for_person(state["message"], self.language)
+        if route is not None:
+            intent, handoff_reason = route.intent(asks_person, asks_shopping, bool(relevant))
+        elif asks_person:
+            intent, handoff_reason = "handoff", "the customer asked for a person"
+        elif PRODUCT_QUESTION.search(question) or named:
+            intent, handoff_reason = "shopping", ""
         elif ASKS_HOW.search(question) and relevant:
-            intent = "support"
-        elif SHOPPING.search(question) or (matching and not relevant) or filters.get("category") \
+            intent, handoff_reason = "support", ""
+        elif asks_shopping or (matching and not relevant) \
                 or names_product(question, rows[:5], self._embed):
-            intent = "shopping"
+            intent, handoff_reason = "shopping", ""
         else:
-            intent = "support"
+            intent, handoff_reason = "support", ""
         return {"passages": relevant, "ranked": passages, "intent": intent, "parsed": parsed,
+                "handoff_reason": handoff_reason, "route": route,
                 "filters": filters, "search_text": search_text,
                 "products": rows if intent == "shopping" else
                 [row for row in rows if row.id in {p.id for p in matching[: self.product_k]}]}
@@ -258,7 +261,7 @@ class ChatAssistant:
         reply = ChatReply(answer="", intent=retrieved["intent"], question=state["question"],
                           redacted=state["redacted"], parsed_filters=retrieved["filters"])
         if reply.intent == "handoff":
-            reply.handoff, reply.handoff_reason = True, "the customer asked for a person"
+            reply.handoff, reply.handoff_reason = True, retrieved["handoff_reason"]
             reply.answer = HANDOFF_TEXT
             yield HANDOFF_TEXT
             yield reply

@@ -105,11 +105,15 @@ def names_product(question: str, products: Sequence[Any], embed: Embed | None = 
     return bool((vectors[1:] @ vectors[0]).max() >= threshold)
 
 
+def name_part(title: str) -> str:
+    """A product title's name, without what follows " - " ("<name> - <colour>")."""
+    return re.split(r"\s[-–|]\s", title)[0]
+
+
 def named_products(question: str, products: Sequence[Any]) -> list[Any]:
     """Products the question names by their name ("how much is the Lee 2 tent?")."""
     asked = " ".join(question.lower().split())
-    return [p for p in products
-            if len(name := re.split(r"\s[-–|]\s", p.title)[0].lower()) >= 8 and name in asked]
+    return [p for p in products if len(name := name_part(p.title).lower()) >= 8 and name in asked]
 
 
 def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list[Any],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import (
@@ -57,7 +57,7 @@ class Money:
     text: str  # as written
 
 
-@lru_cache(maxsize=None)
+@cache
 def _words(locale: str) -> dict[str, str]:
     """Lowercased symbol / name -> ISO code; the reader's locale wins ties."""
     table: dict[str, str] = {}
@@ -80,7 +80,7 @@ def _words(locale: str) -> dict[str, str]:
 _NUMBER = r"\d{1,3}(?:[ .,\u00a0\u202f']\d{3})*(?:[.,]\d{1,2})?(?!\d)|\d+(?:[.,]\d{1,2})?(?!\d)"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(locale: str) -> re.Pattern:
     names = sorted(_words(locale), key=len, reverse=True)
     word = "|".join(re.escape(n) for n in names)

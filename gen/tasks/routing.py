@@ -1,0 +1,185 @@
+"""Which kind of question this is, decided from the shop's own text, not from a topic list.
+
+    question -> cosine to every KB unit and every indexed product (the embedded MiniLM: the
+                vectors quoting and product search already hold)
+             -> features: how much closer it is to the KB than to the catalog, at the best
+                and the third-best match
+             -> a logistic regression fitted per shop, per KB and catalog version, on questions
+                made from that shop's data: each KB unit, and each FAQ heading that is a
+                question, against the KB without that unit; each product title asked for ("do
+                you have ...?" in the shop's language) against the catalog without that product
+             -> p_support: the chance the help pages, not the catalog, answer it
+
+A question that names a product is routed with the product's name taken out ("can I return
+the <name> I bought?" is a returns question), and one not asked as a shopping question with
+the words the catalog uses more than the help pages taken out too ("can I return a <kind> I wore once?"), so
+naming a product never sends a policy question to product search. When neither side is close (the best cosine on both sides no
+higher than the closest that questions no shop answers come to this shop's text: the weather,
+a joke, in the shop's language, shop/lexicon/handoff.toml), nothing the shop has answers it and
+a person should. Asking for a person is read from the language's
+words in shop/lexicon/handoff.toml; it hands off only when no help page says how to reach one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors (n, d)
+MAX_EXAMPLES = 400  # made-up questions per side: a few seconds of MiniLM on 2 cores at most
+
+
+@cache
+def _language_data() -> dict:
+    import shop.lexicon
+
+    path = Path(shop.lexicon.__file__).with_name("handoff.toml")
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def _document_share(texts: Sequence[str]) -> dict[str, float]:
+    """word -> the share of these texts it appears in."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for w in _words(text):
+            counts[w] = counts.get(w, 0) + 1
+    return {w: n / max(len(texts), 1) for w, n in counts.items()}
+
+
+def _phrases(language: str) -> dict:
+    data = _language_data()
+    return data.get(language) or data["en"]
+
+
+def asks_for_person(message: str, language: str = "en") -> bool:
+    """True when the shopper asks to talk to a person ("can I speak to a human?")."""
+    words = _phrases(language)["ask_person"]
+    text = " ".join(re.findall(r"\w+", message.lower()))
+    return any(re.search(rf"\b{re.escape(w)}\b", text) for w in words)
+
+
+@dataclass(frozen=True)
+class Route:
+    p_support: float  # the help pages answer it (vs the catalog)
+    kb_best: float  # best cosine to a KB unit
+    product_best: float  # best cosine to a product
+    unanswerable: bool  # neither side is close: a person should answer
+
+    def intent(self, asks_person: bool, asks_shopping: bool, pages_match: bool
+               ) -> tuple[str, str]:
+        """(support | shopping | handoff, why a person should answer). pages_match: the
+        passages found share a word with the question. Asking for a person is answered from
+        the pages when they say how to reach one."""
+        support = self.p_support >= 0.5 and pages_match and not self.unanswerable
+        if asks_person and not support:
+            return "handoff", "the customer asked for a person"
+        if self.unanswerable and not asks_shopping:
+            return "handoff", "nothing in the shop's help pages or catalog answers this"
+        return ("support" if support else "shopping"), ""
+
+
+def _best(sims: np.ndarray) -> np.ndarray:
+    """(n, 2): best and third-best cosine of each row."""
+    if sims.shape[1] == 0:
+        return np.zeros((sims.shape[0], 2))
+    ordered = -np.sort(-sims, axis=1)
+    return np.stack([ordered[:, 0], ordered[:, min(2, ordered.shape[1] - 1)]], axis=1)
+
+
+def _features(kb: np.ndarray, products: np.ndarray) -> np.ndarray:
+    """(n, 2): how much closer each question is to the KB than to the catalog, at the best and
+    the third-best match. Differences, not levels: shoppers' questions sit farther from both
+    sides than the made-up ones, and a difference carries over where a level would not."""
+    return _best(kb) - _best(products)
+
+
+class Router:
+    """p_support from the shop's own KB units and catalog, refit when either changes."""
+
+    def __init__(self, embed: Embed, language: str = "en", seed: int = 0):
+        self.embed = embed
+        self.language = language
+        self.seed = seed
+        self._key: str | None = None
+        self.model: LogisticRegression | None = None
+        self.kb: np.ndarray = np.zeros((0, 1))
+        self.products: np.ndarray = np.zeros((0, 1))
+        self.floor = 0.0
+        self.catalog_words: frozenset[str] = frozenset()  # more of the titles than the KB
+
+    def refresh(self, kb_vectors: np.ndarray | None, kb_questions: Sequence[str],
+                product_vectors: np.ndarray | None, product_titles: Sequence[str],
+                kb_texts: Sequence[str] = ()) -> None:
+        """kb_vectors / kb_texts: the KB units as quoting embeds them; kb_questions: headings
+        that are questions; product_vectors / product_titles: the indexed catalog."""
+        kb = kb_vectors if kb_vectors is not None else np.zeros((0, 1))
+        products = product_vectors if product_vectors is not None else np.zeros((0, 1))
+        key = hashlib.sha256(kb.tobytes() + products.tobytes()
+                             + repr(list(kb_questions)).encode()).hexdigest()
+        if key == self._key:
+            return
+        self.kb, self.products, self._key = kb, products, key
+        in_kb, in_titles = _document_share(kb_texts), _document_share(product_titles)
+        self.catalog_words = frozenset(w for w, share in in_titles.items()
+                                       if share > in_kb.get(w, 0.0))
+        self.model = None
+        if len(kb) < 2 or len(products) < 2:
+            return  # one side missing: every question goes to the side the shop has
+        rng = np.random.default_rng(self.seed)
+        kb_rows = rng.permutation(len(kb))[:MAX_EXAMPLES]
+        product_rows = rng.permutation(len(products))[:MAX_EXAMPLES]
+        template = _phrases(self.language)["product_question"]
+        asked = self.embed([template.format(product_titles[i]) for i in product_rows]
+                           + list(kb_questions)[:MAX_EXAMPLES])
+        product_asks, heading_asks = asked[:len(product_rows)], asked[len(product_rows):]
+        # leave one out: a made-up question never finds itself
+        kb_to_kb = kb[kb_rows] @ kb.T
+        kb_to_kb[np.arange(len(kb_rows)), kb_rows] = -1.0
+        product_to_products = product_asks @ products.T
+        product_to_products[np.arange(len(product_rows)), product_rows] = -1.0
+        kb_sims = [kb_to_kb, heading_asks @ kb.T, product_asks @ kb.T]
+        product_sims = [kb[kb_rows] @ products.T, heading_asks @ products.T, product_to_products]
+        x = np.vstack([_features(a, b) for a, b in zip(kb_sims, product_sims)])
+        y = np.r_[np.ones(len(kb_rows) + len(heading_asks)), np.zeros(len(product_rows))]
+        self.model = LogisticRegression(class_weight="balanced").fit(x, y)
+        # "nothing here answers this": as far from everything as questions no shop answers
+        off_topic = self.embed(_phrases(self.language)["off_topic"])
+        self.floor = float(np.maximum(_best(off_topic @ kb.T)[:, 0],
+                                      _best(off_topic @ products.T)[:, 0]).max())
+
+    def route(self, question: str, product_names: Sequence[str] = (),
+              shopping_form: bool = False) -> Route:
+        """Route one question; the names of products it names are taken out first, and unless
+        it is asked as a shopping question ("do you have ...?"), the words only the catalog
+        uses."""
+        text = question
+        for name in product_names:
+            text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE)
+        if not shopping_form:
+            text = " ".join(w for w in re.findall(r"\w+|[^\w\s]", text)
+                            if w.lower() not in self.catalog_words)
+        vector = self.embed([" ".join(text.split()) or question])[:1]
+        kb_sims = vector @ self.kb.T if self.kb.shape[1] == vector.shape[1] \
+            else np.zeros((1, 0))
+        product_sims = vector @ self.products.T \
+            if self.products.shape[1] == vector.shape[1] else np.zeros((1, 0))
+        features = _features(kb_sims, product_sims)
+        kb_best, product_best = float(_best(kb_sims)[0, 0]), float(_best(product_sims)[0, 0])
+        if self.model is None:
+            p_support = 1.0 if len(self.kb) >= len(self.products) else 0.0
+        else:
+            p_support = float(self.model.predict_proba(features)[0, 1])
+        unanswerable = self.model is not None and max(kb_best, product_best) <= self.floor
+        return Route(p_support, kb_best, product_best, unanswerable)
