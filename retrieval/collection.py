@@ -98,7 +98,7 @@ class Snapshot:
         the cosine to `query_vector` and the IDF-weighted share of the query's terms the passage
         holds (retrieval/fusion.py)."""
         cosines = self.vectors.vectors(item_ids) @ query_vector
-        terms = list(dict.fromkeys(tokenize(query)[:64]))
+        terms = list(dict.fromkeys(tokenize(query, self.keywords.language)[:64]))
         positions = np.array([self.keywords.position[i] for i in item_ids], dtype=np.int64)
         return cosines, idf_coverage(self.keywords.postings(terms), len(self.keywords),
                                      positions)
@@ -106,8 +106,10 @@ class Snapshot:
 
 class Collection:
     def __init__(self, name: str, folder: Path, embedder: Embedder,
-                 loader: Callable[[], list[Passage]], config: IndexConfig | None = None):
+                 loader: Callable[[], list[Passage]], config: IndexConfig | None = None,
+                 language: str = "en"):
         self.name, self.folder, self.embedder, self.loader = name, folder, embedder, loader
+        self.language = language  # of the passages' text: keyword stems and stopwords
         self.config = config or IndexConfig(dimension=embedder.dimension, model=embedder.name)
         self._current: Snapshot | None = None  # what searches read; replaced whole by a sync
         self._sync_lock = threading.Lock()  # one sync at a time; searches never take it
@@ -183,7 +185,7 @@ class Collection:
         if old is not None and texts == {i: p.keyword_text or p.embed_text
                                          for i, p in old.passages.items()}:
             return old.keywords
-        return KeywordIndex(list(texts), list(texts.values()))
+        return KeywordIndex(list(texts), list(texts.values()), self.language)
 
     # ---- searching (each call on the snapshot published when it starts) ------------------
 

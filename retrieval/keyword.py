@@ -1,4 +1,4 @@
-"""Keyword search: BM25 (bm25s) over our own light tokenizer, with string ids and a filter mask.
+"""Keyword search: BM25 (bm25s) over the lexicon's Snowball stems, string ids, a filter mask.
 
 bm25s has no incremental update; the index is rebuilt from the passages when they change
 (about a second per 100k short passages here), which the collection does lazily.
@@ -6,48 +6,31 @@ bm25s has no incremental update; the index is rebuilt from the passages when the
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 
-STOPWORDS = frozenset("""
-a an and are as at be but by for from has have how i if in into is it its me my of on or our
-so that the their them there these this to was we what when where which who why will with you
-your do does can need want looking some any something""".split())
-
-_WORD = re.compile(r"[a-z0-9]+")
+from shop.lexicon.text import tokens
 
 
-def stem(word: str) -> str:
-    """Plural and -ing folding, enough to match "jackets" with "jacket" and "running" with "run"."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 5 and word.endswith("ing"):
-        word = word[:-3]
-        return word[:-1] if len(word) > 2 and word[-1] == word[-2] else word
-    if len(word) > 3 and word.endswith("es") and word[-3] in "sxz":
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def tokenize(text: str) -> list[str]:
-    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+def tokenize(text: str, language: str = "en") -> list[str]:
+    """Snowball stems of the content words, repeats kept (shop/lexicon/text.py)."""
+    return tokens(text, language)
 
 
 class KeywordIndex:
-    def __init__(self, item_ids: Sequence[str], texts: Sequence[str]):
+    def __init__(self, item_ids: Sequence[str], texts: Sequence[str], language: str = "en"):
         import bm25s
 
+        self.language = language  # the stemmer and stopwords of the shop's text
         self.item_ids = list(item_ids)
         self.position = {item_id: n for n, item_id in enumerate(self.item_ids)}
         self._bm25 = bm25s.BM25()
         if self.item_ids:
             # an empty token list breaks bm25s; a placeholder token matches no query
-            self._bm25.index([tokenize(t) or ["\x00"] for t in texts], show_progress=False)
+            self._bm25.index([tokenize(t, language) or ["\x00"] for t in texts],
+                             show_progress=False)
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -81,7 +64,7 @@ class KeywordIndex:
     def search(self, query: str, k: int, mask: np.ndarray | None = None,
                max_terms: int = 64) -> list[tuple[str, float]]:
         """Top `k` (id, BM25 score) with score > 0; `mask` is a boolean array over item_ids."""
-        terms = tokenize(query)[:max_terms]
+        terms = tokenize(query, self.language)[:max_terms]
         if not self.item_ids or not terms:
             return []
         scores = self._bm25.get_scores(terms)

@@ -154,7 +154,8 @@ class SearchService:
             config = IndexConfig(dimension=self.embedder.dimension, model=self.embedder.name,
                                  **self._index_config)
             self._collections[name] = Collection(
-                name, self.settings.index_dir / name, self.embedder, loaders[name], config)
+                name, self.settings.index_dir / name, self.embedder, loaders[name], config,
+                self.settings.shop_language)
         return self._collections[name]
 
     # ---- the API other layers use -------------------------------------------------------

@@ -47,7 +47,7 @@ def test_postings_are_sorted_positions_and_empty_for_unknown_terms():
         "pan kettle zzyzx")
     assert pan.tolist() == [0, 2, 3] and kettle.tolist() == [1, 3] and unseen.size == 0
     index.__dict__["_sorted_postings"] = False  # as if bm25s had stored them out of order
-    assert [p.tolist() for p in index.postings(["pan", "kettle"])] == [[0, 2, 3], [1, 3]]
+    assert [p.tolist() for p in index.postings(tokenize("pan kettle"))] == [[0, 2, 3], [1, 3]]
     assert KeywordIndex([], []).postings(["pan"])[0].size == 0
 
 
