@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import case, func, select
 
 from gen.checks.guardrails import Facts, ProductFact, format_price
+from shop.lexicon.money import format_money
 from shop.schema import Campaign, Event, KBDocument, Product
 from shop.store import Store
 
@@ -44,6 +45,8 @@ class Recommendation:
     score: float = 0.0
     reasons: list[str] = field(default_factory=list)
     source: str = "recommender"  # or "fallback:popular"
+    # the reasons as data (recsys/reasons.py), so each reader phrases them in their language
+    evidence: list[dict] = field(default_factory=list)
 
 
 class PassageRetriever(Protocol):
@@ -115,7 +118,8 @@ class RecommenderServiceAdapter:
     def _items(result: dict) -> list[Recommendation]:
         return [Recommendation(item["product_id"], item.get("score") or 0.0,
                                list(item.get("reason_text") or []),
-                               f"recommender:{result.get('model')}")
+                               f"recommender:{result.get('model')}",
+                               list(item.get("reasons") or []))
                 for item in result["items"]]
 
 
@@ -169,8 +173,12 @@ def build_facts(store: Store, products: list[Product], campaign: Campaign | None
                  other_titles=[t for t in titles if t not in mine], extra_text=extra_text)
 
 
-def price_text(product: Product | ProductFact) -> str:
-    return format_price(float(product.price), product.currency)
+def price_text(product: Product | ProductFact, locale: str | None = None) -> str:
+    """"211.95 EUR" for prompts and checks; with a customer's locale, as they write prices
+    ("211,95 \u20ac" in de-DE)."""
+    if locale is None:
+        return format_price(float(product.price), product.currency)
+    return format_money(float(product.price), product.currency, locale)
 
 
 # ---- fallbacks -----------------------------------------------------------------------------

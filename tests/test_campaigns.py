@@ -139,7 +139,9 @@ def test_run_writes_one_email_per_eligible_customer_and_reruns_write_nothing(sho
     job = make_job(shop, engine=engine, batch_size=2)
     report = job.run()
     assert report.counts["generated"] == 5
-    assert engine.batches == [2, 2, 1]  # engine-sized batches, one email per request
+    # engine-sized batches, one request per email the model writes: C06 reads German, which the
+    # model is not declared to write (llm_languages), so hers is the German template
+    assert engine.batches == [2, 1, 1]
     assert set(rows(shop)) == {"C01", "C02", "C04", "C06", "C08"}
     summary = write_outputs(shop, shop.settings, "autumn", job.template_version, tmp_path)
     assert summary["states"] == {"pending": 0, "generated": 5, "failed": 0, "skipped": 0}
@@ -154,6 +156,9 @@ def test_run_writes_one_email_per_eligible_customer_and_reruns_write_nothing(sho
     message = message_from_bytes(raw, policy=policy.default)
     assert message["Subject"] == emails[0]["subject"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    german = emails[3]
+    assert german["language"] == "de" and german["subject"].startswith("NameC06, neue")
+    assert "Dein Angebot: 10\xa0% Rabatt mit dem Code AUTUMN10." in german["text"]
     # the same command again: nothing left to do, nothing generated twice
     again = FakeEngine(replies=reply)
     assert make_job(shop, engine=again).run().counts["generated"] == 0
