@@ -269,7 +269,7 @@ class EmailWriter:
         return bool(_words(text) & _words(" ".join(_about(p) for p in job.products)))
 
     def _borrows(self, text: str, job: EmailJob) -> bool:
-        """Names the worked example's products ("rain jacket") where this email has none."""
+        """Names the worked example's products (its "desk lamp") where this email has none."""
         example = _words(" ".join(self.example.get("products", [])))
         own = _words(" ".join(_about(p) for p in job.products))
         return bool(_words(text) & (example - own))
