@@ -146,6 +146,20 @@ def kb_documents(store: Store, shop_url: str = "") -> list[tuple[str, str, str, 
                 for d in session.scalars(select(KBDocument).order_by(KBDocument.id))]
 
 
+def purchased_titles(store: Store, customer_ids: list[str]) -> dict[str, list[str]]:
+    """Per customer, the titles of the products their purchase events name: what an email may
+    say they bought (gen/checks/promises.py)."""
+    found: dict[str, list[str]] = {c: [] for c in customer_ids}
+    with store.session() as session:
+        rows = session.execute(
+            select(Event.customer_id, Product.title).join(Product, Product.id == Event.product_id)
+            .where(Event.type == "purchase", Event.customer_id.in_(customer_ids))
+            .distinct()).all()
+    for customer_id, title in rows:
+        found[customer_id].append(title)
+    return found
+
+
 def catalog_brands(store: Store) -> list[str]:
     with store.session() as session:
         return sorted({b for b in session.scalars(select(Product.brand)) if b})

@@ -251,3 +251,30 @@ def test_cli_dry_run_writes_nothing_and_status_counts(shop, tmp_path, monkeypatc
     assert status.exit_code == 0 and "generated 5" in status.output
     missing = CliRunner().invoke(app, ["campaign", "status", "nope"])
     assert missing.exit_code != 0
+
+
+def test_an_email_may_name_only_purchases_the_customers_events_show(shop, tmp_path):
+    from shop.schema import Event
+
+    with shop.session() as session:
+        session.add(Event(idempotency_key="buy-1", customer_id="C01", type="purchase",
+                          product_id="P1", ts=datetime(2026, 3, 1, tzinfo=UTC)))
+
+    def claims_a_purchase(request: GenerationRequest) -> str:
+        return ("SUBJECT: Your Arlo Rain Jacket and Pico Daypack 20\nINTRO: Since you bought "
+                "the Pico Daypack 20, the Arlo Rain Jacket is next. The Arlo Rain Jacket keeps "
+                "you dry on wet walks. Thanks for your last order!")
+
+    job = make_job(shop, name="bought", engine=FakeEngine(replies=claims_a_purchase),
+                   audience="{customer_ids: [C01, C02]}")
+    job.run()
+    summary = write_outputs(shop, shop.settings, "bought", job.template_version, tmp_path)
+    written = {row.customer_id: row.output
+               for row in store_rows.generated_rows(shop, "bought", job.template_version)}
+    assert "Since you bought the Pico Daypack 20" in written["C01"]["intro"]
+    assert "last order" not in written["C01"]["intro"]  # names nothing they bought
+    assert "bought" not in written["C02"]["intro"]  # C02 has no purchase events
+    assert written["C02"]["promises_before"] == ["purchase: 'you bought'",
+                                                 "purchase: 'your last order'"]
+    assert summary["grounding"]["promises_caught_before_shipping"] == 3
+    assert summary["grounding"]["violations_shipped"] == 0
