@@ -26,7 +26,7 @@ from campaigns.audience import Plan, SegmentMembers, choose
 from campaigns.spec import CampaignSpec
 from gen.engines import Engine, GenerationRequest, Result
 from gen.service import GenService
-from gen.sources import Recommendation
+from gen.sources import Recommendation, purchased_titles
 from gen.tasks.email import EmailWriter
 from shop.errors import InvalidInput, NotFound
 
@@ -195,6 +195,9 @@ class CampaignJob:
             customers = self.generation.customers([row.customer_id for row in batch])
             jobs = self.generation.email_jobs(customers, recommendations, self.spec.name,
                                               self.spec.products.count)
+            bought = purchased_titles(self.store, [c.id for c in customers])
+            for job in jobs:  # what the email may say they bought
+                job.purchased = bought.get(job.customer.id, [])
             drafts = self.writer.write_many(jobs, self.spec.seed)
         except Exception as exc:  # noqa: BLE001 - recorded on the rows; Ctrl-C still stops
             counts.update(store_rows.record_failure(self.store, batch, _describe(exc)))

@@ -25,7 +25,8 @@ from shop.settings import Settings
 from shop.store import Store
 
 EMAIL_FIELDS = ("customer_id", "to", "subject", "preheader", "text", "html", "products",
-                "source", "recommendation_source", "unsubscribe_url", "prompt", "model")
+                "source", "recommendation_source", "unsubscribe_url", "prompt", "model",
+                "language")
 
 
 def write_outputs(store: Store, settings: Settings, campaign_id: str, template_version: str,
@@ -46,11 +47,12 @@ def _summary(store: Store, campaign_id: str, template_version: str, written, run
     counts = store_rows.state_counts(store, campaign_id).get(template_version,
                                                              {"states": {}, "sources": {}})
     shipped_problems = Counter()
-    caught = 0
+    caught = promised = 0
     for row in written:
         for problem in row.output.get("problems") or []:
             shipped_problems[problem.split(":")[0]] += 1
         caught += len(row.output.get("violations_before") or [])
+        promised += len(row.output.get("promises_before") or [])  # offers, purchases: a part
     seconds = sum(row.seconds for row in written)
     return {
         "campaign": campaign_id,
@@ -64,7 +66,8 @@ def _summary(store: Store, campaign_id: str, template_version: str, written, run
         "withdrawn_after_writing": sum(1 for row in written if not row.eligible),
         "grounding": {"violations_shipped": sum(shipped_problems.values()),
                       "shipped_by_kind": dict(shipped_problems),
-                      "violations_caught_before_shipping": caught},
+                      "violations_caught_before_shipping": caught,
+                      "promises_caught_before_shipping": promised},
         "tokens": sum(row.tokens for row in written),
         "generation_seconds": round(seconds, 2),
         "emails_per_minute": round(60.0 * len(written) / seconds, 2) if seconds else None,

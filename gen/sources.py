@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import case, func, select
 
 from gen.checks.guardrails import Facts, ProductFact, format_price
+from shop.lexicon.money import format_money
 from shop.schema import Campaign, Event, KBDocument, Product
 from shop.store import Store
 
@@ -44,6 +45,8 @@ class Recommendation:
     score: float = 0.0
     reasons: list[str] = field(default_factory=list)
     source: str = "recommender"  # or "fallback:popular"
+    # the reasons as data (recsys/reasons.py), so each reader phrases them in their language
+    evidence: list[dict] = field(default_factory=list)
 
 
 class PassageRetriever(Protocol):
@@ -119,7 +122,8 @@ class RecommenderServiceAdapter:
     def _items(result: dict) -> list[Recommendation]:
         return [Recommendation(item["product_id"], item.get("score") or 0.0,
                                list(item.get("reason_text") or []),
-                               f"recommender:{result.get('model')}")
+                               f"recommender:{result.get('model')}",
+                               list(item.get("reasons") or []))
                 for item in result["items"]]
 
 
@@ -144,6 +148,20 @@ def kb_documents(store: Store, shop_url: str = "") -> list[tuple[str, str, str, 
     with store.session() as session:
         return [(d.id, d.title, d.body, f"{base}/help/{d.id}" if base else "")
                 for d in session.scalars(select(KBDocument).order_by(KBDocument.id))]
+
+
+def purchased_titles(store: Store, customer_ids: list[str]) -> dict[str, list[str]]:
+    """Per customer, the titles of the products their purchase events name: what an email may
+    say they bought (gen/checks/promises.py)."""
+    found: dict[str, list[str]] = {c: [] for c in customer_ids}
+    with store.session() as session:
+        rows = session.execute(
+            select(Event.customer_id, Product.title).join(Product, Product.id == Event.product_id)
+            .where(Event.type == "purchase", Event.customer_id.in_(customer_ids))
+            .distinct()).all()
+    for customer_id, title in rows:
+        found[customer_id].append(title)
+    return found
 
 
 def catalog_brands(store: Store) -> list[str]:
@@ -173,8 +191,12 @@ def build_facts(store: Store, products: list[Product], campaign: Campaign | None
                  other_titles=[t for t in titles if t not in mine], extra_text=extra_text)
 
 
-def price_text(product: Product | ProductFact) -> str:
-    return format_price(float(product.price), product.currency)
+def price_text(product: Product | ProductFact, locale: str | None = None) -> str:
+    """"211.95 EUR" for prompts and checks; with a customer's locale, as they write prices
+    ("211,95 \u20ac" in de-DE)."""
+    if locale is None:
+        return format_price(float(product.price), product.currency)
+    return format_money(float(product.price), product.currency, locale)
 
 
 # ---- fallbacks -----------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Reasons: the evidence behind a recommendation, as data.
 
 Every reason points at facts in the interaction data or the catalog (a co-purchase count, a
-similarity, a rank in a segment). `phrase` turns one into words using only its own fields, so
-text can rephrase a reason but never invent one.
+similarity, a rank in a segment). A reason about the customer's own history says which kind of
+event it rests on: "similar_to_bought" when the product it names is one they bought,
+"similar_to_viewed" only for one they looked at without buying. recsys/reason_text.py turns
+reasons into words (`phrase` for customers, `detail` for the shop).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import numpy as np
 from scipy import sparse
 
 from recsys.interactions import DAY, EventLog, Interactions
+from recsys.reason_text import detail, phrase
+
+__all__ = ["Explainer", "detail", "phrase"]
 
 TOP_RANK = 20  # "popular"/"trending" only for items ranked this high
 SIMILAR_MIN = 0.6  # cosine between text embeddings to count as "similar"
@@ -63,6 +68,7 @@ class Explainer:
         reasons: list[dict] = []
         history = history[history != item]
         purchased = purchased[purchased != item]
+        bought = set(purchased.tolist())
         if self.copurchase is not None and len(purchased):
             counts = np.asarray(self.copurchase[purchased, item].todense()).ravel()
             if counts.max(initial=0) > 0:
@@ -80,8 +86,8 @@ class Explainer:
             sims = self.embeddings[history] @ self.embeddings[item]
             if sims.max(initial=-1) >= SIMILAR_MIN:
                 best = int(history[int(np.argmax(sims))])
-                reasons.append(self._item("similar_to_viewed", best,
-                                          similarity=round(float(sims.max()), 3)))
+                kind = "similar_to_bought" if best in bought else "similar_to_viewed"
+                reasons.append(self._item(kind, best, similarity=round(float(sims.max()), 3)))
         if segment is not None and segment in self.segment_rank:
             rank = int(self.segment_rank[segment][item])
             if rank <= TOP_RANK:
@@ -103,22 +109,3 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     ranks[order] = np.arange(1, len(values) + 1)
     return ranks
 
-
-def phrase(reason: dict) -> str:
-    """One reason in words, from its own fields only."""
-    kind = reason["kind"]
-    if kind == "bought_together":
-        return f"Often bought together with {reason['title']} ({reason['customers']} customers)"
-    if kind == "often_together":
-        return f"Customers who looked at {reason['title']} also chose this"
-    if kind == "similar_to_viewed":
-        return f"Similar to {reason['title']}, which you viewed"
-    if kind == "popular_in_segment":
-        return f"#{reason['rank']} among shoppers like you ({reason['segment_name']})"
-    if kind == "trending":
-        return f"Trending: #{reason['rank']} rising item ({reason['recent_events']} recent events)"
-    if kind == "popular":
-        return f"#{reason['rank']} most popular item in the shop"
-    if kind == "boosted":
-        return "Featured by the shop"
-    return kind.replace("_", " ")

@@ -139,7 +139,9 @@ def test_run_writes_one_email_per_eligible_customer_and_reruns_write_nothing(sho
     job = make_job(shop, engine=engine, batch_size=2)
     report = job.run()
     assert report.counts["generated"] == 5
-    assert engine.batches == [2, 2, 1]  # engine-sized batches, one email per request
+    # engine-sized batches, one request per email the model writes: C06 reads German, which the
+    # model is not declared to write (llm_languages), so hers is the German template
+    assert engine.batches == [2, 1, 1]
     assert set(rows(shop)) == {"C01", "C02", "C04", "C06", "C08"}
     summary = write_outputs(shop, shop.settings, "autumn", job.template_version, tmp_path)
     assert summary["states"] == {"pending": 0, "generated": 5, "failed": 0, "skipped": 0}
@@ -154,6 +156,9 @@ def test_run_writes_one_email_per_eligible_customer_and_reruns_write_nothing(sho
     message = message_from_bytes(raw, policy=policy.default)
     assert message["Subject"] == emails[0]["subject"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    german = emails[3]
+    assert german["language"] == "de" and german["subject"].startswith("NameC06, neue")
+    assert "Dein Angebot: 10\xa0% Rabatt mit dem Code AUTUMN10." in german["text"]
     # the same command again: nothing left to do, nothing generated twice
     again = FakeEngine(replies=reply)
     assert make_job(shop, engine=again).run().counts["generated"] == 0
@@ -246,3 +251,30 @@ def test_cli_dry_run_writes_nothing_and_status_counts(shop, tmp_path, monkeypatc
     assert status.exit_code == 0 and "generated 5" in status.output
     missing = CliRunner().invoke(app, ["campaign", "status", "nope"])
     assert missing.exit_code != 0
+
+
+def test_an_email_may_name_only_purchases_the_customers_events_show(shop, tmp_path):
+    from shop.schema import Event
+
+    with shop.session() as session:
+        session.add(Event(idempotency_key="buy-1", customer_id="C01", type="purchase",
+                          product_id="P1", ts=datetime(2026, 3, 1, tzinfo=UTC)))
+
+    def claims_a_purchase(request: GenerationRequest) -> str:
+        return ("SUBJECT: Your Arlo Rain Jacket and Pico Daypack 20\nINTRO: Since you bought "
+                "the Pico Daypack 20, the Arlo Rain Jacket is next. The Arlo Rain Jacket keeps "
+                "you dry on wet walks. Thanks for your last order!")
+
+    job = make_job(shop, name="bought", engine=FakeEngine(replies=claims_a_purchase),
+                   audience="{customer_ids: [C01, C02]}")
+    job.run()
+    summary = write_outputs(shop, shop.settings, "bought", job.template_version, tmp_path)
+    written = {row.customer_id: row.output
+               for row in store_rows.generated_rows(shop, "bought", job.template_version)}
+    assert "Since you bought the Pico Daypack 20" in written["C01"]["intro"]
+    assert "last order" not in written["C01"]["intro"]  # names nothing they bought
+    assert "bought" not in written["C02"]["intro"]  # C02 has no purchase events
+    assert written["C02"]["promises_before"] == ["purchase: 'you bought'",
+                                                 "purchase: 'your last order'"]
+    assert summary["grounding"]["promises_caught_before_shipping"] == 3
+    assert summary["grounding"]["violations_shipped"] == 0

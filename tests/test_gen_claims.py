@@ -229,7 +229,7 @@ def test_email_keeps_its_best_draft_and_ships_no_unsupported_claim(vocabulary):
                               category="insulated-jackets", attributes={"material": "goose down"},
                               price=249.0, currency="EUR", url="https://example.com/p/P1")
     customer = SimpleNamespace(id="C1", first_name="Ana", email="ana@example.com",
-                               marketing_consent=True, unsubscribed_at=None)
+                               locale="en-GB", marketing_consent=True, unsubscribed_at=None)
     job = EmailJob(customer, [product, product], [], down_facts())
     engine = ScriptedEngine([
         Result("SUBJECT: Nothing"),  # no usable part: both fall back to the template

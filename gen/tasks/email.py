@@ -3,12 +3,17 @@
 The prompt gets the customer's first name and the recommended products (title, category,
 material), nothing else about the person. Each email gets `candidates` sampled drafts (all in
 one batched `generate`); each draft's subject and intro are guarded (prices and codes
-grounded, attribute claims the products do not support removed, cut sentences dropped), a
-part that still fails becomes the template, and the email keeps its best draft (fewest
-template parts, then fewest repairs, then the model's own perplexity). Product blocks (with
-the recommender's reasons), the footer with the postal address and the unsubscribe link, the
-text part, the inlined-CSS HTML part and the `List-Unsubscribe` headers all come from
-templates and catalog facts.
+grounded, attribute claims the products do not support removed, sentences promising an offer
+the campaign does not carry or a purchase the customer's events do not show removed, cut
+sentences dropped), a part that still fails becomes the template, and the email keeps its best
+draft (fewest template parts, then fewest repairs, then the model's own perplexity). Product
+blocks (with the recommender's reasons), the footer with the postal address and the
+unsubscribe link, the text part, the inlined-CSS HTML part and the `List-Unsubscribe` headers
+all come from templates and catalog facts.
+
+Everything fixed is in the customer's language (gen/tasks/email_words.py); the model writes
+only for customers whose language is in `settings.llm_languages`, and the others get the
+localized template subject and intro without a model call.
 """
 
 from __future__ import annotations
@@ -35,11 +40,13 @@ from gen.checks.guardrails import (
     sentences,
     strip_unsafe_links,
 )
+from gen.checks.promises import PromiseChecker
 from gen.engines import Engine, GenerationRequest, Result
 from gen.prompts import BrandVoice, PromptLibrary
-from gen.sources import Recommendation, price_text
+from gen.sources import Recommendation
 from gen.tasks.best_of import Candidate, pick
 from gen.tasks.copy_templates import short_name
+from gen.tasks.email_words import EmailWords, purchased_titles
 from gen.tasks.fields import complete_fields
 from gen.tasks.text import ECHO, clean, copies, cut_words, shorten
 from shop.schema import Customer, Product
@@ -64,6 +71,7 @@ class EmailJob:
     recommendations: list[Recommendation]
     facts: Facts
     campaign: dict | None = None
+    purchased: list[str] = field(default_factory=list)  # titles their events show them buying
 
 
 @dataclass
@@ -85,6 +93,8 @@ class EmailDraft:
     parts: dict[str, str] = field(default_factory=dict)  # subject/intro: model|repaired|fallback
     claims_before: list[str] = field(default_factory=list)  # attribute claims, as written
     logprob: float | None = None  # mean token log-probability of the kept draft
+    language: str = "en"  # of the fixed parts (and of the model's, where it wrote)
+    promises_before: list[str] = field(default_factory=list)  # offer/purchase claims, as written
 
     def as_dict(self) -> dict:
         return {key: value for key, value in self.__dict__.items()}
@@ -119,10 +129,20 @@ class Written:
     before: list[str]
     claims_before: list[str]
     logprob: float | None = None
+    promises_before: list[str] = field(default_factory=list)
 
     def penalty(self) -> float:
         return sum(FALLBACK_COST if part == "fallback" else 1.0 if part == "repaired" else 0.0
                    for part in self.parts.values())
+
+
+@dataclass
+class Checks:
+    """What one email's model text is checked against."""
+
+    claims: ClaimChecker
+    promises: PromiseChecker
+    words: EmailWords
 
 
 class EmailWriter:
@@ -146,7 +166,7 @@ class EmailWriter:
                     for p in job.products]
         system, user = self.prompt.render_chat(
             first_name=job.customer.first_name, brand=self.brand, campaign=job.campaign,
-            example=self.example, products=products)
+            example=self.example, products=products, language=self.words(job).language_name)
         return GenerationRequest.chat(system, user, prefill="SUBJECT:", max_new_tokens=56,
                                       temperature=0.7, seed=seed)
 
@@ -154,52 +174,82 @@ class EmailWriter:
         """One `generate` call for the whole list (the engine batches it), `candidates`
         drafts per email; each email keeps its best."""
         n = self.candidates
-        requests = [self.request(job, seed + k) for job in jobs for k in range(n)]
+        # customers in a language the model does not write well get the localized template
+        modelled = [job for job in jobs if self.model_writes(job)]
+        requests = [self.request(job, seed + k) for job in modelled for k in range(n)]
         # a draft that wandered off after its subject gets "INTRO:" written for it
         results = complete_fields(self.engine, requests, self.engine.generate(requests),
-                                  ["subject", "intro"], {"intro": INTRO_TOKENS})
+                                  ["subject", "intro"], {"intro": INTRO_TOKENS}) \
+            if requests else []
+        replies = {id(job): results[i * n:(i + 1) * n] for i, job in enumerate(modelled)}
         drafts = []
-        for index, job in enumerate(jobs):
-            claims = self.checker(job)
-            written = [self.written(job, result, claims)
-                       for result in results[index * n:(index + 1) * n]]
+        for job in jobs:
+            checks = self.checks(job)
+            if id(job) not in replies:
+                drafts.append(self.render(job, self.template(job, checks), checks))
+                continue
+            written = [self.written(job, result, checks) for result in replies[id(job)]]
             best = pick([Candidate(w, f"{w.subject} {w.intro}", w.penalty(), w.logprob)
                          for w in written], 1)
-            drafts.append(self.render(job, best[0].value if best else written[0], claims))
+            drafts.append(self.render(job, best[0].value if best else written[0], checks))
         return drafts
+
+    def words(self, job: EmailJob) -> EmailWords:
+        return EmailWords.for_customer(job.customer, self.settings)
+
+    def model_writes(self, job: EmailJob) -> bool:
+        return self.words(job).language in self.settings.llm_languages
 
     def checker(self, job: EmailJob) -> ClaimChecker:
         return checker_for(job.facts, self.vocabulary, [p.category for p in job.products])
 
+    def checks(self, job: EmailJob) -> Checks:
+        words = self.words(job)
+        bought = list(job.purchased) + purchased_titles(job.recommendations)
+        return Checks(self.checker(job),
+                      PromiseChecker.for_campaign(job.campaign, words.language, bought), words)
+
+    def template(self, job: EmailJob, checks: Checks) -> Written:
+        """The localized template subject and intro: no model call."""
+        subject, _ = self._fallback_subject(job, checks.words)
+        intro, _ = self._fallback_intro(job, checks.words)
+        return Written(subject, intro, {"subject": "fallback", "intro": "fallback"}, [], [])
+
     # ---- enforcing the constraints ---------------------------------------------------------
 
-    def _subject(self, raw: str, job: EmailJob, claims: ClaimChecker) -> tuple[str, str]:
+    def _subject(self, raw: str, job: EmailJob, checks: Checks) -> tuple[str, str]:
         limit = self.prompt.constraints.get("subject", 60)
         written = clean(raw)
         subject, _ = repair_grounding(written, job.facts)
         subject, _ = strip_unsafe_links(subject, self.allowed_hosts)
-        subject = shorten(remove_unsupported(subject, claims).text, limit)
+        subject = shorten(remove_unsupported(subject, checks.claims).text, limit)
         garbled = re.search(r"[:\"<>]|\b[A-Z]{4,}\b", subject) or ECHO.search(subject) or \
             copies(subject, self.example.get("subject", "")) or self._borrows(subject, job)
         # about this email's products (a small model likes to reuse the example's products)
         if not garbled and 3 <= len(subject.split()) and len(subject) <= limit and not \
                 grounding_violations(subject, job.facts) and not self._avoid(subject) \
-                and self._mentions_products(subject, job) and not looks_truncated(subject):
+                and self._mentions_products(subject, job) and not looks_truncated(subject) \
+                and not checks.promises.violations(subject):
             return subject, "model" if _same(subject, written) else "repaired"
-        name = job.customer.first_name
-        fallback = f"{name}, new picks for you from {self.brand.shop_name}"
+        return self._fallback_subject(job, checks.words)
+
+    def _fallback_subject(self, job: EmailJob, words: EmailWords) -> tuple[str, str]:
+        limit = self.prompt.constraints.get("subject", 60)
+        fallback = words.subject(job.customer.first_name)
         return (fallback if len(fallback) <= limit else cut_words(fallback, limit)), "fallback"
 
-    def _intro(self, raw: str, job: EmailJob, claims: ClaimChecker) -> tuple[str, str]:
+    def _intro(self, raw: str, job: EmailJob, checks: Checks) -> tuple[str, str]:
         max_words = self.prompt.constraints.get("intro_words", 70)
         # the model knows only the first name: any other greeting target is invented
         written = re.sub(r"^(?:hi|hello|dear|hey)\b[^,.!]*[,.!]\s*", "", clean(raw),
                          flags=re.IGNORECASE)
         intro, _ = repair_grounding(written, job.facts)
         intro, _ = strip_unsafe_links(intro, self.allowed_hosts)
+        # no offer the campaign lacks, no purchase the customer's events do not show
+        intro, _ = checks.promises.remove(intro)
         # whole sentences only (a reply cut by the token limit ends mid-sentence), at most 3
         whole = [part.strip() for part in sentences(intro) if part.rstrip()[-1:] in ".!?"]
-        intro = remove_unsupported(" ".join(whole[:3]), claims).text
+        intro = remove_unsupported(" ".join(whole[:3]), checks.claims).text
         words = intro.split()
         if 6 <= len(words) <= max_words and not self._avoid(intro) and \
                 not grounding_violations(intro, job.facts) and not FIRST_PERSON.search(intro) \
@@ -207,9 +257,11 @@ class EmailWriter:
                 and not copies(intro, self.example.get("intro", "")) \
                 and not self._borrows(intro, job):
             return intro, "model" if _same(intro, written) else "repaired"
+        return self._fallback_intro(job, checks.words)
+
+    def _fallback_intro(self, job: EmailJob, words: EmailWords) -> tuple[str, str]:
         kinds = sorted({p.category.replace("-", " ") for p in job.products})
-        return (f"We picked a few things we think you will like, from {' and '.join(kinds[:2])} "
-                f"to the rest of our range. Have a look below."), "fallback"
+        return words.intro(kinds[:2]), "fallback"
 
     @staticmethod
     def _mentions_products(text: str, job: EmailJob) -> bool:
@@ -217,7 +269,7 @@ class EmailWriter:
         return bool(_words(text) & _words(" ".join(_about(p) for p in job.products)))
 
     def _borrows(self, text: str, job: EmailJob) -> bool:
-        """Names the worked example's products ("rain jacket") where this email has none."""
+        """Names the worked example's products (its "desk lamp") where this email has none."""
         example = _words(" ".join(self.example.get("products", [])))
         own = _words(" ".join(_about(p) for p in job.products))
         return bool(_words(text) & (example - own))
@@ -227,50 +279,56 @@ class EmailWriter:
                    for w in self.brand.avoid_words)
 
     def written(self, job: EmailJob, reply: Result | str,
-                claims: ClaimChecker | None = None) -> Written:
+                checks: Checks | None = None) -> Written:
         """One reply's subject and intro, guarded; a part that fails becomes the template."""
         result = reply if isinstance(reply, Result) else Result(reply)
-        claims = claims or self.checker(job)
+        checks = checks or self.checks(job)
         text = result.text
         subject_raw = _field(text, "subject")
         intro_raw = _field(text, "intro") or text.split("\n", 1)[-1]
         raw = f"{subject_raw}\n{intro_raw}"
-        claims_before = [str(v) for v in claims.violations(raw)]
-        before = [str(v) for v in grounding_violations(raw, job.facts)] + claims_before
+        claims_before = [str(v) for v in checks.claims.violations(raw)]
+        promises_before = [str(v) for v in checks.promises.violations(raw)]
+        before = [str(v) for v in grounding_violations(raw, job.facts)] + claims_before + \
+            promises_before
         last = text.strip().splitlines()[-1] if text.strip() else ""
         if result.finish_reason == "length" and _field(last, "subject"):
             subject_raw = ""  # the token budget stopped inside the subject line
-        subject, subject_part = self._subject(subject_raw, job, claims)
-        intro, intro_part = self._intro(intro_raw, job, claims)
+        subject, subject_part = self._subject(subject_raw, job, checks)
+        intro, intro_part = self._intro(intro_raw, job, checks)
         return Written(subject, intro, {"subject": subject_part, "intro": intro_part},
-                       before, claims_before, result.logprob)
+                       before, claims_before, result.logprob, promises_before)
 
     def finish(self, job: EmailJob, reply: Result | str) -> EmailDraft:
         """One reply made into a draft (no best-of-N)."""
-        claims = self.checker(job)
-        return self.render(job, self.written(job, reply, claims), claims)
+        checks = self.checks(job)
+        written = self.written(job, reply, checks) if self.model_writes(job) else \
+            self.template(job, checks)
+        return self.render(job, written, checks)
 
-    def render(self, job: EmailJob, written: Written, claims: ClaimChecker) -> EmailDraft:
-        subject, intro, parts = written.subject, written.intro, written.parts
+    def render(self, job: EmailJob, written: Written, checks: Checks) -> EmailDraft:
+        subject, intro, parts, words = written.subject, written.intro, written.parts, checks.words
         kinds = set(parts.values())
         source = "model" if kinds == {"model"} else "fallback" if kinds == {"fallback"} \
             else "repaired"
         by_id = {r.product_id: r for r in job.recommendations}
-        blocks = [{"id": p.id, "title": p.title, "price_text": price_text(p), "url": p.url,
-                   "reason": "; ".join(by_id[p.id].reasons[:2]) if p.id in by_id and
-                   by_id[p.id].reasons else "Picked for you"} for p in job.products]
+        blocks = [{"id": p.id, "title": p.title, "price_text": words.price(p), "url": p.url,
+                   "reason": words.reason(by_id.get(p.id))} for p in job.products]
         rec_source = job.recommendations[0].source if job.recommendations else "none"
-        note = ("These are popular picks from our shop; we will tailor them as we get to "
-                "know you.") if rec_source.startswith("fallback") else ""
-        preheader = cut_words(f"{blocks[0]['title']} and more, picked for you", 90) \
-            if blocks else self.brand.shop_name
+        note = words.popular_note() if rec_source.startswith("fallback") else ""
+        preheader = cut_words(words.preheader(blocks[0]["title"]), 90) if blocks \
+            else self.settings.shop_name
         unsubscribe = unsubscribe_url(self.settings, job.customer.id)
         values = {"subject": subject, "preheader": preheader, "intro": intro,
                   "first_name": job.customer.first_name, "products": blocks,
                   "unsubscribe_url": unsubscribe, "fallback_note": note,
                   "postal_address": self.settings.shop_postal_address,
                   "shop_name": self.settings.shop_name, "shop_url": self.settings.shop_url,
-                  "disclaimers": self.brand.required_disclaimers}
+                  "disclaimers": words.disclaimers(self.brand.required_disclaimers),
+                  "lang": words.language, "greeting": words.greeting(job.customer.first_name),
+                  "offer": words.offer(job.campaign), "unsubscribe_label": words.unsubscribe(),
+                  "subscribed": words.subscribed_text(),
+                  "subscribed_html": words.subscribed_html(self.settings.shop_url)}
         html = inline_css(self.library.get("email_layout").render(**values))
         text = self.library.get("email_text").render(**values)
         problems = []
@@ -280,12 +338,14 @@ class EmailWriter:
             problems.append(f"{len(blocks)} products; want {MIN_PRODUCTS}-{MAX_PRODUCTS}")
         shipped = f"{subject}. {intro}"
         problems += [str(v) for v in grounding_violations(shipped, job.facts)]
-        problems += [str(v) for v in claims.violations(shipped)]
+        problems += [str(v) for v in checks.claims.violations(shipped)]
+        problems += [str(v) for v in checks.promises.violations(shipped)]
         customer = job.customer
         eligible = bool(customer.marketing_consent) and customer.unsubscribed_at is None
         return EmailDraft(customer.id, customer.email, subject, preheader, intro, text, html,
                           blocks, rec_source, unsubscribe, source, written.before, problems,
-                          eligible, parts, written.claims_before, written.logprob)
+                          eligible, parts, written.claims_before, written.logprob,
+                          words.language, written.promises_before)
 
 
 def _about(product: Product) -> str:

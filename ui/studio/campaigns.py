@@ -41,7 +41,12 @@ def preview_email(context: ShopContext, customer_id: str, campaign_id: str,
     draft = context.generation.email_preview(customer_id, (campaign_id or "").strip() or None)
     header = (f"**Subject:** {draft.subject}  \n**Preheader:** {draft.preheader}  \n"
               f"**Products from:** {draft.recommendation_source}  \n**Written by:** "
-              f"{draft.source}" + ("" if draft.eligible else "  \n**Not eligible** "
+              f"{draft.source}  \n**Language:** {draft.language}"
+              + ("" if draft.language in context.settings.llm_languages else
+                 " (the localized template: the model is not declared to write it)")
+              + (f"  \n**Removed before shipping:** {'; '.join(draft.promises_before)}"
+                 if draft.promises_before else "")
+              + ("" if draft.eligible else "  \n**Not eligible** "
                                    "(no consent or unsubscribed): it would not be sent"))
     eml = download(f"{customer_id}.eml", bytes(draft.to_message(context.settings)))
     return header, draft.html, draft.text, eml
