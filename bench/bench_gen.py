@@ -95,7 +95,6 @@ def main() -> None:
     questions = ["How long do I have to return an item?", "Do you ship to Norway?",
                  "I need a present under 50 EUR, what do you recommend?",
                  "Can I change my order after I have paid?"]
-
     firsts = []
     for question in (questions * 3)[:args.chat_turns]:
         start = time.perf_counter()

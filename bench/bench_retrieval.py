@@ -315,7 +315,6 @@ def main() -> None:
             collection.keyword_index()
             times, overlap = measure_latency(model, PlainEncode(model), collection, queries,
                                              warmup, settings, cases)
-
             index = collection.vectors
             shares = {label: float(collection.mask(parse_filters(f)).mean())
                       for label, f in cases.items()}

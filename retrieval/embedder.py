@@ -202,10 +202,8 @@ def _half_weight_linears(transformer):
 # past the model's window), none of any one shop's products.
 QUERY_PROBES = ["blue one", ("a birthday present for someone who has everything, under fifty "
                              "euros and delivered before Friday"),
-
                 "how long until I get my money back after I return something I bought online?",
                 "Größe 42, Lieferung nach Österreich?", "item " * 300]
-
 
 
 def _checked_query_encoder(embedder: SentenceTransformerEmbedder, build: Callable,

@@ -21,8 +21,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 def stem(word: str) -> str:
-    """Plural and -ing folding, enough to match "lamps" with "lamp"
- and "running" with "run"."""
+    """Plural and -ing folding, enough to match "lamps" with "lamp" and "running" with "run"."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 5 and word.endswith("ing"):

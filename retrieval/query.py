@@ -72,7 +72,6 @@ class ParsedQuery(BaseModel):
 
     def as_dict(self) -> dict[str, Any]:
         """Only the filters that were set: {"max_price": 120.0, "category": "reading-glasses"}."""
-
         return self.filters.model_dump(exclude_defaults=True)
 
 

@@ -65,7 +65,6 @@ _UNIT = re.compile(
     r"gsm|g/m2|g/m²|den|denier|d|bar|psi|stars?|reviews?|items?|products?|results?|"
     r"pockets?|compartments?|zips?|zippers?|layers?|colou?rs?|models?|doors?|"
     r"rooms?|burners?|cups?|servings?|kph|km/h|mph|"
-
     r"sq\.?\s*m|sqm|m²|times?|x)(?![a-z])", re.IGNORECASE)
 _THEN = re.compile(rf"{_SEP}(?:{AMOUNT})", re.IGNORECASE)
 # "don't want to spend more than 100", "nothing that costs over 80": the bound flips

@@ -157,7 +157,6 @@ class CatalogVocabulary:
             if words:
                 index[words] = color
                 if words[-1] in BASIC_COLORS:  # "blue" finds "sky blue" and "royal blue"
-
                     index.setdefault(words[-1:], words[-1])
         needs_cue = {k for k in index if len(k) == 1 and k[0] not in BASIC_COLORS}
         return index, needs_cue

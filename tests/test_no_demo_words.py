@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
 SCANNED_DIRS = ["gen", "retrieval", "recsys", "ui", "prompts", "campaigns", "experiments",
                 "bench", "shop"]
-SCANNED_SUFFIXES = {".py", ".toml", ".html", ".js", ".css", ".jinja", ".txt"}
+SCANNED_SUFFIXES = {".py", ".toml", ".html", ".js", ".css", ".jinja", ".j2", ".mako", ".txt"}
 
 STOPWORDS = """
 a about after all and are as at before between but by can cannot do during for from has have

@@ -4,7 +4,6 @@ The response is the list of hits, as it always was. The filters query understand
 `q` ("lamps under 200 euros" -> {"category": "lamps", "max_price": 200.0}) come back in the
 `X-Parsed-Filters` header (JSON), and in the body with `envelope=true`:
 {"hits": [...], "parsed_filters": {...}, "text": "lamps"}. `understand=false` turns it off.
-
 """
 
 from __future__ import annotations
