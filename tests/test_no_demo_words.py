@@ -50,7 +50,7 @@ american
 """
 # Ordinary English (or programming) words that happen to be demo line, brand or product names.
 ORDINARY = """
-clothes clothing fleece insulation jersey kitchen lumen merino packable rechargeable repair
+clothes clothing fleece insulation jersey kitchen liner lumen merino packable rechargeable repair
 softshell waterproof
 appear apple ask assess bead birthday bonus carbon cell channel chat close fly foam handle hole
 ideal inflate instalment leg little match mini patch rain seam slider studio tape titanium wash
