@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def decode_rate(engine, batch: int, new_tokens: int = 32) -> float:
     from gen.engines import GenerationRequest
 
-    requests = [GenerationRequest.chat("You are helpful.", f"Describe hiking trip number {i}.",
+    requests = [GenerationRequest.chat("You are helpful.", f"Describe a day out, number {i}.",
                                        max_new_tokens=new_tokens) for i in range(batch)]
     start = time.perf_counter()
     results = engine.generate(requests)
@@ -39,7 +39,8 @@ def decode_rate(engine, batch: int, new_tokens: int = 32) -> float:
 def stream_rate(engine, new_tokens: int = 32) -> float:
     from gen.engines import GenerationRequest
 
-    request = GenerationRequest.chat("You are helpful.", "Describe a long hiking trip.",
+    request = GenerationRequest.chat("You are helpful.", "Describe a long day out."
+,
                                      max_new_tokens=new_tokens)
     start = time.perf_counter()
     text = "".join(engine.stream(request))
@@ -92,8 +93,8 @@ def main() -> None:
     service = context.generation_service()
     service._engine = engine
     questions = ["How long do I have to return an item?", "Do you ship to Norway?",
-                 "I need a warm sleeping bag, what do you recommend?",
-                 "How should I wash my waterproof jacket?"]
+                 "I need a present under 50 EUR, what do you recommend?",
+                 "Can I change my order after I have paid?"]
     firsts = []
     for question in (questions * 3)[:args.chat_turns]:
         start = time.perf_counter()

@@ -198,9 +198,12 @@ def _half_weight_linears(transformer):
                                 inplace=True)
 
 
-QUERY_PROBES = ["rain jacket", "a warm down jacket for very cold winter days in the mountains",
+# Queries of every shape (two words, a long request, a question, another language, one far
+# past the model's window), none of any one shop's products.
+QUERY_PROBES = ["blue one", ("a birthday present for someone who has everything, under fifty "
+                             "euros and delivered before Friday"),
                 "how long until I get my money back after I return something I bought online?",
-                "Größe 42 Wanderschuhe wasserdicht", "tent " * 300]
+                "Größe 42, Lieferung nach Österreich?", "item " * 300]
 
 
 def _checked_query_encoder(embedder: SentenceTransformerEmbedder, build: Callable,

@@ -5,7 +5,7 @@ sold everywhere, one with no colour, size or audience stated might be any (we ke
 than hide it). A product that states them is judged by what it states:
 
 - `audience` ("men", "women", "kids"; synonyms are mapped): "unisex" products pass an adult
-  audience, never "kids" (unisex gear in a shop that sells kids' clothes is adult-sized).
+  audience, never "kids" (unisex gear in a shop that sells kids' sizes is adult-sized).
 - `color` is a word test: "green" keeps "forest green"; "grey" and "gray" are the same word.
 - `size` keeps products listing that size, a numeric range holding it ("39-42" for 42), a
   combined size holding it ("S/M" for M), or "one size".

@@ -1,6 +1,6 @@
 """LangChain adapters: `BaseRetriever`s over the search service, for chains and agents.
 
-    ProductRetriever(service=context.search, k=5, filters={"in_stock": True}).invoke("rain jacket")
+    ProductRetriever(service=context.search, k=5, filters={"in_stock": True}).invoke("a gift")
     KBRetriever(service=context.search, k=4).invoke("how long do refunds take?")
 
 Each Document's metadata carries id, title, heading, source, score and url (plus the hit's own

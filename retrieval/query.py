@@ -1,10 +1,10 @@
 """Query understanding: the constraints a shopper wrote, as search filters.
 
-    parsed = understand("women's hiking boots under 150 euros in stock", vocabulary)
-    parsed.filters   # SearchFilters(category="hiking-boots", audience="women",
+    parsed = understand("women's reading glasses under 150 euros in stock", vocabulary)
+    parsed.filters   # SearchFilters(category="reading-glasses", audience="women",
                      #               max_price=150.0, in_stock=True)
-    parsed.text      # "women's hiking boots": what is left to search for
-    parsed.phrases   # ["women's", "hiking boots", "under 150 euros", "in stock"]
+    parsed.text      # "women's reading glasses": what is left to search for
+    parsed.phrases   # ["women's", "reading glasses", "under 150 euros", "in stock"]
     parsed.as_dict() # only the filters that were set: the API's `parsed_filters`
 
 Price, size and stock come from rules (retrieval/query_rules.py); categories, colours, brands
@@ -16,9 +16,9 @@ cannot import an LLM. A caller above it (gen) may add one for text this leaves u
 What the text keeps: price, size and stock phrases are removed (numbers mislead both the
 embedder and BM25); category, colour, brand and audience words stay, because they are also
 the words of the products' own text and they carry the search when a category filter is
-dropped. A category is dropped when several are named ("tents and sleeping bags") or when no
-product of it can meet the other constraints ("kids rain jacket" where kids' jackets are filed
-under kids' clothing).
+dropped. A category is dropped when several are named ("notebooks and fountain pens") or when
+no product of it can meet the other constraints ("kids desk lamp" where kids' lamps are filed
+under kids' room).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from retrieval.vocabulary import COLOR_CUES, CatalogVocabulary, Match, find, nor
 
 __all__ = ["CatalogVocabulary", "ParsedQuery", "understand"]
 
-_AUDIENCE_WORDS = {  # as the shopper writes them; "man" is left out ("2 man tent")
+_AUDIENCE_WORDS = {  # as the shopper writes them; "man" is left out ("2 man sofa")
     "kids": {"kid", "kids", "kid's", "kids'", "child", "children", "children's", "childrens",
              "junior", "juniors", "youth", "boy", "boys", "boy's", "boys'", "girl", "girls",
              "girl's", "girls'", "toddler", "toddlers", "baby", "babies"},
@@ -44,8 +44,8 @@ _AUDIENCE_WORDS = {  # as the shopper writes them; "man" is left out ("2 man ten
     "unisex": {"unisex"},
 }
 _AUDIENCE = {word: name for name, words in _AUDIENCE_WORDS.items() for word in words}
-# words that may follow a category name without making it a modifier ("tent pegs" is not a
-# tent; "tents for two", "tents under 200", "tents?" are)
+# words that may follow a category name without making it a modifier ("pen refills" are not
+# pens; "pens for two", "pens under 20", "pens?" are)
 _FOLLOW_OK = {"for", "with", "without", "and", "or", "but", "in", "on", "at", "of", "to", "by",
               "under", "below", "over", "above", "less", "more", "cheaper", "from", "between",
               "up", "max", "maximum", "min", "that", "which", "who", "like", "please", "size",
@@ -71,7 +71,7 @@ class ParsedQuery(BaseModel):
     phrases: list[str] = Field(default_factory=list)  # the spans parsed, in reading order
 
     def as_dict(self) -> dict[str, Any]:
-        """Only the filters that were set: {"max_price": 120.0, "category": "hiking-boots"}."""
+        """Only the filters that were set: {"max_price": 120.0, "category": "reading-glasses"}."""
         return self.filters.model_dump(exclude_defaults=True)
 
 

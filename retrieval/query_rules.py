@@ -4,8 +4,8 @@ A number is a price when a currency word or symbol is next to it (€, $, £, EU
 dollars, kr, SEK, USD, GBP, ...), or when it follows a bound word ("under", "at most",
 "between", "from", ...) or a budget ("my budget is 90") and is not followed by a unit: "under
 200" is a price, "under 2 kg", "over 1000 mm", "up to 4 people" are not. Numbers with no bound
-and no currency ("200 g tent", "2 person tent", "30 litre backpack") never are. A currency
-amount with no bound word ("a tent for 200 euros") is read as a budget: at most that.
+and no currency ("200 g jar", "2 person sofa", "30 litre bin") never are. A currency
+amount with no bound word ("a sofa for 200 euros") is read as a budget: at most that.
 "around 150 euros" is 0.8x to 1.2x. A bound after a negation flips ("don't want to spend more
 than 100" is at most 100), and one right after a kids' word is an age ("kids under 10").
 "pound(s)" is a price from 10 up and a weight below ("under 3 pounds").
@@ -64,7 +64,7 @@ _UNIT = re.compile(
     r"degrees?|deg|c|f|%|percent|pct|pcs|pieces?|pairs?|packs?|w|watts?|mah|ah|v|volts?|"
     r"gsm|g/m2|g/m²|den|denier|d|bar|psi|stars?|reviews?|items?|products?|results?|"
     r"pockets?|compartments?|zips?|zippers?|layers?|colou?rs?|models?|doors?|"
-    r"entrances?|vestibules?|poles?|pegs?|rooms?|burners?|cups?|servings?|kph|km/h|mph|"
+    r"rooms?|burners?|cups?|servings?|kph|km/h|mph|"
     r"sq\.?\s*m|sqm|m²|times?|x)(?![a-z])", re.IGNORECASE)
 _THEN = re.compile(rf"{_SEP}(?:{AMOUNT})", re.IGNORECASE)
 # "don't want to spend more than 100", "nothing that costs over 80": the bound flips

@@ -1,9 +1,9 @@
 """The catalog's own words: categories, colours, sizes, audiences and brands of the indexed
 products, and a matcher that finds them in a shopper's text.
 
-Matching is by whole words, case-insensitive, singular or plural ("tent", "Tents" and
-"tents" are one category) and multi-word ("sleeping bags" -> "sleeping-bags"; "&" and "and"
-are skipped). It never guesses from a part of a name: "boots" alone is not "Hiking Boots",
+Matching is by whole words, case-insensitive, singular or plural ("lamp", "Lamps" and
+"lamps" are one category) and multi-word ("fountain pens" -> "fountain-pens"; "&" and "and"
+are skipped). It never guesses from a part of a name: "pens" alone is not "Fountain Pens",
 because a wrong hard filter hides the products a shopper asked for, while the words stay in the
 search text and ranking still finds them.
 """
@@ -91,12 +91,12 @@ def find(text: str, index: dict[tuple[str, ...], str], taken: list[tuple[int, in
 @dataclass
 class CatalogVocabulary:
     """What the catalog calls things. Build it with `from_metadata` (product passage metadata,
-    see retrieval/passages.py) or by hand: `CatalogVocabulary(categories=["Tents"])`.
+    see retrieval/passages.py) or by hand: `CatalogVocabulary(categories=["Lamps"])`.
 
     `profiles` maps a category (lower case) to the audiences, colours, sizes and brands its
     products carry (None where a product states none); `understand` uses it to drop a category
-    that cannot hold the other parsed constraints ("kids rain jacket" in a shop whose kids'
-    rain jackets are filed under "Kids' Clothing")."""
+    that cannot hold the other parsed constraints ("kids desk lamp" in a shop whose kids'
+    lamps are filed under "Kids' Room")."""
 
     categories: list[str] = field(default_factory=list)
     colors: list[str] = field(default_factory=list)
@@ -144,7 +144,7 @@ class CatalogVocabulary:
     def brand_index(self) -> dict[tuple[str, ...], str]:
         common = {w for c in self.categories for w in key(c)} | {w for c in self.colors
                                                                  for w in key(c)}
-        # a one-word brand that is also a category or colour word ("Trail") is not a brand
+        # a one-word brand that is also a category or colour word ("Linen") is not a brand
         return {key(b): b for b in self.brands if key(b) and not (
             len(key(b)) == 1 and key(b)[0] in common)}
 
@@ -156,7 +156,7 @@ class CatalogVocabulary:
             words = key(color)
             if words:
                 index[words] = color
-                if words[-1] in BASIC_COLORS:  # "blue" finds "fjord blue" and "glacier blue"
+                if words[-1] in BASIC_COLORS:  # "blue" finds "sky blue" and "royal blue"
                     index.setdefault(words[-1:], words[-1])
         needs_cue = {k for k in index if len(k) == 1 and k[0] not in BASIC_COLORS}
         return index, needs_cue

@@ -33,6 +33,12 @@ CUSTOMER_COLUMNS += ["created_at"]
 EVENT_COLUMNS = ["idempotency_key", "customer_id", "type", "product_id", "query", "session_id"]
 EVENT_COLUMNS += ["timestamp"]
 
+# Who the demo shop is: `demo init` writes this into the data dir's shop.toml (shop/settings.py).
+DEMO_IDENTITY = {
+    "shop_name": "Northwind Outfitters",
+    "shop_url": "https://northwind.example",
+    "shop_postal_address": "Northwind Outfitters, Fjordgatan 12, 411 05 Gothenburg, Sweden",
+}
 N_CUSTOMERS = 2_000
 FIRST_SIGNUP = int(datetime(2023, 3, 1, tzinfo=UTC).timestamp())
 WHO = {"men": "men", "women": "women", "unisex": "men and women", "kids": "children"}

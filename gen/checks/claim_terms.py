@@ -1,5 +1,5 @@
 """Built-in claim vocabulary for gen/checks/claims.py: common materials, colours and checkable features
-of shop products in general (apparel, outdoor, home, kitchen, electronics, beauty), not any one
+of shop products in general (apparel, sports, home, kitchen, electronics, beauty), not any one
 shop's words. The shop's own catalog adds its terms on top (ClaimVocabulary.from_catalog).
 
 Subjective words ("warm", "light", "comfortable") are no claims: they cannot be checked.
@@ -17,8 +17,8 @@ wool, merino, merino wool, lambswool, cashmere, alpaca, mohair, angora, yak wool
 silk, cotton, organic cotton, pima cotton, egyptian cotton, linen, flax, hemp, bamboo, jute,
 ramie, sisal, leather, full-grain leather, top-grain leather, genuine leather, faux leather,
 vegan leather, patent leather, suede, nubuck, fur, faux fur, shearling, sheepskin, goose down,
-duck down, down fill, down-filled, down jacket, down insulation, feather, fleece, microfleece,
-polar fleece, sherpa, polyester, nylon, polyamide, elastane, spandex, lycra, acrylic, viscose,
+duck down, down fill, down-filled, down insulation, feather, fleece, microfleece,
+sherpa, polyester, nylon, polyamide, elastane, spandex, lycra, acrylic, viscose,
 rayon, lyocell, tencel, modal, cupro, polypropylene, polyurethane, pvc, vinyl, gore-tex,
 neoprene, softshell, primaloft, thinsulate, cordura, ripstop, taffeta, canvas, denim,
 corduroy, velvet, velour, satin, chiffon, tweed, flannel, twill, gabardine, mesh, rubber,
@@ -62,13 +62,13 @@ AMBIGUOUS = {"down", "light", "fill", "power", "blend", "layer", "fabric", "face
              "gold", "silver", "chrome", "glass", "wood", "warranty", "guarantee", "lined",
              "certified", "thermal", "heated", "membrane", "pfas", "pfc"}
 
-# Last words of catalog categories that name no kind of product of their own ("sleeping-bags":
-# "bag" is in every backpack ad) - the whole category phrase is still a claim.
+# Last words of catalog categories that name no kind of product of their own ("tote-bags":
+# "bag" is in every handbag ad) - the whole category phrase is still a claim.
 GENERIC_KINDS = {"bag", "bags", "pack", "packs", "set", "sets", "kit", "kits", "gear", "item",
                  "items", "accessories", "accessory", "tool", "tools", "care", "light", "lights",
                  "part", "parts", "cover", "covers", "case", "cases", "top", "tops", "layer",
                  "layers", "wear", "clothing", "apparel", "equipment", "essentials", "other",
-                 "misc", "sale", "new", "home", "outdoor", "outdoors"}
+                 "misc", "sale", "new", "home"}
 
 # Phrases that hold a claim word without claiming anything.
 NOT_CLAIMS = ("white water", "black friday", "silver lining", "gold standard", "green light",
@@ -81,7 +81,7 @@ IMPLIED = {
     "water repellent": ["waterproof", "dwr"],
     "wind resistant": ["windproof"],
     "insulated": ["insulation", "down", "primaloft", "thinsulate", "fill power"],
-    "down jacket": ["down"], "down fill": ["down"], "down filled": ["down"],
+    "down fill": ["down"], "down filled": ["down"],
     "hooded": ["hood"], "taped seams": ["seam taped"], "fully taped": ["seam taped"],
     "quick drying": ["quick dry"], "wicking": ["moisture wicking"],
     "hand made": ["handmade"], "handmade": ["hand made"], "merino": ["merino wool"],

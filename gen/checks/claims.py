@@ -1,6 +1,6 @@
 """Attribute claims: materials, colours, features, sizes, audiences and numbers in written text.
 
-A small model writes "its warmth is the wool" about a goose-down jacket. Every such claim is
+A small model writes "its softness is the wool" about a cotton towel. Every such claim is
 checked against the product's own text (title, category, description, attributes): a claim is
 supported when its words appear there (after light stemming, so "hooded" matches "hood"),
 otherwise it is a `Violation` and the clause or sentence holding it is removed.
@@ -8,7 +8,7 @@ otherwise it is a `Violation` and the clause or sentence holding it is removed.
 What counts as a claim comes from a `ClaimVocabulary`: a built-in list of common materials,
 colours and checkable features (gen/checks/claim_terms.py), plus the shop's own catalog: every value
 under a material-, colour- or feature-like attribute key, true flags ({"waterproof": true}),
-trade names ("DryStride") and compounds ("PFAS-free") from any product. So a term the catalog
+trade names ("AcmeTex") and compounds ("PFAS-free") from any product. So a term the catalog
 knows but this product's text lacks is unsupported, on any shop. Sizes ("XL"), audiences ("for
 men") and numbers ("380 g", "10,000 mm", "-15 °C", "three-season") are checked too; prices,
 percentages, codes and stock are guardrails.py's job.
@@ -92,8 +92,8 @@ class ClaimVocabulary:
     def from_catalog(cls, products: Iterable[tuple]) -> ClaimVocabulary:
         """`(description, attributes[, category])` per product: the built-in terms plus the
         catalog's own: values under material-, colour- and feature-like keys, true flags
-        ({"waterproof": true}), trade names ("DryStride"), compounds ("PFAS-free"), and its
-        product kinds ("trail running shoes" and "shoes": boots are no claim about socks)."""
+        ({"waterproof": true}), trade names ("AcmeTex"), compounds ("PFAS-free"), and its
+        product kinds ("fountain pens" and "pens": notebooks are no claim about pens)."""
         vocabulary = cls.builtin()
         for text, attributes, *category in products:
             if category and category[0]:
@@ -135,7 +135,7 @@ class ClaimVocabulary:
         return self._compiled[1]
 
 
-_TRADE_NAME = re.compile(r"\b[A-Z][a-z]+[A-Z][A-Za-z]+\b")  # DryStride, TrailGrip
+_TRADE_NAME = re.compile(r"\b[A-Z][a-z]+[A-Z][A-Za-z]+\b")  # AcmeTex, SoftTouch
 _COMPOUND = re.compile(r"\b[a-z]{2,}-(?:free|proof|resistant|repellent|taped|compatible|"
                        r"lined|filled|insulated|certified|wicking|drying)\b")
 
@@ -213,7 +213,7 @@ class ClaimChecker:
     """Claims in written text, checked against one source text (one product, or the few
     products of an email). `allowed_numbers`: others that may be quoted (prices, stock).
     `parts`: (naming words, checker) per product; a sentence that names exactly one of them
-    is checked against that product alone ("the headlamp in nylon" when the socks are nylon)."""
+    is checked against that product alone ("the lamp in brass" when the vase is brass)."""
 
     def __init__(self, vocabulary: ClaimVocabulary, source: str,
                  allowed_numbers: Iterable[float] = (),
@@ -276,7 +276,7 @@ class ClaimChecker:
     def violations(self, text: str) -> list[Violation]:
         out = []
         for sentence in sentences(text):
-            # names are capitalized: "the Rest air mat" names a product, "the rest of" does not
+            # names are capitalized: "the Rest armchair" names a product, "the rest of" does not
             capitalized = {stem(w.lower()) for w in re.findall(r"\b[A-Z][\w-]*", sentence)}
             named = [checker for words, checker in self.parts if words & capitalized]
             judge = named[0] if len(named) == 1 else self
@@ -299,8 +299,8 @@ def checker_for(facts: Facts, vocabulary: ClaimVocabulary,
         names = [set(stems(p.title.split(" - ")[0])) for p in facts.products]
         for index, source in enumerate(sources):
             others = set().union(*(n for i, n in enumerate(names) if i != index))
-            # names, not attributes: "merino" or the "rain" of "rain jacket" in a title are
-            # claims, "Ember" is the product
+            # names, not attributes: "linen" or the "desk" of "desk lamp" in a title are
+            # claims, "Aster" is the product
             own = {w for w in names[index] - others if len(w) >= 4 and not w.isdigit()
                    and w not in vocabulary.words() and w not in AUDIENCES}
             parts.append((own, ClaimChecker(vocabulary, source, allowed)))

@@ -57,7 +57,7 @@ FIELDS = {"search": ["headline", "description"], "social": ["text"], "sms": ["te
 MAX_TOKENS = {"search": 48, "social": 80, "sms": 56, "display": 24}
 FIELD_TOKENS = {"description": 40}  # a description continued on its own (gen/tasks/fields.py)
 ANGLES = ["Focus on what the product does best.", "Focus on comfort and everyday use.",
-          "Focus on the outdoors and the weather.", "Make it short and punchy.",
+          "Focus on the moment it is used.", "Make it short and punchy.",
           "Speak to someone buying a gift.", "Focus on quality and materials.",
           "Use a question to open.", "Focus on value for the price."]
 
@@ -276,7 +276,7 @@ class AdCopywriter:
             problems.append("copies the example answer")
         borrowed = _stems(" ".join(fields.values())) & (
             _stems(example.get("product", "")) - _stems(claims.lowered))
-        if borrowed:  # "a 750 ml stainless steel bottle" in an ad for boots
+        if borrowed:  # "a 750 ml stainless steel teapot" in an ad for a desk lamp
             problems.append(f"names the example's product: {sorted(borrowed)}")
         edited = any(_norm(fields.get(n, "")) != _norm(written.get(n, "")) for n in fields)
         return Variant(fields, "repaired" if edited else "model", reply,

@@ -187,7 +187,6 @@ SHOPPER_WORDS = [
     (r"\bfix\w*\b|\bmend\w*\b|\bbroke\w*\b", "repair"),
     (r"\bguarantee\w*\b", "warranty"),
     (r"\bcost\w*\b|\bcharge\w*\b|\bfee\w*\b|\bhow much\b", "price"),
-    (r"\bpuffer\b", "down jacket"),
     (r"\bopen\b|\bhours\b", "opening hours"),
     (r"\bcoupon\b|\bvoucher\b|\bpromo\b", "discount code"),
 ]

@@ -1,11 +1,11 @@
-"""Product questions ("do you sell two-person tents?") answered from search, never from the model.
+"""Product questions ("do you sell leather notebooks?") answered from search, never the model.
 
-    question -> the thing asked for ("two-person tents") and its head word ("tents")
+    question -> the thing asked for ("leather notebooks") and its head word ("notebooks")
              -> search results within the parsed filters (price, audience, colour, ...)
              -> matches: products whose title or category names the head word, or whose title
                 the embedder finds close to the thing asked for
-             -> "Yes, we have tents. These match best:" + the products, or
-                "We have down jackets, but none under 100 EUR. ..." + the cheapest ones, or
+             -> "Yes, we have notebooks. These match best:" + the products, or
+                "We have leather notebooks, but none under 10 EUR. ..." + the cheapest ones, or
                 "I couldn't find kayaks in our catalog. The closest we have: ..."
 
 The answer never denies a product the search found, and every claim in it is read off
@@ -52,7 +52,7 @@ class ProductAnswer:
 
 
 def asked_thing(question: str, parsed_phrases: Sequence[str] = ()) -> tuple[str, str]:
-    """("two-person tents for the summer", "tent"): what was asked for and its head word."""
+    """("leather notebooks for the office", "notebook"): what was asked for and its head word."""
     thing, head, _ = _parse_ask(question, parsed_phrases)
     return thing, head
 
@@ -64,8 +64,8 @@ _VAGUE = {"cheap", "good", "proper", "nice", "new", "decent", "best", "great", "
 
 def _parse_ask(question: str, parsed_phrases: Sequence[str] = (),
                colour: str | None = None) -> tuple[str, str, set[str]]:
-    """(thing, head, modifiers): modifiers are the content words before the head ("down" in
-    "down jackets"), without vague words, audiences, colours and prices."""
+    """(thing, head, modifiers): modifiers are the content words before the head ("leather"
+    in "leather notebooks"), without vague words, audiences, colours and prices."""
     text = question
     for phrase in parsed_phrases:  # price/stock phrases are constraints, not the thing
         if re.search(r"\d", phrase) or "stock" in phrase.lower():
@@ -74,7 +74,7 @@ def _parse_ask(question: str, parsed_phrases: Sequence[str] = (),
     thing = re.split(r"[,?.!;]", " ".join(thing.split()))[0].strip()
     parts = [part.strip() for part in _BREAK.split(thing) if part and part.strip()]
     before = next((part for part in parts if set(re.findall(r"[a-z']+", part.lower()))
-                   - STOPWORDS), "")  # "which tent below 250" -> "tent"
+                   - STOPWORDS), "")  # "which lamp below 250" -> "lamp"
     words = [w.strip("'") for w in re.findall(r"[a-z][a-z'-]*", before.lower())
              if w not in STOPWORDS]
     head = stem(words[-1]) if words else ""
@@ -86,7 +86,7 @@ def _parse_ask(question: str, parsed_phrases: Sequence[str] = (),
 
 def _names(product: Any) -> set[str]:
     """What a product is: its category's words and the last word of its title's name part
-    ("Kestrel Alpine Cadence Bike Helmet - Forest Green" is a helmet, not a bike)."""
+    ("Acme Classic Pen Case - Black" is a case, not a pen)."""
     name = re.split(r"\s[-–|]\s", product.title)[0].split()
     return stem_terms(product.category.replace("-", " ")) | stem_terms(name[-1] if name else "")
 
@@ -111,7 +111,7 @@ def name_part(title: str) -> str:
 
 
 def named_products(question: str, products: Sequence[Any]) -> list[Any]:
-    """Products the question names by their name ("how much is the Lee 2 tent?")."""
+    """Products the question names by their name ("how much is the Aster 2 lamp?")."""
     asked = " ".join(question.lower().split())
     return [p for p in products if len(name := name_part(p.title).lower()) >= 8 and name in asked]
 
@@ -123,9 +123,9 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
     (both shop.schema.Product rows in search order).
 
     Four answers, each true of the rows it lists:
-    1. "Yes, we have down jackets." the head word and most modifiers match, within the filters
-    2. "We have jackets; these come closest to ..." the head word matches, the modifiers do not
-    3. "We have down jackets, but none within your budget right now." only outside the filters
+    1. "Yes, we have leather notebooks." the head word and most modifiers match, within filters
+    2. "We have notebooks; these come closest to ..." the head word matches, the modifiers not
+    3. "We have leather notebooks, but none within your budget right now." only outside them
     4. "I couldn't find kayaks in our catalog." nothing of that kind at all
     """
     wanted = _detail_terms(question)
@@ -134,7 +134,7 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
         return ProductAnswer(text, shown, found, [_reason(p, why, wanted) for p in shown])
 
     named = named_products(question, hits + unfiltered)
-    if named:  # "how much is the Lee 2 tent?": that product's row, read off the catalog
+    if named:  # "how much is the Aster 2 lamp?": that product's row, read off the catalog
         shown = list({p.id: p for p in named}.values())[:k]
         return answer("; ".join(_line(p) for p in shown) + ".", shown, True,
                       "named in the question")
@@ -143,7 +143,7 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
     thing, head, modifiers = _parse_ask(question, phrases, getattr(filters, "color", None))
     constraint = _constraint_text(parsed)
 
-    def described(product: Any) -> bool:  # "down jackets": most modifiers in its text
+    def described(product: Any) -> bool:  # "leather notebooks": most modifiers in its text
         if not modifiers:
             return True
         # title, category and attributes; a description may name a material by contrast
@@ -207,27 +207,34 @@ def _category_words(product: Any) -> str:
 
 
 _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-                 "single": "1", "double": "2", "people": "person", "persons": "person"}
+                 "seven": "7", "eight": "8", "nine": "9", "ten": "10", "twelve": "12",
+                 "single": "1", "double": "2", "triple": "3"}
+# English plurals the stemmer does not fold to their singular
+_IRREGULAR = {"people": "person", "persons": "person", "children": "child", "men": "man",
+              "women": "woman", "feet": "foot", "teeth": "tooth", "mice": "mouse",
+              "knives": "knife", "leaves": "leaf", "shelves": "shelf", "halves": "half"}
 
 
 def _detail_terms(question: str) -> set[str]:
-    """The question's words as product titles write them ("two people" -> "2", "person")."""
+    """The question's words as product titles write them: numbers as digits, plurals singular
+    ("three children" -> "3", "child")."""
     words = re.findall(r"[a-z0-9]+", question.lower())
-    return _with_numbers(" ".join(_NUMBER_WORDS.get(w, w) for w in words))
+    return _with_numbers(" ".join(_NUMBER_WORDS.get(w, _IRREGULAR.get(w, w)) for w in words))
 
 
 def _title_terms(product: Any) -> set[str]:
-    return _with_numbers(product.title.replace("-", " "))
+    words = re.findall(r"[a-z0-9]+", product.title.lower())
+    return _with_numbers(" ".join(_IRREGULAR.get(w, w) for w in words))
 
 
 def _with_numbers(text: str) -> set[str]:
-    """stem_terms plus the numbers it leaves out as too short: "2" in "2-Person" is the detail
-    that tells a two-person tent from a four-person one."""
+    """stem_terms plus the numbers it leaves out as too short: "2" in "2-Pack" is the detail
+    that tells a pair from a pack of ten."""
     return stem_terms(text) | set(re.findall(r"\b\d+\b", text))
 
 
 def _close_to(word: str, terms: set[str]) -> bool:
-    """The word, or a near spelling of it for longer words ("rechargable")."""
+    """The word, or a near spelling of it for longer words ("adjustible" for "adjustable")."""
     if word in terms:
         return True
     return len(word) >= 6 and any(SequenceMatcher(None, word, t).ratio() >= 0.85 for t in terms)

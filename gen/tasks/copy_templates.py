@@ -28,20 +28,20 @@ def fallback_candidates(facts: Facts, channel: str, brand: BrandVoice,
     shop = brand.shop_name
     if channel == "search":
         heads = [name, bare, f"Shop {bare}", f"{bare} at {shop}", f"New {kind}",
-                 f"{kind.title()} for every trail", f"Find your {kind}"]
+                 f"{kind.title()} for every day", f"Find your {kind}"]
         descs = [f"{name} for {price}.{offer} Order online at {shop}.",
                  f"Get the {bare} for {price}.{offer} Free advice from our team.",
-                 f"{name}: made for days outside. {price}.{offer}",
+                 f"{name}: made to be used. {price}.{offer}",
                  f"Browse {kind} at {shop}. The {bare} is {price}.{offer}"]
         return [{"headline": h, "description": descs[i % len(descs)]}
                 for i, h in enumerate(heads)]
     if channel == "display":
         return [{"headline": h} for h in
-                [name, f"Meet the {bare}", f"{bare}: {price}", f"Ready for outside: {bare}",
+                [name, f"Meet the {bare}", f"{bare}: {price}", f"Ready when you are: {bare}",
                  f"New {kind} at {shop}"]]
     texts = [f"The {name} is here for {price}.{offer} Find it at {shop}.",
-             f"Ready for the next trip? The {bare} costs {price}.{offer}",
+             f"Ready for something new? The {bare} costs {price}.{offer}",
              f"New at {shop}: {name}, {price}.{offer}",
              f"Treat yourself to the {bare}. {price} at {shop}.{offer}",
-             f"Built for the outdoors: {name}. Now {price}.{offer}"]
+             f"Made to last: {name}. Now {price}.{offer}"]
     return [{"text": t.replace("..", ".")} for t in texts]

@@ -1,9 +1,9 @@
 """GET /v1/search: product or knowledge-base search (hybrid by default).
 
 The response is the list of hits, as it always was. The filters query understanding read from
-`q` ("tents under 200 euros" -> {"category": "tents", "max_price": 200.0}) come back in the
+`q` ("lamps under 200 euros" -> {"category": "lamps", "max_price": 200.0}) come back in the
 `X-Parsed-Filters` header (JSON), and in the body with `envelope=true`:
-{"hits": [...], "parsed_filters": {...}, "text": "tents"}. `understand=false` turns it off.
+{"hits": [...], "parsed_filters": {...}, "text": "lamps"}. `understand=false` turns it off.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def search(
 ) -> None:
     """Search products (or, with --kb, knowledge-base passages).
 
-    Filters written in the query ("tents under 200 euros") are applied and printed first
+    Filters written in the query ("lamps under 200 euros") are applied and printed first
     (not with --json, which prints the list of hits as before)."""
     request = build_request(query, k, kb, mode, understand, category=category,
                             min_price=min_price, max_price=max_price, in_stock=in_stock,

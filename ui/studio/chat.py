@@ -82,7 +82,7 @@ def chat_tab(context: ShopContext) -> None:
 
                 gr.ChatInterface(respond, additional_outputs=[details], api_name="chat_turn",
                                  examples=["How do I return an item?",
-                                           "A warm jacket under 150 EUR",
+                                           "Something under 50 EUR for a gift",
                                            "Can I speak to a human?"],
                                  run_examples_on_click=False, concurrency_limit=LLM_CONCURRENCY,
                                  fill_height=False, autofocus=False)
