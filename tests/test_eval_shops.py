@@ -55,7 +55,7 @@ def test_case_files_parse_and_gold_facts_are_on_their_gold_pages(name):
             assert has_fact(gold, case["facts"]), case["id"]
             assert case.get("yes_no") in (None, "yes", "no"), case["id"]
         if case["kind"] == "shopping":
-            assert all(re.search(rf"^{re.escape(p)},", catalog, re.M)
+            assert all(re.search(rf"^{re.escape(p)},", catalog, re.MULTILINE)
                        for p in case.get("products", [])), case["id"]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from shop.lexicon.money import find_money, parse_number
@@ -86,7 +86,7 @@ def money(text: str, locale: str) -> set[tuple[float, str]]:
     return {(m.value, m.currency) for m in find_money(text, locale)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _country_names(language: str) -> dict[str, str]:
     """Lowercased country name -> ISO alpha-2, in English (pycountry) and `language` (Babel)."""
     import pycountry

@@ -76,31 +76,26 @@ def load_cases(name: str, split: str = "test") -> list[dict]:
     return cases
 
 
-def shop_context(name: str, settings: Any, workdir: Path) -> Any:
-    """A ShopContext over shop `name`, loaded into `workdir` (models still cached where
-    `settings` keeps them)."""
-    from shop.ingest import ingest_file, ingest_kb
-    from ui.context import ShopContext
-
+def shop_settings(name: str, settings: Any, workdir: Path) -> Any:
+    """`settings` for shop `name` loaded into `workdir` (models still cached where `settings`
+    keeps them); shop.toml's keys fill only the Settings fields that exist."""
     config = shop_config(name)
     update = {"data_dir": Path(workdir), "database_url": None,
               "model_cache_dir": settings.models_dir}
     update |= {field: config[key] for key, field in _SETTINGS.items()
                if key in config and field in type(settings).model_fields}
-    context = ShopContext(settings.model_copy(update=update))
+    return settings.model_copy(update=update)
+
+
+def shop_files(name: str, workdir: Path) -> list[tuple[str, Path]]:
+    """(kind, path) to ingest, in order: the demo is generated into `workdir` first."""
     if name == "demo":
         from shop.demo import generate_demo
 
         files = generate_demo(Path(workdir) / "files", seed=7)
-        for kind in ("catalog", "customers", "events"):
-            context.after_ingest(ingest_file(context.store, kind, files[kind], progress=False))
-        context.after_ingest(ingest_kb(context.store, files["kb"], progress=False))
-        return context
+        return [(kind, files[kind]) for kind in ("catalog", "customers", "events", "kb")]
     folder = shop_folder(name)
-    context.after_ingest(ingest_file(context.store, "catalog", folder / "catalog.csv",
-                                     progress=False))
-    context.after_ingest(ingest_kb(context.store, folder / "kb", progress=False))
-    return context
+    return [("catalog", folder / "catalog.csv"), ("kb", folder / "kb")]
 
 
 def run_shop(context: Any, cases: list[dict], mode: str, locale: str | None = None,

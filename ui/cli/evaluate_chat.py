@@ -81,7 +81,7 @@ def _eval_shops(names: list[str], mode: str, split: str, limit: int | None, as_j
     from dataclasses import asdict
 
     from gen.evaluation.gold import misses, summarize
-    from gen.evaluation.shops import format_report, load_cases, run_shop, shop_config, shop_context
+    from gen.evaluation.shops import format_report, load_cases, run_shop, shop_config
     from gen.tasks.chat_mode import MODES
 
     if mode not in MODES:
@@ -114,3 +114,18 @@ def _eval_shops(names: list[str], mode: str, split: str, limit: int | None, as_j
                     typer.echo("  MISSED gold page citation")
                 for problem in v.false_statements:
                     typer.echo(f"  FALSE {problem}")
+
+
+def shop_context(name: str, settings, workdir: Path):
+    """A ShopContext over eval shop `name`, ingested into `workdir` with the usual
+    after-ingest hooks (search indexes)."""
+    from gen.evaluation.shops import shop_files, shop_settings
+    from shop.ingest import ingest_file, ingest_kb
+    from ui.context import ShopContext
+
+    context = ShopContext(shop_settings(name, settings, workdir))
+    for kind, path in shop_files(name, workdir):
+        report = (ingest_kb(context.store, path, progress=False) if kind == "kb"
+                  else ingest_file(context.store, kind, path, progress=False))
+        context.after_ingest(report)
+    return context
