@@ -19,12 +19,22 @@ def eval_chat(
     failures: Annotated[bool, typer.Option(help="List every wrong or false answer")] = False,
     record: Annotated[bool, typer.Option(help="Record the better mode as this model's default "
                                               "(used when SHOPWRIGHT_CHAT_MODE=auto)")] = True,
+    shop: Annotated[list[str] | None, typer.Option(
+        help="An eval shop (demo or a folder of data/eval/shops), loaded into a temporary "
+             "data dir and judged against gold pages; repeat for several")] = None,
+    split: Annotated[str, typer.Option(help="With --shop: test, tune or all")] = "test",
+    show_misses: Annotated[bool, typer.Option(help="With --shop: list every missed case")] = False,
 ) -> None:
     """Ask the shop assistant every case and score what it says, per answer mode.
 
     Both modes run through the same service as the API. With both measured, the better one
     (fewest false statements, then most facts right) becomes the model's `auto` mode.
+    With --shop, each shop is measured on its own (its split, one mode; both: extractive).
     """
+    if shop:
+        _eval_shops(shop, "extractive" if mode == "both" else mode, split, limit, as_json,
+                    show_misses)
+        return
     from gen.evaluation.chat import (
         DEFAULT_CASES,
         better_mode,
@@ -63,3 +73,59 @@ def eval_chat(
                     typer.echo(f"\n[{m}] {r.id} {r.question}\n  -> {r.answer[:300]}")
                     for problem in r.false_statements:
                         typer.echo(f"  FALSE {problem}")
+
+
+def _eval_shops(names: list[str], mode: str, split: str, limit: int | None, as_json: bool,
+                show_misses: bool) -> None:
+    import tempfile
+    from dataclasses import asdict
+
+    from gen.evaluation.gold import misses, summarize
+    from gen.evaluation.shops import format_report, load_cases, run_shop, shop_config
+    from gen.tasks.chat_mode import MODES
+
+    if mode not in MODES:
+        raise typer.BadParameter(f"mode must be one of extractive, generative; got {mode}")
+    settings = default_context().settings
+    reports, verdicts = {}, {}
+    for name in names:
+        cases = load_cases(name, split)[:limit]
+        with tempfile.TemporaryDirectory(prefix=f"eval-{name}-") as workdir:
+            context = shop_context(name, settings, Path(workdir))
+            verdicts[name] = run_shop(context, cases, mode, shop_config(name).get("locale"),
+                                      progress=not as_json)
+            context.store.engine.dispose()
+        reports[name] = {"mode": mode, "split": split, **summarize(verdicts[name])}
+    if as_json:
+        typer.echo(json.dumps({"shops": reports, "cases": {
+            name: [asdict(v) for v in vs] for name, vs in verdicts.items()}}, indent=2,
+            ensure_ascii=False))
+        return
+    typer.echo(f"\n{split} split, {mode} mode; false statements judged against the gold page")
+    typer.echo(format_report(reports))
+    if show_misses:
+        for name, vs in verdicts.items():
+            for v in (v for v in vs if misses(v)):
+                typer.echo(f"\n[{name}] {v.id} ({v.kind}, routed {v.route}) {v.question}"
+                           f"\n  -> {v.answer[:300]}")
+                if v.fact is False:
+                    typer.echo("  MISSED key fact")
+                if v.cited is False:
+                    typer.echo("  MISSED gold page citation")
+                for problem in v.false_statements:
+                    typer.echo(f"  FALSE {problem}")
+
+
+def shop_context(name: str, settings, workdir: Path):
+    """A ShopContext over eval shop `name`, ingested into `workdir` with the usual
+    after-ingest hooks (search indexes)."""
+    from gen.evaluation.shops import shop_files, shop_settings
+    from shop.ingest import ingest_file, ingest_kb
+    from ui.context import ShopContext
+
+    context = ShopContext(shop_settings(name, settings, workdir))
+    for kind, path in shop_files(name, workdir):
+        report = (ingest_kb(context.store, path, progress=False) if kind == "kb"
+                  else ingest_file(context.store, kind, path, progress=False))
+        context.after_ingest(report)
+    return context
