@@ -142,9 +142,9 @@ def serve(app, port: int):
 def free_port() -> int:
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
 
 
 def run(label: str, settings, llm, questions: list[str], max_tokens: int) -> dict:

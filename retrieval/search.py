@@ -1,7 +1,7 @@
 """The search service every other layer uses. Keep this API stable.
 
     service = SearchService(store, settings)          # or context.search in ui/
-    hits = service.search_products("warm waterproof jacket", k=10,
+    hits = service.search_products("warm reading lamp", k=10,
                                    filters={"max_price": 150, "in_stock": True})
     passages = service.search_kb("how do I return an item?", k=5)
     vectors = service.embed(["text", ...])            # unit-length float32, (n, dimension)

@@ -100,10 +100,10 @@ def sentences(text: str) -> list[str]:
 def _sentence_violations(sentence: str, facts: Facts) -> list[Violation]:
     found: list[Violation] = []
     prices = facts.allowed_prices()
-    for match in _PRICE.finditer(sentence):
-        value = _number(match.group("a") or match.group("b") or match.group("c") or "")
+    for written in _PRICE.finditer(sentence):
+        value = _number(written.group("a") or written.group("b") or written.group("c") or "")
         if value is None or not any(abs(value - price) < 0.011 for price in prices):
-            found.append(Violation("price", match.group(0).strip(), sentence))
+            found.append(Violation("price", written.group(0).strip(), sentence))
     source = facts.source_text()
     for match in _PERCENT.finditer(sentence):
         value = float(match.group(1))

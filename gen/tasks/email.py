@@ -353,7 +353,7 @@ def _about(product: Product) -> str:
 
 
 def _words(text: str) -> set[str]:
-    """Stems of the words of four letters and up ("socks" ~ "sock")."""
+    """Stems of the words of four letters and up ("lamps" ~ "lamp")."""
     return {stem(w) for w in re.findall(r"[a-z]{4,}", text.lower())}
 
 
