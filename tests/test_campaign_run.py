@@ -91,7 +91,10 @@ def generated(url: str, name: str) -> int:
 def start(data_dir: Path, model_cache: Path, url: str, file: Path, out: Path):
     env = {**os.environ, "SHOPWRIGHT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
            "SHOPWRIGHT_MODEL_CACHE_DIR": str(model_cache), "SHOPWRIGHT_DATABASE_URL": url,
-           "TOKENIZERS_PARALLELISM": "false"}
+           "TOKENIZERS_PARALLELISM": "false",
+           # every customer's email goes through the model (not only English ones'), so the
+           # run stays slow enough for an unsubscribe to land while rows are still pending
+           "SHOPWRIGHT_LLM_LANGUAGES": "en,de,fr,nl,sv,es"}
     command = [sys.executable, "-m", "ui.cli", "campaign", "run", str(file),
                "--limit", str(LIMIT), "--batch-size", "2", "--out", str(out)]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
