@@ -235,7 +235,9 @@ def test_campaign_through_an_openai_compatible_server(demo_context, model_cache,
         settings = {"data_dir": str(data_dir), "model_cache_dir": str(model_cache),
                     "llm_engine": "openai", "llm_base_url": f"{base}/v1",
                     "llm_model": "smollm2", "llm_concurrency": 4,
-                    "llm_timeout_s": 900}  # a busy 2-core CI machine is slow
+                    "llm_timeout_s": 900,  # a busy 2-core CI machine is slow
+                    # the server is declared for every language, so each row is a request
+                    "llm_languages": ["en", "de", "fr", "nl", "sv", "es"]}
         factory = partial(build_job, settings, spec.model_dump(mode="json"), 3)
         summary = run_campaign(factory, tmp_path / "out", limit=3, progress=False)
     served.scheduler.close()
