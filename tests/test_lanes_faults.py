@@ -162,7 +162,10 @@ def test_a_shopper_is_served_during_a_100_customer_email_batch(shop_store):
     inner = LaneEngine(default="SUBJECT: New gear\nINTRO: nothing")
     engine = ScheduledEngine(inner, gate=AdmissionGate(max_running=4, max_waiting=2,
                                                        deadline_s=30))
-    service = GenService(shop_store.settings, shop_store, engine=engine)
+    # declared for every language: each of the 100 customers' emails is a model request
+    settings = shop_store.settings.model_copy(
+        update={"llm_languages": ["en", "de", "fr", "nl", "sv", "es"]})
+    service = GenService(settings, shop_store, engine=engine)
     out: dict = {}
     emails = threading.Thread(target=lambda: out.update(drafts=service.emails(ids, save=False)))
     emails.start()
