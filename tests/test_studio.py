@@ -148,11 +148,15 @@ def test_experiment_stats_then_promote(studio):
 
 def test_email_preview_renders_html_text_and_an_eml(studio):
     context, _, client = studio
-    header, html, text, eml_path = client.predict("C00002", "", api_name="/email_preview")
-    assert "Subject" in header and "Unsubscribe" in html
+    header, html, text, eml_path = client.predict("C00003", "", api_name="/email_preview")
+    assert "Subject" in header and "Unsubscribe" in html  # C00003 is en-US
     assert context.settings.shop_postal_address in text
     message = email.message_from_bytes(Path(eml_path).read_bytes(), policy=email.policy.default)
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # C00002 is de-DE: the German template, and the header says why the model did not write
+    header, html, text, _ = client.predict("C00002", "", api_name="/email_preview")
+    assert '<html lang="de">' in html and "Abmelden" in html and "Hallo" in text
+    assert "**Language:** de" in header and context.settings.shop_postal_address in text
 
 
 def test_a_small_campaign_is_planned_launched_and_resumed_exactly_once(studio):

@@ -53,7 +53,7 @@ from gen.tasks.chat_products import (
     names_product,
     product_answer,
 )
-from gen.tasks.routing import Router, asks_for_person
+from gen.tasks.routing import Router, person_ask
 
 SHOPPING = re.compile(r"\b(?:buy|looking for|recommend|suggest|need an?|want an?|gift|"
                       r"which \w+ should|good for|best \w+ for|do you (?:have|sell)|shop for)\b",
@@ -196,7 +196,10 @@ class ChatAssistant:
         asks_shopping = bool(shopping_form or named or filters.get("category"))
         route = self.router.route(question, [name_part(p.title) for p in named],
                                   shopping_form) if self.router is not None else None
-        asks_person = asks_for_person(state["message"], self.language)
+        rest = person_ask(state["message"], self.language)  # None: no one is asked for
+        asks_person = rest is not None
+        if asks_person:  # do the pages answer what else the message asks?
+            relevant = [p for p in relevant if content_terms(rest) & content_terms(p.text)]
         if route is not None:
             intent, handoff_reason = route.intent(asks_person, asks_shopping, bool(relevant))
         elif asks_person:
@@ -211,7 +214,7 @@ class ChatAssistant:
         else:
             intent, handoff_reason = "support", ""
         return {"passages": relevant, "ranked": passages, "intent": intent, "parsed": parsed,
-                "handoff_reason": handoff_reason, "route": route,
+                "handoff_reason": handoff_reason, "route": route, "asks_person": asks_person,
                 "filters": filters, "search_text": search_text,
                 "products": rows if intent == "shopping" else
                 [row for row in rows if row.id in {p.id for p in matching[: self.product_k]}]}
@@ -371,6 +374,9 @@ class ChatAssistant:
         reply.violations_before = sum(1 for e in reply.guard_events
                                       if e.startswith(("grounding", "unverified")) or "link" in e)
         tail = []
+        if retrieved["asks_person"]:  # answered from the pages, and a person follows up
+            reply.handoff, reply.handoff_reason = True, "the customer asked for a person"
+            tail.append(HANDOFF_TEXT)
         if not reply.answer.strip():
             reply.handoff = True
             reply.handoff_reason = "the answer is not supported by the retrieved sources"

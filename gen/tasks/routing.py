@@ -63,11 +63,18 @@ def _phrases(language: str) -> dict:
     return data.get(language) or data["en"]
 
 
+def person_ask(message: str, language: str = "en") -> str | None:
+    """What is left of the message once its ask for a person is taken out ("can I talk to
+    someone on a sunday?" -> "can i in on a sunday"), or None when it asks for no one."""
+    words = sorted(_phrases(language)["ask_person"], key=len, reverse=True)
+    asks = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
+    text = " ".join(re.findall(r"\w+", message.lower()))
+    return asks.sub(" ", text) if asks.search(text) else None
+
+
 def asks_for_person(message: str, language: str = "en") -> bool:
     """True when the shopper asks to talk to a person ("can I speak to a human?")."""
-    words = _phrases(language)["ask_person"]
-    text = " ".join(re.findall(r"\w+", message.lower()))
-    return any(re.search(rf"\b{re.escape(w)}\b", text) for w in words)
+    return person_ask(message, language) is not None
 
 
 @dataclass(frozen=True)
@@ -80,8 +87,9 @@ class Route:
     def intent(self, asks_person: bool, asks_shopping: bool, pages_match: bool
                ) -> tuple[str, str]:
         """(support | shopping | handoff, why a person should answer). pages_match: the
-        passages found share a word with the question. Asking for a person is answered from
-        the pages when they say how to reach one."""
+        passages found share a word with the question (with what is left of it besides an
+        ask for a person). Such an ask is handed off, and answered from the pages too when
+        they match the rest ("can I talk to someone on a sunday?")."""
         support = self.p_support >= 0.5 and pages_match and not self.unanswerable
         if asks_person and not support:
             return "handoff", "the customer asked for a person"
