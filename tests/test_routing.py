@@ -67,6 +67,29 @@ def test_a_question_nothing_answers_is_unanswerable(router):
     assert not router.route("is delivery abroad free on big orders?").unanswerable
 
 
+DE_KB = ["Unverschlossene Dosen können Sie innerhalb von 30 Tagen zurückgeben.",
+         "Die Erstattung erfolgt innerhalb von 5 Werktagen auf Ihr Zahlungsmittel.",
+         "Die Lieferung nach Österreich dauert 3 bis 5 Werktage und kostet 6,90 €.",
+         "Ab 40 € Bestellwert liefern wir innerhalb Deutschlands versandkostenfrei.",
+         "Sie können per Karte, PayPal oder auf Rechnung bezahlen."]
+DE_TITLES = ["Assam Schwarztee, 100 g Dose", "Sencha Grüntee, 50 g Dose", "Gusseisen Teekanne, 0,8 l",
+             "Rooibos Vanille, 100 g Beutel", "Glas Teeflasche mit Sieb, 0,5 l", "Bambus Teebesen"]
+
+
+def test_a_german_question_is_routed_by_the_words_it_shares_with_the_pages():
+    """An embedder that cannot place German at all (every text one vector, as the English
+    MiniLM nearly does): the Snowball stems the question shares with a page still route it."""
+    def blind(texts: list[str]) -> np.ndarray:
+        return np.ones((len(texts), 4)) / 2.0
+
+    german = Router(blind, "de")
+    german.refresh(blind(DE_KB), [], blind(DE_TITLES), DE_TITLES, DE_KB)
+    route = german.route("wie lange dauert die lieferung nach österreich?")
+    assert route.p_support >= 0.5 and not route.unanswerable
+    assert german.route("habt ihr Sencha Grüntee?", shopping_form=True).p_support < 0.5
+    assert german.route("wer hat gestern das fußballspiel gewonnen?").unanswerable
+
+
 def test_the_router_refits_only_when_the_shop_changes(router):
     model = router.model
     router.refresh(embed(KB), HEADINGS, embed(TITLES), TITLES, KB)

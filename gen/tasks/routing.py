@@ -1,23 +1,29 @@
 """Which kind of question this is, decided from the shop's own text, not from a topic list.
 
     question -> cosine to every KB unit and every indexed product (the embedded MiniLM: the
-                vectors quoting and product search already hold)
+                vectors quoting and product search already hold), and the idf-weighted share
+                of its Snowball stems the best KB unit and the best product title hold
              -> features: how much closer it is to the KB than to the catalog, at the best
-                and the third-best match
+                and the third-best match, and in words shared
              -> a logistic regression fitted per shop, per KB and catalog version, on questions
                 made from that shop's data: each KB unit, and each FAQ heading that is a
                 question, against the KB without that unit; each product title asked for ("do
                 you have ...?" in the shop's language) against the catalog without that product
              -> p_support: the chance the help pages, not the catalog, answer it
 
+The words matter most where the embedder is weakest: the English MiniLM places a German question
+near nothing, while the stems it shares with a German page still say where it belongs.
+
 A question that names a product is routed with the product's name taken out ("can I return
 the <name> I bought?" is a returns question), and one not asked as a shopping question with
-the words the catalog uses more than the help pages taken out too ("can I return a <kind> I wore once?"), so
-naming a product never sends a policy question to product search. When neither side is close (the best cosine on both sides no
-higher than the closest that questions no shop answers come to this shop's text: the weather,
+the words the catalog uses more than the help pages taken out too ("can I return a <kind> I
+wore once?"), so naming a product never sends a policy question to product search. When
+neither side is close (the best cosine on both sides no higher, and the share of words no
+larger, than the closest that questions no shop answers come to this shop's text: the weather,
 a joke, in the shop's language, shop/lexicon/handoff.toml), nothing the shop has answers it and
-a person should. Asking for a person is read from the language's
-words in shop/lexicon/handoff.toml; it hands off only when no help page says how to reach one.
+a person should. Asking for a person is read from the language's words in
+shop/lexicon/handoff.toml; it always hands off, and is answered from the pages too when they
+match the rest of the message.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+
+from shop.lexicon.text import terms
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors (n, d)
 MAX_EXAMPLES = 400  # made-up questions per side: a few seconds of MiniLM on 2 cores at most
@@ -113,6 +121,39 @@ def _features(kb: np.ndarray, products: np.ndarray) -> np.ndarray:
     return _best(kb) - _best(products)
 
 
+class Lexical:
+    """How much of a question's content one of these texts holds: the idf-weighted share of
+    its Snowball stems (shop/lexicon/text.py) found in the best text. The dense side's English
+    MiniLM barely places a German question; the words it shares with a German page still do."""
+
+    def __init__(self, texts: Sequence[str], language: str, idf: dict[str, float]):
+        self.language, self.idf = language, idf
+        self.postings: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            for term in terms(text, language):
+                self.postings.setdefault(term, []).append(i)
+        self.unseen = max(idf.values(), default=1.0)  # a word no text uses weighs the most
+
+    def best(self, question: str, leave_out: int | None = None) -> float:
+        """leave_out: the index of a text the question was made from (it never finds itself)."""
+        asked = terms(question, self.language)
+        total = sum(self.idf.get(t, self.unseen) for t in asked)
+        held: dict[int, float] = {}
+        for term in asked:
+            for i in self.postings.get(term, ()):
+                if i != leave_out:
+                    held[i] = held.get(i, 0.0) + self.idf[term]
+        return max(held.values(), default=0.0) / total if total else 0.0
+
+
+def _idf(texts: Sequence[str], language: str) -> dict[str, float]:
+    counts: dict[str, int] = {}
+    for text in texts:
+        for term in terms(text, language):
+            counts[term] = counts.get(term, 0) + 1
+    return {t: float(np.log(1 + len(texts) / (1 + n))) for t, n in counts.items()}
+
+
 class Router:
     """p_support from the shop's own KB units and catalog, refit when either changes."""
 
@@ -125,6 +166,8 @@ class Router:
         self.kb: np.ndarray = np.zeros((0, 1))
         self.products: np.ndarray = np.zeros((0, 1))
         self.floor = 0.0
+        self.lexical: tuple[Lexical, Lexical] | None = None  # (KB units, product titles)
+        self.lexical_floor = 1.0
         self.catalog_words: frozenset[str] = frozenset()  # more of the titles than the KB
 
     def refresh(self, kb_vectors: np.ndarray | None, kb_questions: Sequence[str],
@@ -159,13 +202,36 @@ class Router:
         product_to_products[np.arange(len(product_rows)), product_rows] = -1.0
         kb_sims = [kb_to_kb, heading_asks @ kb.T, product_asks @ kb.T]
         product_sims = [kb[kb_rows] @ products.T, heading_asks @ products.T, product_to_products]
-        x = np.vstack([_features(a, b) for a, b in zip(kb_sims, product_sims)])
+        self.lexical = None
+        if len(kb_texts) == len(kb):  # the words, beside the vectors
+            idf = _idf(list(kb_texts) + list(product_titles), self.language)
+            self.lexical = (Lexical(kb_texts, self.language, idf),
+                            Lexical(product_titles, self.language, idf))
+        kb_side, product_side = self.lexical or (None, None)
+        made_up = [(kb_texts[i], i, None) for i in kb_rows] \
+            + [(q, None, None) for q in list(kb_questions)[:MAX_EXAMPLES]] \
+            + [(template.format(product_titles[i]), None, i) for i in product_rows]
+        lexical = np.array([[kb_side.best(q, i) - product_side.best(q, j)]
+                            if kb_side else [0.0] for q, i, j in made_up])
+        x = np.hstack([np.vstack([_features(a, b) for a, b in zip(kb_sims, product_sims)]),
+                       lexical])
         y = np.r_[np.ones(len(kb_rows) + len(heading_asks)), np.zeros(len(product_rows))]
         self.model = LogisticRegression(class_weight="balanced").fit(x, y)
-        # "nothing here answers this": as far from everything as questions no shop answers
-        off_topic = self.embed(_phrases(self.language)["off_topic"])
-        self.floor = float(np.maximum(_best(off_topic @ kb.T)[:, 0],
-                                      _best(off_topic @ products.T)[:, 0]).max())
+        # "nothing here answers this": as far from everything as questions no shop answers,
+        # and sharing no more of the shop's words than they do
+        off_topic = _phrases(self.language)["off_topic"]
+        vectors = self.embed(off_topic)
+        self.floor = float(np.maximum(_best(vectors @ kb.T)[:, 0],
+                                      _best(vectors @ products.T)[:, 0]).max())
+        self.lexical_floor = max(self._lexical(q)[0] for q in off_topic) if self.lexical \
+            else 1.0
+
+    def _lexical(self, question: str) -> tuple[float, float]:
+        """(best share on either side, KB share minus catalog share)."""
+        if not self.lexical:
+            return 0.0, 0.0
+        kb, products = (side.best(question) for side in self.lexical)
+        return max(kb, products), kb - products
 
     def route(self, question: str, product_names: Sequence[str] = (),
               shopping_form: bool = False) -> Route:
@@ -183,11 +249,14 @@ class Router:
             else np.zeros((1, 0))
         product_sims = vector @ self.products.T \
             if self.products.shape[1] == vector.shape[1] else np.zeros((1, 0))
-        features = _features(kb_sims, product_sims)
+        lexical_difference = self._lexical(text)[1]
+        held = self._lexical(question)[0]
+        features = np.hstack([_features(kb_sims, product_sims), [[lexical_difference]]])
         kb_best, product_best = float(_best(kb_sims)[0, 0]), float(_best(product_sims)[0, 0])
         if self.model is None:
             p_support = 1.0 if len(self.kb) >= len(self.products) else 0.0
         else:
             p_support = float(self.model.predict_proba(features)[0, 1])
-        unanswerable = self.model is not None and max(kb_best, product_best) <= self.floor
+        unanswerable = self.model is not None and max(kb_best, product_best) <= self.floor \
+            and held <= self.lexical_floor
         return Route(p_support, kb_best, product_best, unanswerable)
