@@ -224,7 +224,7 @@ class GenService:
         """Every KB unit, embedded once per KB version (refreshed on each chat, cheaply)."""
         embed = self.retriever.embed if isinstance(self.retriever, SearchServiceRetriever) \
             else None
-        return KnowledgeUnits(embed)
+        return KnowledgeUnits(embed, self.settings.shop_language)
 
     @cached_property
     def router(self) -> Router | None:

@@ -61,13 +61,19 @@ class KeywordIndex:
         steps[crossings[(crossings >= 0) & (crossings < len(steps))]] = 1
         return bool(np.all(steps > 0))
 
+    def scores(self, query: str, max_terms: int = 64) -> np.ndarray:
+        """The BM25 score of every passage, in item_ids order (all 0 for a query of no terms)."""
+        terms = tokenize(query, self.language)[:max_terms]
+        if not self.item_ids or not terms:
+            return np.zeros(len(self.item_ids))
+        return self._bm25.get_scores(terms)
+
     def search(self, query: str, k: int, mask: np.ndarray | None = None,
                max_terms: int = 64) -> list[tuple[str, float]]:
         """Top `k` (id, BM25 score) with score > 0; `mask` is a boolean array over item_ids."""
-        terms = tokenize(query, self.language)[:max_terms]
-        if not self.item_ids or not terms:
+        if not self.item_ids or not tokenize(query, self.language)[:max_terms]:
             return []
-        scores = self._bm25.get_scores(terms)
+        scores = self.scores(query, max_terms)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         k = min(k, len(scores))

@@ -14,7 +14,8 @@ from gen.checks.verify import Verifier, countries, is_truncated, quantities
 from gen.engines import FakeEngine
 from gen.evaluation.chat import judge
 from gen.service import GenService
-from gen.tasks.answer import AnswerPicker, KnowledgeUnits, Section, section_units
+from gen.tasks.answer import KnowledgeUnits, Section, section_units
+from gen.tasks.picker import AnswerPicker
 from gen.tasks.chat import ChatReply, ChatRequest
 from gen.tasks.chat_mode import record_mode, resolve_chat_mode, small_model
 from shop.settings import Settings

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from shop.lexicon.money import find_money, parse_number
+from shop.lexicon.places import find_countries
 
 KINDS = ("support", "shopping", "handoff")
 # the first word of an answer that says yes or no, per shop language; no library carries these
@@ -86,30 +86,8 @@ def money(text: str, locale: str) -> set[tuple[float, str]]:
     return {(m.value, m.currency) for m in find_money(text, locale)}
 
 
-@cache
-def _country_names(language: str) -> dict[str, str]:
-    """Lowercased country name -> ISO alpha-2, in English (pycountry) and `language` (Babel)."""
-    import pycountry
-    from babel import Locale
-
-    names: dict[str, str] = {}
-    for country in pycountry.countries:
-        for attr in ("name", "common_name"):
-            if getattr(country, attr, None):
-                names[getattr(country, attr).lower()] = country.alpha_2
-    for code, name in Locale.parse(language).territories.items():
-        if len(code) == 2 and code.isalpha() and pycountry.countries.get(alpha_2=code):
-            names[name.lower()] = code
-    return names
-
-
 def countries(text: str, language: str) -> set[str]:
-    text = text.lower()
-    found = set()
-    for name, code in _country_names(language).items():
-        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text):
-            found.add(code)
-    return found
+    return find_countries(text, language)
 
 
 def polarity(text: str, language: str) -> str | None:

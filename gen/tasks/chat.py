@@ -45,7 +45,7 @@ from gen.engines.generation import drive
 from gen.lc import EngineChatModel
 from gen.prompts import BrandVoice, PromptLibrary
 from gen.sources import Passage, PassageRetriever, price_text, product_fact
-from gen.tasks.answer import AnswerPicker, KnowledgeUnits, Unit
+from gen.tasks.answer import KnowledgeUnits, Unit
 from gen.tasks.chat_products import (
     PRODUCT_QUESTION,
     name_part,
@@ -53,6 +53,7 @@ from gen.tasks.chat_products import (
     names_product,
     product_answer,
 )
+from gen.tasks.picker import AnswerPicker
 from gen.tasks.routing import Router, person_ask
 
 SHOPPING = re.compile(r"\b(?:buy|looking for|recommend|suggest|need an?|want an?|gift|"
@@ -192,7 +193,10 @@ class ChatAssistant:
         relevant = [p for p in passages if asked & content_terms(p.title + " " + p.text)]
         matching = [p for p in products if asked & content_terms(p.title + " " + p.text)]
         named = named_products(question, rows[:5])
-        shopping_form = bool(PRODUCT_QUESTION.search(question) or SHOPPING.search(question))
+        shopping_form = bool(PRODUCT_QUESTION.search(question) or SHOPPING.search(question)
+                             # a kind of product with a budget ("<kind> under 120")
+                             or ("category" in filters
+                                 and {"max_price", "min_price"} & filters.keys()))
         asks_shopping = bool(shopping_form or named or filters.get("category"))
         route = self.router.route(question, [name_part(p.title) for p in named],
                                   shopping_form) if self.router is not None else None
@@ -341,7 +345,7 @@ class ChatAssistant:
         knowledge = self.knowledge
         ranked = [(p.doc_id or p.id, p.heading) for p in state["retrieved"]["ranked"]]
         if knowledge is None:  # no KB loader wired: quote from the retrieved passages alone
-            knowledge = KnowledgeUnits()
+            knowledge = KnowledgeUnits(language=self.language)
             knowledge.refresh([(p.doc_id or p.id, p.title, p.text, p.url)
                                for p in state["retrieved"]["passages"]])
             ranked = [(p.doc_id or p.id, "") for p in state["retrieved"]["ranked"]]

@@ -129,3 +129,48 @@ def shop_context(name: str, settings, workdir: Path):
                   else ingest_file(context.store, kind, path, progress=False))
         context.after_ingest(report)
     return context
+
+
+def eval_picker(
+    shop: Annotated[list[str] | None, typer.Option(
+        help="Eval shops to measure (default: every one); repeat for several")] = None,
+    fit: Annotated[bool, typer.Option(
+        help="Fit the weights on the tune splits and write gen/tasks/picker_weights.toml")]
+        = False,
+) -> None:
+    """How often the answer picker's best unit holds the key fact, per shop and split.
+
+    With --fit, the weights are fitted on the tune splits of the shops measured and written
+    to gen/tasks/picker_weights.toml; the test splits are only reported, never fitted on.
+    """
+    import tempfile
+
+    from gen.evaluation import picker
+    from gen.evaluation.shops import load_cases, shop_names
+    from gen.tasks.picker import fitted_weights
+
+    names = shop or shop_names()
+    settings = default_context().settings
+    cases: list = []
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix=f"eval-{name}-") as workdir:
+            context = shop_context(name, settings, Path(workdir))
+            for split in ("tune", "test"):
+                cases += picker.collect(name, split, context, load_cases(name, split))
+            context.store.engine.dispose()
+    current = fitted_weights()
+    tune = [c for c in cases if c.split == "tune"]
+    weights = picker.fit(tune, current) if fit else current
+    report = []
+    for name in names:
+        for split in ("tune", "test"):
+            chosen = [c for c in cases if c.shop == name and c.split == split]
+            before, after = picker.top1(chosen, current)[0], picker.top1(chosen, weights)[0]
+            report.append(f"{name} {split} ({len(chosen)} cases): top-1 {before:.0%}"
+                          + (f" -> {after:.0%}" if fit else ""))
+    typer.echo("\n".join(report))
+    typer.echo("weights: " + ", ".join(f"{k} {v:g}" for k, v in weights.items()))
+    if fit:
+        note = [f"tune splits of {', '.join(names)} ({len(tune)} cases); top-1 after fitting:"]
+        path = picker.write_weights(weights, note + report)
+        typer.echo(f"wrote {path}")

@@ -1,0 +1,150 @@
+"""What a question asks for, whether a sentence holds it, and the help pages' words for what
+shoppers say, per language.
+
+    asked_kind("wie lange dauert der Versand?", "de")            -> "duration"
+    holds("Die Lieferung dauert 4-6 Werktage.", "duration", "de") -> True
+    page_words("can I send it back?", "en")                       -> "return"
+
+The question side is language data (asks.toml). The answer side is read from Babel's locale
+data: duration unit names ("Tage", "veckor"), weekday names, the percent unit, currency
+symbols and codes (money.py) and territory names (places.py); the few words Babel has no list
+for ("free" as a price, "am"/"Uhr") are in asks.toml too. Languages that write compounds get
+unit words at the end of a word as well ("Werktage" is days).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from shop.lexicon.money import find_money
+from shop.lexicon.places import find_countries
+from shop.lexicon.text import stem, stems, words
+
+KINDS = ("country", "duration", "money", "clock", "number", "percent")
+COMPOUNDING = frozenset({"de", "nl", "sv", "da", "nb", "no", "fi", "is"})
+_RANGE = r"\d+(?:[.,]\d+)?(?:\s?[-–]\s?\d+)?"
+
+
+@cache
+def _data() -> dict:
+    return tomllib.loads(Path(__file__).with_name("asks.toml").read_text(encoding="utf-8"))
+
+
+def _language(language: str) -> dict:
+    return _data().get(language) or _data()["en"]
+
+
+def _stem_line(text: str, language: str) -> str:
+    return " " + " ".join(stems(text, language)) + " "
+
+
+@cache
+def _cues(language: str) -> list[tuple[str, list[str]]]:
+    """kind -> its cue phrases as stem lines, in the file's order."""
+    return [(kind, [_stem_line(cue, language) for cue in cues])
+            for kind, cues in _language(language).get("asks", {}).items()]
+
+
+def asked_kind(question: str, language: str = "en") -> str | None:
+    """The kind of value the question asks for, or None."""
+    line = _stem_line(question, language)
+    return next((kind for kind, cues in _cues(language) if any(c in line for c in cues)), None)
+
+
+@cache
+def _unit_words(language: str) -> frozenset[str]:
+    """Babel's words for days, weeks, months, years, hours and minutes, long and short."""
+    from babel.units import format_unit
+
+    found = set()
+    for unit in ("duration-day", "duration-week", "duration-month", "duration-year",
+                 "duration-hour", "duration-minute"):
+        for count in (1, 2, 5):
+            for length in ("long", "short"):
+                try:
+                    said = format_unit(count, unit, length=length, locale=language)
+                except (ValueError, LookupError):
+                    continue
+                found.update(w for w in words(said) if not w.isdigit() and len(w) > 1)
+    found |= set(_language(language).get("holds", {}).get("units", []))
+    return frozenset(found | {stem(w, language) for w in found})
+
+
+@cache
+def _day_names(language: str) -> frozenset[str]:
+    from babel.dates import get_day_names
+
+    names = set()
+    for width in ("wide", "abbreviated"):
+        for context in ("format", "stand-alone"):
+            try:
+                names.update(n.lower().rstrip(".") for n in
+                             get_day_names(width, context, locale=language).values())
+            except (ValueError, LookupError):
+                pass
+    return frozenset(names)
+
+
+@cache
+def _percent_words(language: str) -> frozenset[str]:
+    from babel.units import format_unit
+
+    try:
+        return frozenset(w for w in words(format_unit(5, "concentr-percent", locale=language))
+                         if not w.isdigit())
+    except (ValueError, LookupError):
+        return frozenset()
+
+
+def _phrase_in(text: str, phrases: list[str]) -> bool:
+    text = " " + " ".join(words(text)) + " "
+    return any(" " + " ".join(words(p)) + " " in text for p in phrases)
+
+
+def _is_unit(word: str, units: frozenset[str], language: str) -> bool:
+    """"Tagen" is Babel's "Tage" (one stem); in compounding languages "Werktage" is too."""
+    stemmed = stem(word, language)
+    return word in units or stemmed in units or (language in COMPOUNDING and any(
+        word.endswith(u) or stemmed.endswith(u) for u in units if len(u) > 2))
+
+
+def holds(text: str, kind: str, language: str = "en", locale: str | None = None) -> bool:
+    """Whether the sentence holds a value of `kind` ("4-6 Werktage" is a duration)."""
+    extra = _language(language).get("holds", {})
+    lowered = text.lower()
+    if kind == "duration":
+        units = _unit_words(language)
+        for match in re.finditer(_RANGE + r"[\s-]*([^\W\d_]+)(?:\s+([^\W\d_]+))?", lowered):
+            if any(w and _is_unit(w, units, language) for w in match.groups()):
+                return True  # "14 days", "30-day", "3 working days", "4-6 Werktage"
+        return _phrase_in(text, extra.get("duration", []))
+    if kind == "money":
+        return bool(find_money(text, locale or language)) or _phrase_in(text, extra.get("free", []))
+    if kind == "clock":
+        if re.search(r"\b\d{1,2}[:.]\d{2}\b", lowered):
+            return True
+        said = set(words(text))
+        return bool(said & _day_names(language)) or _phrase_in(text, extra.get("clock", []))
+    if kind == "number":
+        return bool(re.search(r"\d", text))
+    if kind == "percent":
+        return "%" in text or bool(set(words(text)) & _percent_words(language))
+    if kind == "country":
+        return bool(find_countries(text, language))
+    raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+
+
+@cache
+def _says(language: str) -> list[tuple[str, list[str]]]:
+    return [(page, [_stem_line(p, language) for p in phrases])
+            for page, phrases in _language(language).get("says", {}).items()]
+
+
+def page_words(question: str, language: str = "en") -> str:
+    """The help pages' words for what the question says ("send it back" -> "return"), or ""."""
+    line = _stem_line(question, language)
+    return " ".join(page for page, phrases in _says(language)
+                    if any(p in line for p in phrases))

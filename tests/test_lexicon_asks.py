@@ -1,0 +1,78 @@
+"""What a question asks for and where it is answered, in any language (shop/lexicon/asks.py),
+and the answer picker built on it (gen/tasks/picker.py), with no embedder."""
+
+from __future__ import annotations
+
+import pytest
+
+from gen.tasks.answer import KnowledgeUnits
+from gen.tasks.picker import AnswerPicker
+from shop.lexicon.asks import asked_kind, holds, page_words
+from shop.lexicon.places import find_countries
+
+
+@pytest.mark.parametrize(("question", "language", "kind"), [
+    ("how long does delivery to Norway take?", "en", "duration"),
+    ("which countries do you ship to?", "en", "country"),
+    ("what does it cost to send a parcel?", "en", "money"),
+    ("wie lange dauert der Versand in die Schweiz?", "de", "duration"),
+    ("was kostet die Rücksendung?", "de", "money"),
+    ("combien de temps prend la livraison ?", "fr", "duration"),
+    ("hoe laat zijn jullie open?", "nl", "clock"),
+    ("hur mycket kostar frakten?", "sv", "money"),
+    ("¿cuánto tiempo tarda el envío?", "es", "duration"),
+    ("tell me about your shop", "en", None),
+])
+def test_the_kind_a_question_asks_for_is_read_per_language(question, language, kind):
+    assert asked_kind(question, language) == kind
+
+
+@pytest.mark.parametrize(("text", "kind", "language", "held"), [
+    ("Returns are accepted within 14 days under the act.", "duration", "en", True),
+    ("The 30-day period applies to all products.", "duration", "en", True),
+    ("Die Lieferung dauert 4-6 Werktage.", "duration", "de", True),  # a compound: days
+    ("Leveransen tar 2-3 arbetsdagar.", "duration", "sv", True),
+    ("It costs 14 EUR per order.", "duration", "en", False),
+    ("Österreich: Versandkosten 6,90 €", "money", "de", True),
+    ("Returns are free of charge.", "money", "en", True),
+    ("Wir sind Montag bis Freitag erreichbar.", "clock", "de", True),
+    ("Save 10% on your first order.", "percent", "en", True),
+    ("Nous livrons en Belgique.", "country", "fr", True),
+    ("Store tea somewhere cool and dry.", "money", "en", False),
+])
+def test_a_sentence_holds_a_kind_of_value_read_from_babel(text, kind, language, held):
+    assert holds(text, kind, language) is held
+
+
+def test_shoppers_words_get_the_pages_words_and_countries_are_read_in_the_language():
+    assert "return" in page_words("can I send it back?", "en")
+    assert "rücksendung" in page_words("kann ich das zurückschicken?", "de")
+    assert page_words("tell me about your shop", "en") == ""
+    assert find_countries("Liefern Sie nach Österreich und in die Schweiz?", "de") == {"AT", "CH"}
+
+
+GERMAN_KB = [("versand", "Versand", """## Lieferzeiten
+Innerhalb Deutschlands liefern wir in 1-3 Werktagen.
+Die Lieferung nach Österreich dauert 3-5 Werktage.
+
+## Versandkosten
+| Land | Versandkosten |
+| --- | --- |
+| Deutschland | 4,90 € |
+| Österreich | 6,90 € |
+""", ""), ("rueckgabe", "Rückgabe", """## Rücksendung
+Sie können ungeöffnete Ware innerhalb von 30 Tagen zurückgeben.
+Die Rücksendung aus Österreich kostet 5,90 €.
+""", "")]
+
+
+def test_the_picker_answers_german_questions_from_stems_compounds_and_kinds():
+    knowledge = KnowledgeUnits(language="de")  # no embedder: words and kinds alone
+    knowledge.refresh(GERMAN_KB)
+    picker = AnswerPicker(knowledge, follow=False)
+    cost = picker.pick("was kostet der versand nach österreich?", [])
+    assert cost[0].text == "Österreich: versandkosten 6,90 €."
+    time = picker.pick("wie lange dauert die lieferung nach österreich?", [])
+    assert "3-5 Werktage" in time[0].text
+    back = picker.pick("wie lange kann ich etwas zurückschicken?", [])
+    assert "30 Tagen" in back[0].text
