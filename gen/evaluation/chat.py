@@ -23,14 +23,15 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from gen.checks.chat_guard import REFUSAL
 from gen.checks.guardrails import sentences
 from gen.checks.verify import Verifier
 from gen.sources import kb_documents, load_products, price_text, product_fact
-from gen.tasks.chat import HANDOFF_TEXT, UNSURE, ChatReply, ChatRequest
+from gen.tasks.chat import ChatReply, ChatRequest
+from gen.tasks.chat_words import canned, variants
 from shop.errors import InvalidInput
 from shop.resources import data_dir
 
@@ -78,9 +79,16 @@ def _normal(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+@cache
+def _tail() -> re.Pattern:
+    """The labels of the lines appended to an answer, in every language ("Quellen: ...")."""
+    labels = variants("Sources") | variants("Links") | {"You might like"}
+    return re.compile(r"\n\n(?:" + "|".join(sorted(map(re.escape, labels))) + "):")
+
+
 def body(answer: str) -> str:
     """The answer without the appended Sources/Links lines."""
-    return re.split(r"\n\n(?:Sources|Links|You might like):", answer)[0]
+    return _tail().split(answer)[0]
 
 
 def judge(case: dict, reply: ChatReply, documents: dict[str, str], products: dict[str, Any],
@@ -107,9 +115,9 @@ def judge(case: dict, reply: ChatReply, documents: dict[str, str], products: dic
     sources = pages + [f"{p.title} {product_fact(p).text} {p.category} {price_text(p)}"
                        for p in shown]
     verifier = Verifier(sources, question=case["question"], brands=brands)
-    canned = {REFUSAL, UNSURE, HANDOFF_TEXT}  # not claims about the shop
+    fixed = canned()  # the refusal, handoff and unsure replies in any language: no claims
     for sentence in sentences(said):
-        if sentence.strip() in canned:
+        if sentence.strip() in fixed:
             continue
         if case["kind"] == "product" and not pages:
             problems = [p for p in verifier.problems(sentence) if "denial" not in p]

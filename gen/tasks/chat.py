@@ -30,7 +30,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from pydantic import BaseModel, ConfigDict, Field
 
-from gen.checks.chat_guard import SentenceGuard
+from gen.checks.chat_guard import REFUSAL, SentenceGuard
 from gen.checks.guardrails import (
     Facts,
     grounding_violations,
@@ -48,23 +48,20 @@ from gen.sources import Passage, PassageRetriever, price_text, product_fact
 from gen.tasks.answer import KnowledgeUnits, Unit
 from gen.tasks.chat_products import (
     PRODUCT_QUESTION,
+    SHOPPING,
     name_part,
     named_products,
     names_product,
     product_answer,
 )
+from gen.tasks.chat_words import HANDOFF_TEXT, UNSURE, chat_words, shown_price
 from gen.tasks.picker import AnswerPicker
 from gen.tasks.routing import Router, person_ask
 
-SHOPPING = re.compile(r"\b(?:buy|looking for|recommend|suggest|need an?|want an?|gift|"
-                      r"which \w+ should|good for|best \w+ for|do you (?:have|sell)|shop for)\b",
-                      re.IGNORECASE)
 ASKS_HOW = re.compile(r"^\s*(?:how|what|when|where|why|is it|can i|do i|does|should|will)\b"
                       r"|\b(?:how (?:much|long|many|soon|do|does|can|should)|what (?:is|are|do|"
                       r"does|happens)|can i|do i|should i|will i|is it|am i)\b", re.IGNORECASE)
 ChatMode = Literal["extractive", "generative"]
-HANDOFF_TEXT = "I'll pass this to a member of our team; they will get back to you shortly."
-UNSURE = "I'm not fully sure about this, so I've flagged it for a member of our team."
 _STOPWORDS = frozenset(["the", "a", "an", "and", "or", "to", "of", "for", "in", "on", "is", "it", "my", "i", "do", "you", "can", "what", "how", "with", "your", "me", "are", "does", "have", "be", "this", "that", "will", "from", "at", "by", "as", "if", "we", "our", "us", "they", "them", "not", "no", "yes", "so", "but"])
 
 
@@ -125,7 +122,7 @@ class ChatAssistant:
                  language: str = "en"):
         self.engine = engine
         self.router = router  # support / shopping / person from the shop's own text
-        self.language = language  # the shop's language (shop_language)
+        self.language, self.words = language, chat_words(language)  # shop_language, its text
         self.lane = lane  # a shopper waits for these requests (gen/serving/admission.py)
         self.mode = mode
         self.knowledge = knowledge  # every KB unit, embedded (gen/tasks/answer.py), for quoting
@@ -269,8 +266,8 @@ class ChatAssistant:
                           redacted=state["redacted"], parsed_filters=retrieved["filters"])
         if reply.intent == "handoff":
             reply.handoff, reply.handoff_reason = True, retrieved["handoff_reason"]
-            reply.answer = HANDOFF_TEXT
-            yield HANDOFF_TEXT
+            reply.answer = self.words(HANDOFF_TEXT)
+            yield reply.answer
             yield reply
             return
         if reply.intent == "shopping":
@@ -279,8 +276,8 @@ class ChatAssistant:
             return
         if not retrieved["passages"]:
             reply.handoff, reply.handoff_reason = True, "nothing relevant was retrieved"
-            reply.answer = UNSURE
-            yield UNSURE
+            reply.answer = self.words(UNSURE)
+            yield reply.answer
             yield reply
             return
         quoted: list[Unit] = []
@@ -330,11 +327,11 @@ class ChatAssistant:
                     yield piece
         if guard.refused and not quote_instead:
             for piece in pieces:
-                yield piece
+                yield self.words(REFUSAL) if piece == REFUSAL else piece
         for piece in guard.flush():
             yield piece
-        reply.guard_events = guard.events
-        reply.answer, reply.mode = guard.text, "generative"
+        reply.guard_events, reply.mode = guard.events, "generative"
+        reply.answer = self.words(REFUSAL) if guard.refused else guard.text
         if guard.refused and quote_instead:
             guard.text = ""
         if not guard.text.strip():
@@ -358,17 +355,17 @@ class ChatAssistant:
             unfiltered = self._product_rows(self.retriever.search_products(
                 retrieved["search_text"], k=24))
         answer = product_answer(state["question"], retrieved["parsed"], retrieved["products"],
-                                unfiltered, embed=self._embed, k=self.product_k)
+                                unfiltered, self._embed, self.product_k, language=self.language)
         reply.mode = "catalog"
         reply.answer = answer.text
-        reply.products = [{"id": p.id, "title": p.title, "price_text": price_text(p),
+        reply.products = [{"id": p.id, "title": p.title, "price_text": shown_price(p, self.language),
                            "url": p.url, "image_url": p.image_url or "", "reason": reason}
                           for p, reason in zip(answer.products, answer.reasons, strict=True)]
         if not answer.found:
             reply.guard_events.append("the catalog has no match for what was asked")
         links = "; ".join(f"{p['title']} {p['url']}" for p in reply.products if p["url"])
         if links:
-            reply.answer += "\n\nLinks: " + links
+            reply.answer += "\n\n" + self.words("Links") + ": " + links
         yield reply.answer
         yield reply
 
@@ -380,11 +377,11 @@ class ChatAssistant:
         tail = []
         if retrieved["asks_person"]:  # answered from the pages, and a person follows up
             reply.handoff, reply.handoff_reason = True, "the customer asked for a person"
-            tail.append(HANDOFF_TEXT)
+            tail.append(self.words(HANDOFF_TEXT))
         if not reply.answer.strip():
             reply.handoff = True
             reply.handoff_reason = "the answer is not supported by the retrieved sources"
-            tail.append(UNSURE)
+            tail.append(self.words(UNSURE))
         if quoted:
             pages = list(dict.fromkeys((u.section.doc_id, u.section.doc_title, u.section.heading,
                                         u.section.url) for u in quoted))
@@ -396,8 +393,8 @@ class ChatAssistant:
                                 "doc_id": p.doc_id or p.id}
                                for i, p in enumerate(retrieved["passages"][: self.kb_k])]
         if reply.citations:
-            tail.append("Sources: " + "; ".join(f"[{c['n']}] {c['title']} {c['url']}".strip()
-                                                 for c in reply.citations))
+            tail.append(self.words("Sources") + ": " + "; ".join(
+                f"[{c['n']}] {c['title']} {c['url']}".strip() for c in reply.citations))
         if tail:
             reply.answer = (reply.answer + "\n\n" + "\n".join(tail)).strip()
         reply.violations_after = len(grounding_violations(reply.answer, facts)) + \

@@ -9,7 +9,7 @@
                 "I couldn't find kayaks in our catalog. The closest we have: ..."
 
 The answer never denies a product the search found, and every claim in it is read off
-catalog rows.
+catalog rows. Its frames and prices are in the shop's language (gen/tasks/chat_words.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from gen.checks.verify import STOPWORDS, stem, stem_terms
-from gen.sources import price_text
+from gen.tasks.chat_words import chat_words, shown_price
 
 PRODUCT_QUESTION = re.compile(
     r"\b(?:do|does|did) (?:you|u|ya|the shop|your shop) (?:guys |also |even |still )?"
@@ -33,6 +33,9 @@ PRODUCT_QUESTION = re.compile(
     r"\bany (?:good )?\w+ (?:for|under|below)\b|"
     r"\brecommend\b|\bsuggest\b|\bshop for\b|\bwhere can i find\b|\bgot any\b|\bin stock\b",
     re.IGNORECASE)
+SHOPPING = re.compile(r"\b(?:buy|looking for|recommend|suggest|need an?|want an?|gift|"
+                      r"which \w+ should|good for|best \w+ for|do you (?:have|sell)|shop for)\b",
+                      re.IGNORECASE)  # a wish to shop, in any question form
 _ASK_PREFIX = re.compile(
     r"^.*?\b(?:sell|have|carry|stock|offer|make|buy|get|order|find|looking for|need|want|"
     r"like|recommend|suggest|shop for|got)\b(?:\s+(?:you|u|ya)(?:\s+got)?\b)?"
@@ -117,10 +120,11 @@ def named_products(question: str, products: Sequence[Any]) -> list[Any]:
 
 
 def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list[Any],
-                   embed: Embed | None = None, k: int = 3, threshold: float = 0.6
-                   ) -> ProductAnswer:
+                   embed: Embed | None = None, k: int = 3, threshold: float = 0.6,
+                   language: str = "en") -> ProductAnswer:
     """hits: products found within the parsed filters; unfiltered: found without them
-    (both shop.schema.Product rows in search order).
+    (both shop.schema.Product rows in search order). The answer is in `language` (the shop's);
+    the reasons stay English.
 
     Four answers, each true of the rows it lists:
     1. "Yes, we have leather notebooks." the head word and most modifiers match, within filters
@@ -129,6 +133,10 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
     4. "I couldn't find kayaks in our catalog." nothing of that kind at all
     """
     wanted = _detail_terms(question)
+    _ = chat_words(language)
+
+    def lines(rows: list[Any]) -> str:
+        return "; ".join(_line(p, language) for p in rows)
 
     def answer(text: str, shown: list[Any], found: bool, why: str) -> ProductAnswer:
         return ProductAnswer(text, shown, found, [_reason(p, why, wanted) for p in shown])
@@ -136,12 +144,12 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
     named = named_products(question, hits + unfiltered)
     if named:  # "how much is the Aster 2 lamp?": that product's row, read off the catalog
         shown = list({p.id: p for p in named}.values())[:k]
-        return answer("; ".join(_line(p) for p in shown) + ".", shown, True,
-                      "named in the question")
+        return answer(lines(shown) + ".", shown, True, "named in the question")
     phrases = list(getattr(parsed, "phrases", []) or [])
     filters = getattr(parsed, "filters", None)
     thing, head, modifiers = _parse_ask(question, phrases, getattr(filters, "color", None))
-    constraint = _constraint_text(parsed)
+    constraint = _constraint_text(parsed)  # English, for the reasons
+    said = _constraint_text(parsed, language)  # for the answer
 
     def described(product: Any) -> bool:  # "leather notebooks": most modifiers in its text
         if not modifiers:
@@ -167,29 +175,31 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
     name = _noun_phrase(thing) if head else "that"
     if found:
         shown = found[:k]
-        text = f"Yes, we have {name}{' ' + constraint if constraint else ''}. " \
-               f"{'This one matches' if len(shown) == 1 else 'These match'} best: " \
-               + "; ".join(_line(p) for p in shown) + "."
+        text = _("Yes, we have {name}{constraint}.", name=name,
+                 constraint=" " + said if said else "") + " " + (
+            _("This one matches best: {products}.", products=lines(shown)) if len(shown) == 1
+            else _("These match best: {products}.", products=lines(shown)))
         return answer(text, shown, True, f"the kind asked for ({head or thing})"
                       + (f", {constraint}" if constraint else ""))
     if same_kind:
         shown = best(same_kind)[:k]
-        text = f"We have {_plural(head)}{' ' + constraint if constraint else ''}; these come " \
-               f"closest to {thing}: " + "; ".join(_line(p) for p in shown) + "."
+        text = _("We have {kind}{constraint}; these come closest to {thing}: {products}.",
+                 kind=_plural(head), constraint=" " + said if said else "", thing=thing,
+                 products=lines(shown))
         return answer(text, shown, False, f"a {head}, not all the details asked for")
     outside = [p for p in kind(unfiltered) if described(p)]
     if outside and constraint:
         cheapest = sorted(outside, key=lambda p: float(p.price))[:k]
-        text = f"We have {name}, but none {constraint} right now. " \
-               f"The closest: " + "; ".join(_line(p) for p in cheapest) + "."
+        text = _("We have {name}, but none {constraint} right now. The closest: {products}.",
+                 name=name, constraint=said, products=lines(cheapest))
         return answer(text, cheapest, False, f"the kind asked for, but not {constraint}; "
                       "among the cheapest")
     closest = (hits or unfiltered)[:k]
+    missing = _("I couldn't find {thing} in our catalog.", thing=thing)
     if not closest:
-        return ProductAnswer(f"I couldn't find {thing} in our catalog.", [], False)
-    category = closest[0].category
-    text = f"I couldn't find {thing} in our catalog. The closest we have is in " \
-           f"{category}: " + "; ".join(_line(p) for p in closest) + "."
+        return ProductAnswer(missing, [], False)
+    text = missing + " " + _("The closest we have is in {category}: {products}.",
+                             category=closest[0].category, products=lines(closest))
     return answer(text, closest, False, f"nothing of that kind; the search's closest "
                   f"({_category_words(closest[0])})")
 
@@ -251,9 +261,12 @@ def _noun_phrase(thing: str) -> str:
     return " ".join(words)
 
 
-def _line(product: Any) -> str:
-    stock = "" if product.stock > 0 else ", out of stock"
-    return f"{product.title} ({price_text(product)}{stock})"
+def _line(product: Any, language: str = "en") -> str:
+    _ = chat_words(language)
+    fields = {"title": product.title, "price": shown_price(product, language)}
+    if product.stock > 0:
+        return _("{title} ({price})", **fields)
+    return _("{title} ({price}, out of stock)", **fields)
 
 
 def _plural(word: str) -> str:
@@ -264,13 +277,14 @@ def _plural(word: str) -> str:
     return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
 
 
-def _constraint_text(parsed: Any) -> str:
+def _constraint_text(parsed: Any, language: str = "en") -> str:
     filters = getattr(parsed, "filters", None)
     if filters is None:
         return ""
+    _ = chat_words(language)
     parts = []  # no numbers restated: the shopper's bound is theirs, the prices are listed
     if filters.min_price is not None or filters.max_price is not None:
-        parts.append("within your budget")
+        parts.append(_("within your budget"))
     if filters.in_stock:
-        parts.append("in stock")
+        parts.append(_("in stock"))
     return " ".join(parts)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gen.checks.chat_guard import REFUSAL
 from gen.tasks.chat import ChatReply, ChatRequest, ChatTurn
+from gen.tasks.chat_words import variants
 from ui.api.openai_errors import OpenAIError
 
 ALIAS = "shopwright"
@@ -214,7 +215,7 @@ def usage(engine: Any, request: ChatRequest, reply: ChatReply) -> dict:
 
 
 def finish_reason(reply: ChatReply) -> str:
-    if reply.answer.startswith(REFUSAL):
+    if reply.answer.startswith(tuple(variants(REFUSAL))):  # in the shop's language
         return "content_filter"
     return "length" if reply.finish_reason == "length" else "stop"
 

@@ -157,8 +157,9 @@
     return (typeof value === "string" ? value : "").slice(0, limit || 300);
   }
 
-  // The reply's answer ends with "Sources: ..." and "You might like: ..." lines for plain-text
-  // clients; the widget shows those as lists instead.
+  // The reply's answer ends with a "Sources: [1] ..." line (in the shop's language: "Quellen:
+  // [1] ...") and "You might like: ..." lines for plain-text clients; the widget shows lists.
+  var SOURCES_LINE = /^[^\s:]{1,20}: \[1\] /;
   function toTurn(reply) {
     var citations = (Array.isArray(reply.citations) ? reply.citations : [])
       .filter(function (c) { return c && typeof c === "object"; })
@@ -171,9 +172,10 @@
                  image: safeUrl(p.image_url) };
       })
       .filter(function (p) { return p.title; });
-    var answer = text(reply.answer, MAX_CHARS).split("\n").filter(function (line) {
-      return !(citations.length && line.indexOf("Sources: ") === 0) &&
-        !(products.length && line.indexOf("You might like: ") === 0);
+    var lines = text(reply.answer, MAX_CHARS).split("\n");
+    if (citations.length && SOURCES_LINE.test(lines[lines.length - 1])) lines.pop();  // the last
+    var answer = lines.filter(function (line) {
+      return !(products.length && line.indexOf("You might like: ") === 0);
     }).join("\n").trim();
     return { role: "assistant", content: answer, citations: citations, products: products,
              handoff: reply.handoff === true };
