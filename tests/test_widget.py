@@ -11,18 +11,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fastapi.testclient import TestClient
 
+from shop.demo import DEMO_IDENTITY
 from shop.settings import Settings
-from tests.conftest import CHROMIUM_ARGS, free_port, serving
+from tests.conftest import CHROMIUM_ARGS, demo_settings, free_port, serving
 from ui.app import create_app
 from ui.context import ShopContext
 
-SHOP = "https://northwind.example"  # the default shop_url, so the default allowed origin
+SHOP = DEMO_IDENTITY["shop_url"]  # the demo shop's site, so the default allowed origin
 
 
 def preflight(client: TestClient, path: str, origin: str):
     return client.options(path, headers={"Origin": origin,
                                          "Access-Control-Request-Method": "POST",
                                          "Access-Control-Request-Headers": "content-type"})
+
+
+@pytest.fixture
+def settings(tmp_path, model_cache) -> Settings:
+    """A data dir named after the demo shop (its name titles the widget, its site is the
+    allowed origin), with no products yet."""
+    return demo_settings(tmp_path / "data", model_cache_dir=model_cache)
 
 
 @pytest.fixture

@@ -44,9 +44,12 @@ def shop_folder(name: str) -> Path:
 
 
 def shop_config(name: str) -> dict[str, Any]:
-    """shop.toml of a shop folder; the demo's are the Settings defaults."""
+    """shop.toml of a shop folder; for the demo, its identity (what `demo init` writes)."""
     if name == "demo":
-        return {}
+        from shop.demo import DEMO_IDENTITY
+
+        return {key: DEMO_IDENTITY[field] for key, field in _SETTINGS.items()
+                if field in DEMO_IDENTITY}
     return tomllib.loads((shop_folder(name) / "shop.toml").read_text(encoding="utf-8"))
 
 
