@@ -33,7 +33,7 @@ CUSTOMER_COLUMNS += ["created_at"]
 EVENT_COLUMNS = ["idempotency_key", "customer_id", "type", "product_id", "query", "session_id"]
 EVENT_COLUMNS += ["timestamp"]
 
-# Who the demo shop is: `demo init` writes this into the data dir's shop.toml (shop/settings.py).
+# Who the demo shop is: `demo init` writes it into data_dir/identity.toml (shop/identity.py).
 DEMO_IDENTITY = {
     "shop_name": "Northwind Outfitters",
     "shop_url": "https://northwind.example",

@@ -2,7 +2,8 @@
 
 Values come from (highest first): constructor arguments, `SHOPWRIGHT_*` environment variables,
 a TOML file named by `SHOPWRIGHT_CONFIG` (or `shopwright.toml` in the working directory),
-then the defaults below.
+then the defaults below. The shop's identity (name, url, postal address) has no default: what
+those leave empty comes from `identity.toml` in the data dir (shop/identity.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic_settings import (
 )
 
 from shop.errors import ConfigError
+from shop.identity import IDENTITY_FIELDS, UNSET, read_identity
 
 PLACEHOLDER_ADMIN_KEY = "change-me"
 
@@ -91,9 +93,13 @@ class Settings(BaseSettings):
     # How long a chat session (POST /v1/sessions) lives.
     session_ttl_hours: float = Field(default=168.0, gt=0)
 
-    shop_name: str = "Northwind Outfitters"
-    shop_url: str = "https://northwind.example"
-    shop_postal_address: str = "Northwind Outfitters, Fjordgatan 12, 411 05 Gothenburg, Sweden"
+    # Who the shop is (shop/identity.py): empty here, filled from data_dir/identity.toml;
+    # `prod` refuses to start without all three, `dev` shows shop.identity.UNSET for a gap.
+    # shop_url is where help-page links point and the widget's default allowed origin; the
+    # postal address ends every marketing email.
+    shop_name: str = ""
+    shop_url: str = ""
+    shop_postal_address: str = ""
     # The language the shop's catalog and help pages are written in (shop/lexicon: stems,
     # stopwords, number words for search, answers and checks); one of shop.lexicon.LANGUAGES.
     shop_language: str = "en"
@@ -161,6 +167,13 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not one of the supported languages {LANGUAGES}")
         return value
 
+    @field_validator("shop_url")
+    @classmethod
+    def _check_shop_url(cls, value: str) -> str:
+        if value.strip():
+            _origin(value)  # an http(s) address, or a clear error now rather than at start-up
+        return value.strip()
+
     @field_validator("rate_limit_chat", "rate_limit_search", "rate_limit_copy",
                      "rate_limit_studio_login")
     @classmethod
@@ -191,6 +204,32 @@ class Settings(BaseSettings):
             raise ConfigError("SHOPWRIGHT_LLM_ENGINE=openai needs SHOPWRIGHT_LLM_BASE_URL "
                               "(e.g. http://localhost:8001/v1 for `vllm serve`)")
         return self
+
+    @model_validator(mode="after")
+    def _shop_identity(self) -> Settings:
+        self.adopt_identity(read_identity(self.data_dir))
+        missing = self.missing_identity()
+        if missing and self.mode == "prod":
+            names = ", ".join(f"SHOPWRIGHT_{name.upper()}" for name in missing)
+            raise ConfigError(f"the shop's identity is incomplete: set {names} (run `shopwright "
+                              "init`, or set them in the environment or shopwright.toml), or "
+                              "run with SHOPWRIGHT_MODE=dev")
+        for name in missing:
+            setattr(self, name, UNSET[name])
+        return self
+
+    def missing_identity(self) -> list[str]:
+        """The identity fields that are empty or still the dev placeholder."""
+        return [name for name in IDENTITY_FIELDS
+                if getattr(self, name).strip() in ("", UNSET[name])]
+
+    def adopt_identity(self, identity: dict[str, str]) -> list[str]:
+        """Fill the missing identity fields from `identity` (what is set stays); the names
+        filled."""
+        filled = [name for name in self.missing_identity() if identity.get(name, "").strip()]
+        for name in filled:
+            setattr(self, name, identity[name].strip())
+        return filled
 
     @property
     def db_url(self) -> str:
@@ -229,7 +268,8 @@ class Settings(BaseSettings):
 
     @property
     def cors_origins(self) -> list[str]:
-        return self.widget_origins or [_origin(self.shop_url)]
+        named = self.shop_url and "shop_url" not in self.missing_identity()
+        return self.widget_origins or ([_origin(self.shop_url)] if named else [])
 
     @property
     def models_dir(self) -> Path:

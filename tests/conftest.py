@@ -45,6 +45,24 @@ def store(settings) -> Store:
     return Store(settings)
 
 
+def demo_settings(data_dir: Path, **values) -> Settings:
+    """Settings over `data_dir` named after the demo shop the way `shopwright demo init` names
+    it (data_dir/identity.toml), so copies of the folder and subprocesses over it are too."""
+    from shop.demo import DEMO_IDENTITY
+    from shop.identity import ShopIdentity, write_identity
+
+    write_identity(data_dir, ShopIdentity(**DEMO_IDENTITY), replace=True)
+    return Settings(data_dir=data_dir, **values)
+
+
+@pytest.fixture
+def demo_identity() -> dict[str, str]:
+    """The demo shop's name, url and postal address (what `demo init` writes)."""
+    from shop.demo import DEMO_IDENTITY
+
+    return dict(DEMO_IDENTITY)
+
+
 @pytest.fixture(scope="session")
 def demo_files(tmp_path_factory) -> dict[str, Path]:
     from shop.demo import generate_demo
@@ -58,7 +76,7 @@ def demo_context(tmp_path_factory, model_cache, demo_files):
     from shop.ingest import ingest_file, ingest_kb
     from ui.context import ShopContext
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("demo-data"), model_cache_dir=model_cache)
+    settings = demo_settings(tmp_path_factory.mktemp("demo-data"), model_cache_dir=model_cache)
     context = ShopContext(settings)
     for kind in ("catalog", "customers", "events"):
         context.after_ingest(ingest_file(context.store, kind, demo_files[kind], progress=False))

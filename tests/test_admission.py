@@ -14,7 +14,7 @@ from gen.service import GenService
 from gen.serving.admission import AdmissionGate
 from gen.serving.scheduler import ScheduledEngine
 from shop.errors import Busy
-from shop.settings import Settings
+from tests.conftest import demo_settings
 from ui.context import ShopContext
 
 CHAT = {"message": "How do I return an item?"}
@@ -132,8 +132,8 @@ def test_non_streamed_generations_take_slots_too():
 def context(tmp_path_factory, demo_files) -> ShopContext:
     from shop.ingest import ingest_file, ingest_kb
 
-    context = ShopContext(Settings(data_dir=tmp_path_factory.mktemp("admission"),
-                                   chat_mode="generative", rate_limit_enabled=False))
+    context = ShopContext(demo_settings(tmp_path_factory.mktemp("admission"),
+                                        chat_mode="generative", rate_limit_enabled=False))
     ingest_file(context.store, "catalog", demo_files["catalog"], progress=False)
     ingest_kb(context.store, demo_files["kb"], progress=False)
     engine = ScheduledEngine(FakeEngine(default="Returns are free within 30 days."),

@@ -20,6 +20,7 @@ from gen.tasks.chat import ChatReply, ChatRequest
 from gen.tasks.chat_mode import record_mode, resolve_chat_mode, small_model
 from shop.settings import Settings
 from shop.store import Store
+from tests.conftest import demo_settings
 
 SHIPPING = """# International shipping
 
@@ -47,7 +48,7 @@ Some items cannot be sent abroad:
 def shop_store(tmp_path_factory, demo_files) -> Store:
     from shop.ingest import ingest_file, ingest_kb
 
-    store = Store(Settings(data_dir=tmp_path_factory.mktemp("chat-truth")))
+    store = Store(demo_settings(tmp_path_factory.mktemp("chat-truth")))
     ingest_file(store, "catalog", demo_files["catalog"], progress=False)
     ingest_kb(store, demo_files["kb"], progress=False)
     return store

@@ -261,7 +261,9 @@ FOREIGN = {"Origin": "https://elsewhere.example"}
 
 
 @pytest.mark.parametrize("make", [create_app, create_studio_app])
-def test_the_studio_gives_no_foreign_origin_cors(context, make):
+def test_the_studio_gives_no_foreign_origin_cors(settings, make):
+    shop = "https://shop.example"  # the shop's site: the widget's default allowed origin
+    context = ShopContext(settings.model_copy(update={"shop_url": shop}))
     client = TestClient(make(context), base_url="https://shop.example.com")  # a non-local Host
     for path in ("/studio/config", "/studio/", "/studio/gradio_api/info", "/studio-login"):
         response = client.get(path, headers={**ADMIN, **FOREIGN})
@@ -275,8 +277,8 @@ def test_the_studio_gives_no_foreign_origin_cors(context, make):
     assert "access-control-allow-credentials" not in preflight.headers
     if make is create_app:  # the widget's own routes keep their CORS for the shop's origin
         widget = client.options("/v1/chat", headers={
-            "Origin": "https://northwind.example", "Access-Control-Request-Method": "POST"})
-        assert widget.headers["access-control-allow-origin"] == "https://northwind.example"
+            "Origin": shop, "Access-Control-Request-Method": "POST"})
+        assert widget.headers["access-control-allow-origin"] == shop
 
 
 def login_app(context) -> FastAPI:

@@ -66,6 +66,27 @@ def test_demo_cases_get_a_stable_split_from_their_id():
     assert [c["id"] for c in load_cases("demo", "test")] == [c["id"] for c in test]
 
 
+def test_both_case_readers_name_the_file_and_line_of_a_bad_case(tmp_path, monkeypatch):
+    from gen.evaluation import chat, shops
+    from shop.errors import InvalidInput
+
+    path = tmp_path / "cases.jsonl"
+    good = '{"id": "a", "kind": "support", "question": "how long?"}\n\n'
+    path.write_text(good + "{oops\n")
+    monkeypatch.setattr(shops, "DEMO_CASES", path)
+    for load in (chat.load_cases, lambda p: shops.load_cases("demo", "all")):
+        with pytest.raises(InvalidInput, match=r"cases.jsonl:3: not JSON"):
+            load(path)
+    path.write_text(good + '{"kind": "support"}\n')
+    with pytest.raises(InvalidInput, match=r"cases.jsonl:3: needs kind support\|product and a"):
+        chat.load_cases(path)
+    with pytest.raises(InvalidInput, match=r"cases.jsonl:3: needs an id, a question and a kind"):
+        shops.load_cases("demo", "all")
+    path.write_text(good)
+    assert chat.load_cases(path) == shops.load_cases("demo", "all") == [
+        {"id": "a", "kind": "support", "question": "how long?"}]
+
+
 def test_right_answer_has_fact_citation_and_nothing_false():
     reply = ChatReply(answer="You can return unopened items within 60 days of delivery.\n\n"
                              "Sources: [1] Returns", citations=_cite("returns"))

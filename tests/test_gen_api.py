@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from gen.engines import FakeEngine
 from gen.service import GenService
 from shop.errors import Busy, ModelUnavailable
-from shop.settings import Settings
+from tests.conftest import demo_settings
 from ui.context import ShopContext
 
 REPLY = ("HEADLINE: Stay dry outside\nDESCRIPTION: A light rain jacket that packs small.\n"
@@ -25,8 +25,8 @@ REPLY = ("HEADLINE: Stay dry outside\nDESCRIPTION: A light rain jacket that pack
 def context(tmp_path_factory, demo_files) -> ShopContext:
     from shop.ingest import ingest_file, ingest_kb
 
-    context = ShopContext(Settings(data_dir=tmp_path_factory.mktemp("gen-api"),
-                                   admin_key="secret-key"))
+    context = ShopContext(demo_settings(tmp_path_factory.mktemp("gen-api"),
+                                        admin_key="secret-key"))
     for kind in ("catalog", "customers"):
         ingest_file(context.store, kind, demo_files[kind], progress=False)
     ingest_kb(context.store, demo_files["kb"], progress=False)

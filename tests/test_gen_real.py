@@ -15,8 +15,8 @@ from gen.service import GenService
 from gen.tasks.ad_copy import CopyOptions
 from gen.tasks.chat import ChatRequest
 from shop.schema import Customer, Product
-from shop.settings import Settings
 from shop.store import Store
+from tests.conftest import demo_settings
 
 pytestmark = pytest.mark.slow
 
@@ -47,8 +47,8 @@ def engine(real_llm) -> TransformersEngine:
 def real_store(tmp_path_factory, demo_files, model_cache) -> Store:
     from shop.ingest import ingest_file, ingest_kb
 
-    store = Store(Settings(data_dir=tmp_path_factory.mktemp("gen-real"),
-                           model_cache_dir=model_cache))
+    store = Store(demo_settings(tmp_path_factory.mktemp("gen-real"),
+                                model_cache_dir=model_cache))
     for kind in ("catalog", "customers"):
         ingest_file(store, kind, demo_files[kind], progress=False)
     ingest_kb(store, demo_files["kb"], progress=False)

@@ -32,6 +32,7 @@ from shop.errors import Busy, ConfigError, EngineRestarting, GenerationFailed
 from shop.schema import Customer, Product
 from shop.settings import Settings
 from shop.store import Store
+from tests.conftest import demo_settings
 
 SHOPPER = "How do I return an item?"
 RETURNS = "Returns are free within 30 days."
@@ -122,7 +123,7 @@ def test_scheduled_generate_queues_a_batch_larger_than_the_wait_list():
 def shop_store(tmp_path_factory, demo_files) -> Store:
     from shop.ingest import ingest_file, ingest_kb
 
-    store = Store(Settings(data_dir=tmp_path_factory.mktemp("lanes"), chat_mode="generative"))
+    store = Store(demo_settings(tmp_path_factory.mktemp("lanes"), chat_mode="generative"))
     for kind in ("catalog", "customers"):
         ingest_file(store, kind, demo_files[kind], progress=False)
     ingest_kb(store, demo_files["kb"], progress=False)

@@ -16,6 +16,7 @@ from gen.service import GenService
 from gen.serving.scheduler import ScheduledEngine
 from shop.errors import ConfigError
 from shop.settings import Settings
+from tests.conftest import demo_settings
 from ui.context import ShopContext
 
 REPLY = "Start your return at northwind.example/returns with your order number."
@@ -33,8 +34,8 @@ class FakeSearch:
 def context(tmp_path_factory, demo_files) -> ShopContext:
     from shop.ingest import ingest_file, ingest_kb
 
-    context = ShopContext(Settings(
-        data_dir=tmp_path_factory.mktemp("metrics-limits"), admin_key="secret-key",
+    context = ShopContext(demo_settings(
+        tmp_path_factory.mktemp("metrics-limits"), admin_key="secret-key",
         rate_limit_chat="3/minute", rate_limit_search="2/minute", rate_limit_copy="1/minute"))
     ingest_file(context.store, "catalog", demo_files["catalog"], progress=False)
     ingest_kb(context.store, demo_files["kb"], progress=False)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from gen.engines import FakeEngine
 from gen.service import GenService
 from shop.settings import Settings
-from tests.conftest import serving
+from tests.conftest import demo_settings, serving
 from ui.context import ShopContext
 
 ANSWER = ("Start your return at northwind.example/returns with your order number. "
@@ -24,8 +24,8 @@ QUESTION = "How do I return an item?"
 def context(tmp_path_factory, demo_files) -> ShopContext:
     from shop.ingest import ingest_file, ingest_kb
 
-    context = ShopContext(Settings(data_dir=tmp_path_factory.mktemp("openai-fake"),
-                                   max_request_bytes=20_000, rate_limit_enabled=False))
+    context = ShopContext(demo_settings(tmp_path_factory.mktemp("openai-fake"),
+                                        max_request_bytes=20_000, rate_limit_enabled=False))
     ingest_file(context.store, "catalog", demo_files["catalog"], progress=False)
     ingest_kb(context.store, demo_files["kb"], progress=False)
     engine = FakeEngine(default=ANSWER)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from shop.schema import Event, Product
-from shop.settings import Settings
+from tests.conftest import demo_settings
 
 ADMIN = {"Authorization": "Bearer test-admin-key"}
 
@@ -27,8 +27,8 @@ def shop(tmp_path_factory, demo_files, demo_context):
     from ui.app import create_app
     from ui.context import ShopContext
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("recsys-shop"),
-                        admin_key="test-admin-key")
+    settings = demo_settings(tmp_path_factory.mktemp("recsys-shop"),
+                             admin_key="test-admin-key")
     context = ShopContext(settings)
     for kind in ("catalog", "customers", "events"):
         ingest_file(context.store, kind, demo_files[kind], progress=False)

@@ -32,7 +32,9 @@ def test_database_url_overrides_sqlite(tmp_path):
 def test_prod_refuses_placeholder_admin_key(tmp_path):
     with pytest.raises(ConfigError, match="ADMIN_KEY"):
         Settings(mode="prod", data_dir=tmp_path)
-    assert Settings(mode="prod", admin_key="s3cret-enough", data_dir=tmp_path).mode == "prod"
+    assert Settings(mode="prod", admin_key="s3cret-enough", data_dir=tmp_path,
+                    shop_name="Shop", shop_url="https://shop.example",
+                    shop_postal_address="Shop, 1 Main St, Town").mode == "prod"
     assert Settings(mode="dev").admin_key.get_secret_value() == PLACEHOLDER_ADMIN_KEY
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import serving
+from tests.conftest import demo_settings, serving
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +22,11 @@ def studio_shop(tmp_path_factory, model_cache, demo_files):
     tests approve copy, run a campaign and erase a customer, which the session's shared
     demo_context must not see."""
     from shop.ingest import ingest_file, ingest_kb
-    from shop.settings import Settings
     from ui.context import ShopContext
 
     # a generous queue deadline: on a shared 2-core machine a prefill can wait past 10 s
-    context = ShopContext(Settings(data_dir=tmp_path_factory.mktemp("studio-data"),
-                                   model_cache_dir=model_cache, llm_queue_deadline_s=300))
+    context = ShopContext(demo_settings(tmp_path_factory.mktemp("studio-data"),
+                                        model_cache_dir=model_cache, llm_queue_deadline_s=300))
     for kind in ("catalog", "customers", "events"):
         context.after_ingest(ingest_file(context.store, kind, demo_files[kind], progress=False))
     context.after_ingest(ingest_kb(context.store, demo_files["kb"], progress=False))

@@ -11,18 +11,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fastapi.testclient import TestClient
 
+from shop.demo import DEMO_IDENTITY
 from shop.settings import Settings
-from tests.conftest import CHROMIUM_ARGS, free_port, serving
+from tests.conftest import CHROMIUM_ARGS, demo_settings, free_port, serving
 from ui.app import create_app
 from ui.context import ShopContext
 
-SHOP = "https://northwind.example"  # the default shop_url, so the default allowed origin
+SHOP = DEMO_IDENTITY["shop_url"]  # the demo shop's site, so the default allowed origin
 
 
 def preflight(client: TestClient, path: str, origin: str):
     return client.options(path, headers={"Origin": origin,
                                          "Access-Control-Request-Method": "POST",
                                          "Access-Control-Request-Headers": "content-type"})
+
+
+@pytest.fixture
+def settings(tmp_path, model_cache) -> Settings:
+    """A data dir named after the demo shop (its name titles the widget, its site is the
+    allowed origin), with no products yet."""
+    return demo_settings(tmp_path / "data", model_cache_dir=model_cache)
 
 
 @pytest.fixture
@@ -41,6 +49,29 @@ def test_script_and_demo_page_are_served(client):
     demo = client.get("/widget/demo")
     assert demo.status_code == 200 and demo.headers["content-type"].startswith("text/html")
     assert '<script src="http://testserver/widget.js" data-title="Ask Northwind' in demo.text
+
+
+def test_the_demo_page_shows_the_shops_own_categories_escaped(tmp_path, model_cache):
+    from shop.ingest import ingest_file
+
+    context = ShopContext(Settings(
+        data_dir=tmp_path / "data", model_cache_dir=model_cache, shop_name="Tea & Co",
+        shop_url="https://tea.example", shop_postal_address="Tea & Co, 1 Leaf Lane, Leeds"))
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("id,title,description,category,price,stock\n"
+                       "T1,Sencha <b>fresh</b>,A bright green tea. From Shizuoka.,green-tea,12,3\n"
+                       "T2,Assam,A malty black tea.,black-tea,9,0\n"
+                       "T3,Darjeeling,A light black tea.,black-tea,11,5\n"
+                       "T4,Cosy,Keeps the pot warm.,<i>cosies</i>,15,2\n", encoding="utf-8")
+    ingest_file(context.store, "catalog", catalog, progress=False)
+    page = TestClient(create_app(context, with_studio=False)).get("/widget/demo").text
+    # most products first, then by name; one card per category, a product in stock first
+    assert ("<nav>Black tea · &lt;i&gt;cosies&lt;/i&gt; · Green tea · Help</nav>" in page)
+    assert "<h3>Darjeeling</h3><p>A light black tea.</p>" in page and "Assam" not in page
+    assert "<h3>Sencha &lt;b&gt;fresh&lt;/b&gt;</h3><p>A bright green tea. From Shizuoka.</p>" \
+        in page
+    assert "<h1>Tea &amp; Co</h1>" in page and 'data-title="Ask Tea &amp; Co"' in page
+    assert "<b>" not in page and "<i>" not in page
 
 
 def test_chat_answers_cross_origin_requests_from_the_shop_only(client):

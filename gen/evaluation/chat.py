@@ -19,7 +19,6 @@ Per mode (extractive, generative) it reports:
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any
 
 from gen.checks.guardrails import sentences
 from gen.checks.verify import Verifier
+from gen.evaluation.cases import read_cases
 from gen.sources import kb_documents, load_products, price_text, product_fact
 from gen.tasks.chat import ChatReply, ChatRequest
 from gen.tasks.chat_words import canned, variants
@@ -59,18 +59,8 @@ def load_cases(path: Path = DEFAULT_CASES) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"{path}: no such case file")
-    cases = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            case = json.loads(line)
-        except ValueError as exc:
-            raise InvalidInput(f"{path}:{number}: not JSON ({exc})") from None
-        if case.get("kind") not in ("support", "product") or not case.get("question"):
-            raise InvalidInput(f"{path}:{number}: needs kind support|product and a question")
-        cases.append(case)
-    return cases
+    return read_cases(path, lambda case: case.get("kind") in ("support", "product")
+                      and bool(case.get("question")), "needs kind support|product and a question")
 
 
 def _normal(text: str) -> str:

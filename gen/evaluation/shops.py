@@ -15,12 +15,12 @@ each gets one from a hash of its id (about half each, the same on every run).
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from gen.evaluation.cases import read_cases
 from gen.evaluation.gold import KINDS, expected_kind, judge
 from shop.errors import InvalidInput
 from shop.resources import data_dir
@@ -44,9 +44,12 @@ def shop_folder(name: str) -> Path:
 
 
 def shop_config(name: str) -> dict[str, Any]:
-    """shop.toml of a shop folder; the demo's are the Settings defaults."""
+    """shop.toml of a shop folder; for the demo, its identity (what `demo init` writes)."""
     if name == "demo":
-        return {}
+        from shop.demo import DEMO_IDENTITY
+
+        return {key: DEMO_IDENTITY[field] for key, field in _SETTINGS.items()
+                if field in DEMO_IDENTITY}
     return tomllib.loads((shop_folder(name) / "shop.toml").read_text(encoding="utf-8"))
 
 
@@ -60,20 +63,10 @@ def load_cases(name: str, split: str = "test") -> list[dict]:
     if split not in SPLITS:
         raise InvalidInput(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     path = DEMO_CASES if name == "demo" else shop_folder(name) / "cases.jsonl"
-    cases = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            case = json.loads(line)
-        except ValueError as exc:
-            raise InvalidInput(f"{path}:{number}: not JSON ({exc})") from None
-        if expected_kind(case) not in KINDS or not case.get("question") or not case.get("id"):
-            raise InvalidInput(f"{path}:{number}: needs an id, a question and a kind "
-                               f"({', '.join(KINDS)})")
-        if split in ("all", split_of(case)):
-            cases.append(case)
-    return cases
+    cases = read_cases(
+        path, lambda case: expected_kind(case) in KINDS and bool(case.get("question"))
+        and bool(case.get("id")), f"needs an id, a question and a kind ({', '.join(KINDS)})")
+    return [case for case in cases if split in ("all", split_of(case))]
 
 
 def shop_settings(name: str, settings: Any, workdir: Path) -> Any:

@@ -16,13 +16,17 @@ from string import Template
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
 
+from gen.tasks.text import cut_words
+from shop.schema import Product
 from ui.api.deps import Context
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
 # Shops embed the script on every page: browsers revalidate it after 5 minutes (a cheap 304
 # by ETag), so an upgraded widget reaches shoppers quickly.
 SCRIPT_CACHE = "public, max-age=300, must-revalidate"
+NAV_CATEGORIES = 5  # the demo page's nav and cards: the shop's biggest categories
 
 router = APIRouter(tags=["widget"], include_in_schema=False)
 
@@ -54,13 +58,44 @@ def placeholder() -> Response:
                              "Cross-Origin-Resource-Policy": "cross-origin"})
 
 
+def shop_window(store, n: int = NAV_CATEGORIES) -> tuple[list[str], list[Product]]:
+    """The shop's n categories with the most listed products, and one product of each (in
+    stock first): what the demo page's nav and cards show."""
+    listed = Product.archived_at.is_(None)
+    with store.session() as session:
+        categories = list(session.scalars(
+            select(Product.category).where(listed).group_by(Product.category)
+            .order_by(func.count().desc(), Product.category).limit(n)))
+        products = [session.scalars(
+            select(Product).where(listed, Product.category == category)
+            .order_by(Product.stock <= 0, Product.id).limit(1)).one() for category in categories]
+    return categories, products
+
+
+def category_label(slug: str) -> str:
+    """'garden-tools' -> 'Garden tools'."""
+    return slug.replace("-", " ").replace("_", " ").strip().capitalize()
+
+
+def _demo_sections(store) -> tuple[str, str]:
+    """(nav, cards) of the demo page as escaped HTML."""
+    categories, products = shop_window(store)
+    nav = " · ".join([*(html.escape(category_label(c)) for c in categories), "Help"])
+    cards = "\n".join(
+        f'      <div class="card"><h3>{html.escape(p.title)}</h3>'
+        f"<p>{html.escape(cut_words(p.description, 120))}</p></div>" for p in products)
+    return nav, cards or "      <p>No products yet: ingest a catalog to see some here.</p>"
+
+
 @router.get("/widget/demo", response_class=HTMLResponse)
 def widget_demo(request: Request, context: Context) -> HTMLResponse:
-    """A fictional shop page that embeds the widget the way a customer's site would."""
+    """A stand-in page of the shop's own site, its nav and cards from the shop's catalog, that
+    embeds the widget the way the real site would."""
     page = Template((WIDGET_DIR / "demo.html").read_text(encoding="utf-8"))
     settings = context.settings
+    nav, cards = _demo_sections(context.store)
     return HTMLResponse(page.substitute(
-        shop_name=html.escape(settings.shop_name),
+        shop_name=html.escape(settings.shop_name), nav=nav, cards=cards,
         widget_src=html.escape(str(request.url_for("widget_js"))),
         widget_title=html.escape(f"Ask {settings.shop_name}"),
     ), headers={"Cache-Control": "no-cache"})

@@ -22,6 +22,7 @@ from ui.cli import (
     evaluate,
     evaluate_chat,
     experiment,
+    init,
     keys,
     models,
     serve,
@@ -37,6 +38,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("init")(init.init)
 app.add_typer(data.ingest_app, name="ingest")
 app.add_typer(data.demo_app, name="demo")
 app.add_typer(models.app, name="models")

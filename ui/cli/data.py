@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from shop.ingest import IngestError, ingest_file, ingest_kb
+from ui.cli.init import identity_hint
 from ui.context import default_context
 
 ingest_app = typer.Typer(help="Load catalog, customers, events (CSV/JSONL) or a KB folder.",
@@ -32,6 +33,12 @@ def _ingest(kind: str, path: Path, skip_invalid: bool, progress: bool, prune: bo
         typer.secho(f"rejected {error}", fg=typer.colors.YELLOW, err=True)
     typer.echo(report.summary())
     context.after_ingest(report)
+    _hint(context)
+
+
+def _hint(context) -> None:
+    if hint := identity_hint(context.settings):
+        typer.secho(hint, fg=typer.colors.YELLOW, err=True)
 
 
 FileArg = Annotated[Path, typer.Argument(help="A .csv file with a header row, or .jsonl")]
@@ -72,6 +79,7 @@ def ingest_kb_command(
     report = ingest_kb(context.store, directory, prune=prune, progress=sys.stderr.isatty())
     typer.echo(report.summary())
     context.after_ingest(report)
+    _hint(context)
 
 
 @demo_app.command("init")
@@ -79,7 +87,8 @@ def demo_init(
     seed: Annotated[int, typer.Option(help="Seed of the generator (same seed, same shop).")] = 7,
     force: Annotated[bool, typer.Option(help="Load again even if the demo is loaded.")] = False,
 ) -> None:
-    """Generate the demo shop (400+ products, 2,000 customers, 50,000 events, 30 KB docs) and load it."""
+    """Generate the demo shop (400+ products, 2,000 customers, 50,000 events, 30 KB docs) and
+    load it; a data dir without an identity (`shopwright init`) gets the demo shop's."""
     from ui.demo import load_demo
 
     context = default_context()

@@ -17,6 +17,7 @@ def serve(
 
     from shop.settings import PLACEHOLDER_ADMIN_KEY
     from ui.app import create_app
+    from ui.cli.init import identity_hint
     from ui.context import default_context
 
     context = default_context()
@@ -35,6 +36,8 @@ def serve(
                    f"{settings.triggers_every_minutes:g} minutes")
     typer.echo(f"shopwright on http://{host or settings.host}:{port or settings.port} "
                "(studio at /studio, API docs at /docs, chat widget demo at /widget/demo)")
+    if hint := identity_hint(settings):
+        typer.echo(hint)
     if settings.admin_key.get_secret_value() == PLACEHOLDER_ADMIN_KEY:
         typer.echo(f"studio sign-in: the admin key {PLACEHOLDER_ADMIN_KEY!r} (a placeholder: set "
                    "SHOPWRIGHT_ADMIN_KEY, or create keys with `shopwright keys create`)")
