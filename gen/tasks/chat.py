@@ -54,7 +54,7 @@ from gen.tasks.chat_products import (
     names_product,
     product_answer,
 )
-from gen.tasks.chat_words import HANDOFF_TEXT, UNSURE, chat_words, shown_price
+from gen.tasks.chat_words import HANDOFF_TEXT, UNSURE, chat_words, content_terms, shown_price
 from gen.tasks.picker import AnswerPicker
 from gen.tasks.routing import Router, person_ask
 
@@ -62,7 +62,6 @@ ASKS_HOW = re.compile(r"^\s*(?:how|what|when|where|why|is it|can i|do i|does|sho
                       r"|\b(?:how (?:much|long|many|soon|do|does|can|should)|what (?:is|are|do|"
                       r"does|happens)|can i|do i|should i|will i|is it|am i)\b", re.IGNORECASE)
 ChatMode = Literal["extractive", "generative"]
-_STOPWORDS = frozenset(["the", "a", "an", "and", "or", "to", "of", "for", "in", "on", "is", "it", "my", "i", "do", "you", "can", "what", "how", "with", "your", "me", "are", "does", "have", "be", "this", "that", "will", "from", "at", "by", "as", "if", "we", "our", "us", "they", "them", "not", "no", "yes", "so", "but"])
 
 
 class ChatTurn(BaseModel):
@@ -105,11 +104,6 @@ class ChatReply:
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def content_terms(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2
-            and w not in _STOPWORDS}
 
 
 class ChatAssistant:

@@ -10,6 +10,7 @@ an English shop keeps the plain "8.90 EUR" its answers and checks have always us
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gen.checks.chat_guard import REFUSAL
@@ -41,3 +42,14 @@ def canned() -> frozenset[str]:
 def shown_price(product: Any, language: str) -> str:
     """A product's price as the shop's customers write it ("8,90 €" in de); "8.90 EUR" in en."""
     return price_text(product) if language == "en" else price_text(product, language)
+
+
+# the words a question and a passage must share to count as related (English function words
+# left out); still the chat's own list, to be moved onto shop/lexicon/text.py
+_STOPWORDS = frozenset([
+    "the", "a", "an", "and", "or", "to", "of", "for", "in", "on", "is", "it", "my", "i", "do", "you", "can", "what", "how", "with", "your", "me", "are", "does", "have", "be", "this", "that", "will", "from", "at", "by", "as", "if", "we", "our", "us", "they", "them", "not", "no", "yes", "so", "but"])
+
+
+def content_terms(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2
+            and w not in _STOPWORDS}
