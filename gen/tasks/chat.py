@@ -196,7 +196,8 @@ class ChatAssistant:
         if asks_person:  # do the pages answer what else the message asks?
             relevant = [p for p in relevant if content_terms(rest) & content_terms(p.text)]
         if route is not None:
-            intent, handoff_reason = route.intent(asks_person, asks_shopping, bool(relevant))
+            intent, handoff_reason = route.intent(asks_person, asks_shopping, bool(relevant),
+                                                   shopping_form)
         elif asks_person:
             intent, handoff_reason = "handoff", "the customer asked for a person"
         elif PRODUCT_QUESTION.search(question) or named:

@@ -92,13 +92,16 @@ class Route:
     product_best: float  # best cosine to a product
     unanswerable: bool  # neither side is close: a person should answer
 
-    def intent(self, asks_person: bool, asks_shopping: bool, pages_match: bool
-               ) -> tuple[str, str]:
+    def intent(self, asks_person: bool, asks_shopping: bool, pages_match: bool,
+               shopping_form: bool = False) -> tuple[str, str]:
         """(support | shopping | handoff, why a person should answer). pages_match: the
         passages found share a word with the question (with what is left of it besides an
         ask for a person). Such an ask is handed off, and answered from the pages too when
-        they match the rest ("can I talk to someone on a sunday?")."""
-        support = self.p_support >= 0.5 and pages_match and not self.unanswerable
+        they match the rest ("can I talk to someone on a sunday?"). shopping_form: asked as a
+        shopping question, which the pages must then answer clearly better to be given it."""
+        # asked as shopping ("do you have ...?"): the pages must be clearly closer to win
+        bar = 0.75 if shopping_form else 0.5
+        support = self.p_support >= bar and pages_match and not self.unanswerable
         if asks_person and not support:
             return "handoff", "the customer asked for a person"
         if self.unanswerable and not asks_shopping:
