@@ -86,10 +86,6 @@ def money(text: str, locale: str) -> set[tuple[float, str]]:
     return {(m.value, m.currency) for m in find_money(text, locale)}
 
 
-def countries(text: str, language: str) -> set[str]:
-    return find_countries(text, language)
-
-
 def polarity(text: str, language: str) -> str | None:
     """'yes' or 'no' when the answer opens with one, else None."""
     yes, no = _POLARITY.get(language, _POLARITY["en"])
@@ -109,8 +105,8 @@ def false_statements(case: dict, said: str, gold: str, language: str, locale: st
     allowed = numbers(gold, language) | numbers(asked, language)
     for value in sorted(numbers(said, language) - allowed):
         problems.append(f"number {value:g} is not on the gold page")
-    for code in sorted(countries(said, language) - countries(gold, language)
-                       - countries(asked, language)):
+    for code in sorted(find_countries(said, language) - find_countries(gold, language)
+                       - find_countries(asked, language)):
         problems.append(f"country {code} is not on the gold page")
     stance = polarity(said, language)
     if case.get("yes_no") and stance and stance != case["yes_no"]:
