@@ -37,12 +37,14 @@ from gen.sources import (
     load_products,
 )
 from gen.tasks.ad_copy import AdCopywriter, CopyOptions, Variant
-from gen.tasks.answer import KnowledgeUnits
+from gen.tasks.answer import KnowledgeUnits, Unit
 from gen.tasks.chat import ChatAssistant, ChatReply, ChatRequest
 from gen.tasks.chat_mode import resolve_chat_mode
 from gen.tasks.content import record
 from gen.tasks.email import CANDIDATES as EMAIL_CANDIDATES
 from gen.tasks.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
+from gen.tasks.orders import Asker, OrderDesk
+from gen.tasks.picker import AnswerPicker
 from gen.tasks.routing import Router
 from shop.errors import InvalidInput, NotFound
 from shop.schema import Customer, Product
@@ -249,6 +251,12 @@ class GenService:
         name = self._engine.model_name if self._engine is not None else self.settings.llm_model
         return resolve_chat_mode(self.settings, name)
 
+    def quote_pages(self, question: str) -> list[Unit]:
+        """The help pages' own sentences that answer `question` (the order desk's policy)."""
+        self.knowledge.refresh(kb_documents(self.store, self.settings.shop_url))
+        ranked = [(p.doc_id or p.id, p.heading) for p in self.retriever.search_kb(question, k=8)]
+        return AnswerPicker(self.knowledge).pick(question, ranked)
+
     def assistant(self, mode: str | None = None, lane: Lane = "interactive") -> ChatAssistant:
         """The shop assistant; its requests go in `lane` (a shopper waits: interactive; an
         evaluation run over many questions: batch)."""
@@ -264,22 +272,34 @@ class GenService:
                              language=self.settings.shop_language)
 
     async def achat_stream(self, request: ChatRequest, save: bool = True,
-                           mode: str | None = None, lane: Lane = "interactive"
-                           ) -> AsyncIterator[str | ChatReply]:
-        """Guarded text pieces, then the ChatReply; the model is awaited, not waited for."""
-        assistant = await asyncio.to_thread(self.assistant, mode, lane)  # reads the KB version
-        async for item in assistant.astream(request):
+                           mode: str | None = None, lane: Lane = "interactive",
+                           asker: Asker | None = None) -> AsyncIterator[str | ChatReply]:
+        """Guarded text pieces, then the ChatReply; the model is awaited, not waited for.
+        `asker`: who the server knows is asking (a session's customer, the orders it proved);
+        an order question is answered from those orders (gen/tasks/orders.py)."""
+        # an order question is answered from the store and the pages, without the model
+        desk = OrderDesk(self.store, self.settings.shop_language, policy=self.quote_pages)
+        ordered = await asyncio.to_thread(desk.answer, request, asker or Asker())
+        if isinstance(ordered, ChatReply):
+            replies, model = _answered(ordered), "orders"  # written from the rows, no model
+        else:
+            assistant = await asyncio.to_thread(self.assistant, mode, lane)  # the KB version
+            replies, model = assistant.astream(request), self.engine.model_name
+            if ordered:  # the pages answer, and the shopper learns how to ask about an order
+                replies = _noted(replies, ordered)
+        async for item in replies:
             if isinstance(item, ChatReply) and save:
                 # stored redacted: the raw message never reaches the store
                 await asyncio.to_thread(
-                    record, self.store, "chat", assistant.answer_prompt, self.engine.model_name,
+                    record, self.store, "chat", self.library.get("chat_answer"), model,
                     {"question": item.question, "turns": len(request.history)},
                     [item.as_dict()])
             yield item
 
     async def achat(self, request: ChatRequest, save: bool = True,
-                    mode: str | None = None, lane: Lane = "interactive") -> ChatReply:
-        async for item in self.achat_stream(request, save, mode, lane):
+                    mode: str | None = None, lane: Lane = "interactive",
+                    asker: Asker | None = None) -> ChatReply:
+        async for item in self.achat_stream(request, save, mode, lane, asker):
             final = item
         return final  # the stream always ends with its ChatReply
 
@@ -293,3 +313,19 @@ class GenService:
              lane: Lane = "interactive") -> ChatReply:
         *_, final = self.chat_stream(request, save, mode, lane)
         return final
+
+
+async def _answered(reply: ChatReply) -> AsyncIterator[str | ChatReply]:
+    """A reply made without the model, as a chat stream: its text, then itself."""
+    yield reply.answer
+    yield reply
+
+
+async def _noted(replies: AsyncIterator[str | ChatReply], note: str
+                 ) -> AsyncIterator[str | ChatReply]:
+    """A chat stream with one more paragraph at the end of its answer."""
+    async for item in replies:
+        if isinstance(item, ChatReply):
+            item.answer = f"{item.answer}\n\n{note}"
+            yield f"\n\n{note}"
+        yield item

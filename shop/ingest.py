@@ -1,4 +1,4 @@
-"""Ingest catalog, customers and events from CSV/JSONL, and the knowledge base from Markdown.
+"""Ingest catalog, customers, events and orders from CSV/JSONL, and the knowledge base from Markdown.
 
 Every row is validated before anything is written. A file with any bad row writes nothing,
 unless `skip_invalid`, which writes the good rows and puts the bad ones in a rejects file.
@@ -13,31 +13,21 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select, update
 from tqdm import tqdm
 
+from shop import orders
 from shop.errors import InvalidInput
+from shop.orders import order_row
 from shop.records import RECORDS, CustomerRecord, EventRecord, ProductRecord, Record
-from shop.schema import Customer, Event, KBDocument, Product, utcnow
+from shop.rows import RowError, check_header, count_lines, read_rows, validate
+from shop.schema import Customer, Event, KBDocument, Order, Product, utcnow
 from shop.store import Store
-from shop.upsert import upsert
+from shop.upsert import existing_ids, upsert
 
 CHUNK = 2_000
-
-
-@dataclass
-class RowError:
-    path: Path
-    line: int
-    column: str
-    reason: str
-    raw: dict[str, Any] | str = ""
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: column '{self.column}': {self.reason}"
 
 
 @dataclass
@@ -78,77 +68,6 @@ class IngestError(InvalidInput):
             "Fix them, or pass --skip-invalid to write the good rows and a rejects file."
         )
         super().__init__("\n".join(lines))
-
-
-# ---- reading -------------------------------------------------------------------------------
-
-
-def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, RowError | None]]:
-    """Yield (line number, raw row, parse error) for a CSV or JSONL file."""
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield number, None, RowError(path, number, f"char {exc.colno}", exc.msg, line)
-                    continue
-                if not isinstance(row, dict):
-                    yield number, None, RowError(path, number, "-", "not a JSON object", line)
-                    continue
-                yield number, row, None
-    elif suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            start = 2  # the header is line 1
-            for row in reader:
-                if None in row:  # more cells than header columns
-                    yield start, None, RowError(path, start, "-", "more cells than header columns")
-                else:
-                    cleaned = {key: value for key, value in row.items() if value not in ("", None)}
-                    yield start, cleaned, None
-                start = reader.line_num + 1
-    else:
-        raise InvalidInput(f"{path}: unsupported file type {suffix!r}; use .csv or .jsonl")
-
-
-def _check_header(path: Path, model: type[Record]) -> None:
-    if path.suffix.lower() != ".csv":
-        return
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), None)
-    if not header:
-        raise InvalidInput(f"{path}:1: the file is empty; expected a header row")
-    fields = model.model_fields
-    unknown = [name for name in header if name not in fields]
-    required = [name for name, info in fields.items() if info.is_required()]
-    missing = [name for name in required if name not in header]
-    if missing:
-        raise InvalidInput(f"{path}:1: missing required column(s): {', '.join(missing)}")
-    if unknown:
-        raise InvalidInput(
-            f"{path}:1: unknown column(s): {', '.join(unknown)}; "
-            f"valid columns are: {', '.join(fields)}"
-        )
-
-
-def _validate(path: Path, model: type[Record], line: int, row: dict[str, Any]):
-    try:
-        return model.model_validate(row), []
-    except ValidationError as exc:
-        errors = []
-        for error in exc.errors():
-            column = ".".join(str(part) for part in error["loc"]) or "-"
-            errors.append(RowError(path, line, column, error["msg"], row))
-        return None, errors
-
-
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(1 for _ in handle)
 
 
 # ---- writing -------------------------------------------------------------------------------
@@ -196,8 +115,8 @@ def _missing_references(store: Store, records: list[tuple[int, EventRecord]], pa
     customer_ids = {record.customer_id for _, record in records}
     product_ids = {record.product_id for _, record in records if record.product_id}
     with store.session() as session:
-        known_customers = _existing(session, Customer, customer_ids)
-        known_products = _existing(session, Product, product_ids)
+        known_customers = existing_ids(session, Customer, customer_ids)
+        known_products = existing_ids(session, Product, product_ids)
     errors = []
     for line, record in records:
         if record.customer_id not in known_customers:
@@ -207,15 +126,6 @@ def _missing_references(store: Store, records: list[tuple[int, EventRecord]], pa
             errors.append(RowError(path, line, "product_id",
                                    f"unknown product {record.product_id!r}; ingest the catalog first"))
     return errors
-
-
-def _existing(session, table, ids: set[str]) -> set[str]:
-    found: set[str] = set()
-    ids_list = list(ids)
-    for start in range(0, len(ids_list), 900):
-        chunk = ids_list[start:start + 900]
-        found.update(session.scalars(select(table.id).where(table.id.in_(chunk))))
-    return found
 
 
 def _changed(session, table, rows: list[dict[str, Any]]) -> list[str]:
@@ -245,7 +155,9 @@ _WRITERS = {
     "catalog": (Product, _product_row, ["id"]),
     "customers": (Customer, _customer_row, ["id"]),
     "events": (Event, _event_row, ["idempotency_key"]),
+    "orders": (Order, order_row, ["id"]),
 }
+_REFERENCES = {"events": _missing_references, "orders": orders.missing_references}
 
 
 def ingest_file(
@@ -265,20 +177,20 @@ def ingest_file(
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
     model = RECORDS[kind]
-    _check_header(path, model)
+    check_header(path, model)
     report = IngestReport(kind=kind, path=path)
 
     good: list[tuple[int, Record]] = []
     seen_keys: dict[str, int] = {}
-    total = _count_lines(path) if progress else None
-    rows = tqdm(_read_rows(path), total=total, desc=f"validate {path.name}", unit="row",
+    total = count_lines(path) if progress else None
+    rows = tqdm(read_rows(path), total=total, desc=f"validate {path.name}", unit="row",
                 disable=not progress, leave=False)
     for line, row, parse_error in rows:
         report.rows += 1
         if parse_error:
             report.errors.append(parse_error)
             continue
-        record, errors = _validate(path, model, line, row)
+        record, errors = validate(path, model, line, row)
         if errors:
             report.errors.extend(errors)
             continue
@@ -289,8 +201,8 @@ def ingest_file(
         seen_keys[key] = line
         good.append((line, record))
 
-    if kind == "events" and good:
-        reference_errors = _missing_references(store, good, path)
+    if kind in _REFERENCES and good:
+        reference_errors = _REFERENCES[kind](store, good, path)
         bad_lines = {error.line for error in reference_errors}
         report.errors.extend(reference_errors)
         good = [(line, record) for line, record in good if line not in bad_lines]
@@ -309,7 +221,10 @@ def ingest_file(
         for start in tqdm(range(0, len(rows_out), CHUNK), desc=f"write {path.name}",
                           unit="chunk", disable=not progress, leave=False):
             chunk = rows_out[start:start + CHUNK]
-            upsert(session, table, chunk, keys, update=kind != "events")
+            if kind == "orders":  # with their purchase events
+                orders.write_orders(session, chunk)
+            else:
+                upsert(session, table, chunk, keys, update=kind != "events")
         if prune:
             rejected = {str(e.raw.get("id")) for e in report.errors if isinstance(e.raw, dict)}
             report.deleted_ids = _archive_missing(session, set(seen_keys) | rejected)

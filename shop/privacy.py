@@ -4,7 +4,8 @@ Everything keyed by the customer lives in these tables: `customers`, `events`,
 `generated_content` (emails written for them; chat turns are stored redacted and mostly without
 a customer id), `campaign_rows` (their emails, address included), `chat_sessions` and their
 `chat_turns` (the conversations of sessions opened for them), the experiments'
-`experiment_assignments` and `experiment_feedback`, and `trigger_firings`. Erasure deletes
+`experiment_assignments` and `experiment_feedback`, `trigger_firings`, and their `orders` and
+the `order_requests` they made in the chat. Erasure deletes
 all of it in one transaction, plus their copies in the campaign files under
 `settings.campaigns_dir`.
 Both operations add an `audit_log` row naming the actor and the counts, never the data.
@@ -37,6 +38,8 @@ from shop.schema import (
     Event,
     Feedback,
     GeneratedContent,
+    Order,
+    OrderRequest,
     TriggerFiring,
 )
 from shop.sessions import session_turns
@@ -45,7 +48,8 @@ from shop.store import Store
 # (customer id) -> their segment as a small dict, or None; given by the edge (recsys is above)
 SegmentLookup = Callable[[str], dict | None]
 
-KEYED_TABLES = (("events", Event), ("generated_content", GeneratedContent),
+KEYED_TABLES = (("order_requests", OrderRequest), ("orders", Order),  # requests first (key)
+                ("events", Event), ("generated_content", GeneratedContent),
                 ("campaign_rows", CampaignRow), ("chat_sessions", ChatSession),
                 ("experiment_assignments", Assignment), ("experiment_feedback", Feedback),
                 ("trigger_firings", TriggerFiring))
@@ -55,7 +59,11 @@ PLAIN_TABLES = (("experiment_assignments", Assignment,
                 ("experiment_feedback", Feedback,
                  ("experiment_id", "variant", "event", "segment", "ts")),
                 ("trigger_firings", TriggerFiring,
-                 ("rule", "fired_at", "state", "campaign_id", "product_ids")))
+                 ("rule", "fired_at", "state", "campaign_id", "product_ids")),
+                ("orders", Order, ("id", "status", "placed_at", "shipped_at", "delivered_at",
+                                   "carrier", "tracking_url", "total", "currency", "items")),
+                ("order_requests", OrderRequest,
+                 ("id", "order_id", "kind", "state", "message", "created_at", "updated_at")))
 
 
 def export_customer(store: Store, customer_id: str, actor: str,

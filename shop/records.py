@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from shop.schema import EVENT_TYPES
+from shop.schema import EVENT_TYPES, ORDER_STATUSES
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
 
@@ -34,7 +34,10 @@ class Record(BaseModel):
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    """Naive times are UTC; others are converted (SQLite keeps no offset: "08:00+01:00"
+    stored as written would read back as 08:00 UTC)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None \
+        else value.astimezone(timezone.utc)
 
 
 class ProductRecord(Record):
@@ -114,8 +117,67 @@ class EventRecord(Record):
         return self
 
 
+class OrderItem(Record):
+    product_id: str = Id
+    quantity: int = Field(default=1, ge=1, le=100_000)
+    price: float = Field(ge=0)  # per unit, in the order's currency
+
+
+class OrderRecord(Record):
+    """An order as the shop's backend knows it; sent again with a new status, it replaces the
+    stored one (`ingest orders` and `POST /v1/orders` upsert by id)."""
+
+    id: str = Id
+    customer_id: str = Id
+    status: Literal[ORDER_STATUSES]  # type: ignore[valid-type]
+    placed_at: datetime
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    carrier: str = Field(default="", max_length=100)
+    tracking_url: str = Field(default="", max_length=1000, pattern=r"^$|^https?://\S+$")
+    total: float = Field(ge=0)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    items: list[OrderItem] = Field(min_length=1, max_length=1000)
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _parse_items(cls, value: Any) -> Any:
+        if isinstance(value, str):  # a CSV cell holds the JSON list
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list: {exc.msg}") from None
+        return value
+
+    @field_validator("placed_at", "shipped_at", "delivered_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+    @field_validator("shipped_at", "delivered_at", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "OrderRecord":
+        if self.status == "shipped" and self.shipped_at is None:
+            raise PydanticCustomError("missing_shipped_at", "a shipped order needs shipped_at")
+        if self.status == "delivered" and self.delivered_at is None:
+            raise PydanticCustomError("missing_delivered_at",
+                                      "a delivered order needs delivered_at")
+        for name in ("shipped_at", "delivered_at"):
+            moment = getattr(self, name)
+            if moment is not None and moment < self.placed_at:
+                raise PydanticCustomError("before_placed", f"{name} is before placed_at")
+        if self.shipped_at and self.delivered_at and self.delivered_at < self.shipped_at:
+            raise PydanticCustomError("before_shipped", "delivered_at is before shipped_at")
+        return self
+
+
 RECORDS: dict[str, type[Record]] = {
     "catalog": ProductRecord,
     "customers": CustomerRecord,
     "events": EventRecord,
+    "orders": OrderRecord,
 }

@@ -19,10 +19,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 EVENT_TYPES = ("view", "add_to_cart", "purchase", "search", "click")
+ORDER_STATUSES = ("placed", "paid", "packed", "shipped", "delivered", "cancelled", "returned")
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """A stored moment as an aware UTC datetime (SQLite hands back naive ones; they were
+    stored as UTC)."""
+    if moment is None or moment.tzinfo:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -345,3 +354,46 @@ class StockWatch(Base):
     product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     out_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     restocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Order(Base):
+    """An order as the shop's backend last sent it (`ingest orders`, `POST /v1/orders`). What
+    the chat says about an order is read from this row, never written by the model. Its items
+    also count as purchases for the recommender (shop/orders.py keeps those events in step)."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # ORDER_STATUSES
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    carrier: Mapped[str] = mapped_column(String(100), default="")
+    tracking_url: Mapped[str] = mapped_column(String(1000), default="")
+    total: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    items: Mapped[list] = mapped_column(JSON, default=list)  # [{product_id, quantity, price}]
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+ORDER_REQUEST_KINDS = ("cancel", "return")
+ORDER_REQUEST_STATES = ("open", "done", "declined")
+
+
+class OrderRequest(Base):
+    """Something a shopper asked the chat to change about an order (cancel it, start a
+    return): recorded for the shop's team, never done silently. One open request per order and
+    kind, so asking twice does not queue it twice."""
+
+    __tablename__ = "order_requests"
+    __table_args__ = (Index("ix_order_requests_state", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # ORDER_REQUEST_KINDS
+    state: Mapped[str] = mapped_column(String(16), default="open")  # ORDER_REQUEST_STATES
+    message: Mapped[str] = mapped_column(Text, default="")  # the shopper's words, redacted
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from shop.errors import Forbidden, NotFound
 from shop.keys import Caller, digest
-from shop.schema import ChatSession, ChatTurn, Customer, utcnow
+from shop.schema import ChatSession, ChatTurn, Customer, aware, utcnow
 from shop.store import Store
 
 MAX_TURNS = 40  # kept per session (the chat reads the last few as history)
@@ -53,11 +53,11 @@ def load_session(store: Store, session_id: str) -> dict | None:
         return None
     with store.session() as session:
         row = session.get(ChatSession, digest(session_id))
-        if row is None or _aware(row.expires_at) <= datetime.now(UTC):
+        if row is None or aware(row.expires_at) <= datetime.now(UTC):
             return None
         return {"session_id": session_id, "customer_id": row.customer_id,
                 "turns": session_turns(session, row.id_hash), "handoff": row.handoff,
-                "expires_at": _aware(row.expires_at).isoformat()}
+                "expires_at": aware(row.expires_at).isoformat()}
 
 
 def session_customer(store: Store, session_id: str) -> tuple[bool, str | None]:
@@ -108,8 +108,3 @@ def hand_off(store: Store, session_id: str) -> None:
         raise NotFound("unknown or expired chat session; ask a question first")
     add_turns(store, session_id, {"role": "system", "content": "handed over to a person",
                                   "handoff": True, "at": utcnow().isoformat()})
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 
@@ -39,3 +40,14 @@ def upsert(session: Session, table, rows: list[dict[str, Any]], keys: list[str],
     else:
         statement = statement.on_conflict_do_nothing(index_elements=keys)
     session.execute(statement, rows)
+
+
+def existing_ids(session: Session, table, ids: set[str]) -> set[str]:
+    """Which of `ids` the mapped class `table` holds (looked up 900 at a time: SQLite's limit
+    on bound parameters)."""
+    found: set[str] = set()
+    listed = sorted(ids)
+    for start in range(0, len(listed), 900):
+        chunk = listed[start:start + 900]
+        found.update(session.scalars(select(table.id).where(table.id.in_(chunk))))
+    return found

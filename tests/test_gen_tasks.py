@@ -11,7 +11,7 @@ from sqlalchemy import select
 from gen.engines import FakeEngine, join_prefill
 from gen.service import GenService
 from gen.tasks.ad_copy import CopyOptions
-from gen.tasks.chat import ChatRequest, ChatTurn
+from gen.tasks.chat_messages import ChatRequest, ChatTurn
 from gen.tasks.email import CANDIDATES as EMAIL_CANDIDATES
 from shop.errors import NotFound
 from shop.schema import Campaign, Customer, GeneratedContent, Product

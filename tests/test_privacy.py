@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from shop.logs import RedactPersonalData, install_redaction
+from shop.orders import get_order, request_change
 from shop.schema import (
     Assignment,
     AuditLog,
@@ -23,6 +24,8 @@ from shop.schema import (
     Event,
     Feedback,
     GeneratedContent,
+    Order,
+    OrderRequest,
     Product,
 )
 from shop.settings import Settings
@@ -88,13 +91,23 @@ def test_export_then_erase_is_audited_and_leaves_nothing(context, client):
         "experiment_id": experiment["id"], "customer_id": "C1", "variant": shown,
         "event": "click"}).status_code == 200
 
+    order = {"id": "O-1", "customer_id": "C1", "status": "delivered",
+             "placed_at": "2026-01-02T10:00:00Z", "shipped_at": "2026-01-03T10:00:00Z",
+             "delivered_at": "2026-01-05T10:00:00Z", "carrier": "PostNord", "total": 21.0,
+             "items": [{"product_id": "P1", "quantity": 2, "price": 10.5}]}
+    assert client.post("/v1/orders", headers=ADMIN, json={"orders": [order]}).status_code == 200
+    request_change(context.store, get_order(context.store, "O-1"), "return", "send it back")
+
     exported = client.get("/v1/customers/C1", headers=ADMIN)
     assert exported.status_code == 200, exported.text
     body = exported.json()
     assert body["profile"]["email"] == "c1@example.com"
     assert body["profile"]["marketing_consent"] is False
     assert body["profile"]["unsubscribed_at"] is None
-    assert len(body["events"]) == 5 and body["events"][0]["type"] == "view"
+    assert len(body["events"]) == 6 and body["events"][0]["type"] == "view"  # + the order's
+    assert [(o["id"], o["status"], o["items"]) for o in body["orders"]] == [
+        ("O-1", "delivered", order["items"])]
+    assert [(r["order_id"], r["kind"]) for r in body["order_requests"]] == [("O-1", "return")]
     assert body["generated_content"][0]["output"] == {"subject": "Hi"}
     assert body["campaign_emails"][0]["output"]["to"] == "c1@example.com"
     assert body["segment"] is None  # no served model yet: export does not train one
@@ -105,21 +118,23 @@ def test_export_then_erase_is_audited_and_leaves_nothing(context, client):
     erased = client.delete("/v1/customers/C1", headers=ADMIN)
     assert erased.status_code == 200, erased.text
     assert erased.json()["erased"] == {
-        "chat_turns": 0, "events": 5, "generated_content": 1, "campaign_rows": 1,
+        "order_requests": 1, "orders": 1,
+        "chat_turns": 0, "events": 6, "generated_content": 1, "campaign_rows": 1,
         "chat_sessions": 1, "experiment_assignments": 1, "experiment_feedback": 2,
         "trigger_firings": 0, "customers": 1, "campaign_files": 0}
     assert client.get("/v1/customers/C1", headers=ADMIN).status_code == 404
     assert client.delete("/v1/customers/C1", headers=ADMIN).status_code == 404
 
     with context.store.session() as session:
-        for table in (Event, GeneratedContent, CampaignRow, ChatSession, Assignment, Feedback):
+        for table in (Event, GeneratedContent, CampaignRow, ChatSession, Assignment, Feedback,
+                      Order, OrderRequest):
             assert session.scalar(select(func.count()).select_from(table)
                                   .where(table.customer_id == "C1")) == 0
         assert session.scalar(select(func.count()).select_from(Event)) == 25  # others kept
         audit = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
         assert [(a.action, a.subject, a.actor) for a in audit] == [
             ("export", "C1", "admin-key"), ("erase", "C1", "admin-key")]
-        assert audit[1].detail["events"] == 5
+        assert audit[1].detail["events"] == 6
         assert "secret" not in json.dumps([a.detail for a in audit])
 
 

@@ -90,7 +90,7 @@ AFTER_INGEST.append(_sync_search_index)
 
 
 def _refresh_recommender(context: ShopContext, report) -> None:
-    if report.kind in ("events", "catalog") and "recommender" in context.__dict__:
+    if report.kind in ("events", "catalog", "orders") and "recommender" in context.__dict__:
         context.recommender.invalidate()  # re-read events and stock; no retraining
 
 

@@ -21,14 +21,12 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlparse
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
-from pydantic import BaseModel, ConfigDict, Field
 
 from gen.checks.chat_guard import REFUSAL, SentenceGuard
 from gen.checks.guardrails import (
@@ -46,6 +44,7 @@ from gen.lc import EngineChatModel
 from gen.prompts import BrandVoice, PromptLibrary
 from gen.sources import Passage, PassageRetriever, price_text, product_fact
 from gen.tasks.answer import KnowledgeUnits, Unit
+from gen.tasks.chat_messages import ChatReply, ChatRequest, page_citations
 from gen.tasks.chat_products import (
     PRODUCT_QUESTION,
     SHOPPING,
@@ -62,48 +61,6 @@ ASKS_HOW = re.compile(r"^\s*(?:how|what|when|where|why|is it|can i|do i|does|sho
                       r"|\b(?:how (?:much|long|many|soon|do|does|can|should)|what (?:is|are|do|"
                       r"does|happens)|can i|do i|should i|will i|is it|am i)\b", re.IGNORECASE)
 ChatMode = Literal["extractive", "generative"]
-
-
-class ChatTurn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Literal["user", "assistant"]
-    content: str = Field(max_length=4000)
-
-
-class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    message: str = Field(min_length=1, max_length=4000)
-    history: list[ChatTurn] = Field(default_factory=list, max_length=20)
-    max_new_tokens: int = Field(default=80, ge=8, le=400)
-    # the conversation kept on the server (shop/sessions.py): its turns replace `history`
-    session_id: str | None = Field(default=None, min_length=1, max_length=64)
-
-
-@dataclass
-class ChatReply:
-    answer: str
-    citations: list[dict] = field(default_factory=list)
-    products: list[dict] = field(default_factory=list)
-    intent: str = "support"  # support | shopping | handoff
-    handoff: bool = False
-    handoff_reason: str = ""
-    question: str = ""  # the standalone question, redacted
-    redacted: list[str] = field(default_factory=list)
-    guard_events: list[str] = field(default_factory=list)
-    mode: str = ""  # how a support answer was made: extractive | generative | catalog
-    parsed_filters: dict = field(default_factory=dict)
-    violations_before: int = 0  # grounding/link problems in what the model wrote
-    violations_after: int = 0  # the same checks on the reply as sent
-    session_id: str | None = None  # the server-side conversation this reply was added to
-    # what the model reported when it wrote the answer (generative mode); 0 / "stop" otherwise
-    finish_reason: str = "stop"  # stop | length
-    prompt_tokens: int = 0  # the whole prompt the model read: system, passages, question
-    completion_tokens: int = 0
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 class ChatAssistant:
@@ -378,11 +335,7 @@ class ChatAssistant:
             reply.handoff_reason = "the answer is not supported by the retrieved sources"
             tail.append(self.words(UNSURE))
         if quoted:
-            pages = list(dict.fromkeys((u.section.doc_id, u.section.doc_title, u.section.heading,
-                                        u.section.url) for u in quoted))
-            reply.citations = [{"n": i + 1, "title": f"{title} › {heading}" if heading else title,
-                                "url": url, "id": doc_id, "doc_id": doc_id}
-                               for i, (doc_id, title, heading, url) in enumerate(pages)]
+            reply.citations = page_citations(quoted)
         else:
             reply.citations = [{"n": i + 1, "title": p.title, "url": p.url, "id": p.id,
                                 "doc_id": p.doc_id or p.id}
@@ -394,5 +347,6 @@ class ChatAssistant:
             reply.answer = (reply.answer + "\n\n" + "\n".join(tail)).strip()
         reply.violations_after = len(grounding_violations(reply.answer, facts)) + \
             strip_unsafe_links(reply.answer, self.allowed_hosts)[1]
+
 
 

@@ -148,3 +148,38 @@ def page_words(question: str, language: str = "en") -> str:
     line = _stem_line(question, language)
     return " ".join(page for page, phrases in _says(language)
                     if any(p in line for p in phrases))
+
+
+@cache
+def _day_units(language: str) -> dict[str, int]:
+    """Babel's words for a day, a week and a month in `language` -> their length in days."""
+    from babel.units import format_unit
+
+    found: dict[str, int] = {}
+    for unit, days in (("duration-month", 30), ("duration-week", 7), ("duration-day", 1)):
+        for count in (1, 2, 5):
+            for length in ("long", "short"):
+                try:
+                    said = format_unit(count, unit, length=length, locale=language)
+                except (ValueError, LookupError):
+                    continue
+                for word in words(said):
+                    if not word.isdigit() and len(word) > 1:
+                        found[word] = found[stem(word, language)] = days
+    for word in _language(language).get("holds", {}).get("units", []):  # "dagar" is days
+        found.setdefault(word, 1)
+    return found
+
+
+def days_in(text: str, language: str = "en") -> int | None:
+    """The first span of days a sentence names ("30 days", "2 Wochen", "14-day"), in days;
+    the upper end of a range. None when it names none."""
+    units = _day_units(language)
+    for match in re.finditer(r"(\d+)(?:\s?[-–]\s?(\d+))?[\s-]*([^\W\d_]+)", text.lower()):
+        word = match.group(3)
+        days = units.get(word) or units.get(stem(word, language))
+        if days is None and language in COMPOUNDING:  # "Werktage", "arbetsdagar"
+            days = next((d for u, d in units.items() if len(u) > 2 and word.endswith(u)), None)
+        if days:
+            return int(match.group(2) or match.group(1)) * days
+    return None

@@ -9,6 +9,7 @@ from ui.api import (
            health,
            metrics,
            openai_compat,
+           orders,
            recommendations,
            search,
            sessions,
@@ -18,4 +19,5 @@ from ui.api import (
 
 ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router,
            openai_compat.router, widget.router, unsubscribe.router, metrics.router,
-           customers.router, sessions.router, chat_sessions.router, experiments.router]
+           customers.router, sessions.router, chat_sessions.router, experiments.router,
+           orders.router]

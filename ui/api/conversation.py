@@ -14,7 +14,8 @@ from datetime import timedelta
 from starlette.concurrency import run_in_threadpool
 
 from gen.checks.guardrails import redact_pii
-from gen.tasks.chat import ChatReply, ChatRequest, ChatTurn
+from gen.tasks.chat_messages import ChatReply, ChatRequest, ChatTurn
+from gen.tasks.orders import Asker
 from shop.keys import Caller
 from shop.schema import utcnow
 from shop.sessions import add_turns, create_session, load_session
@@ -25,8 +26,9 @@ TURN_CHARS = 4000  # ChatTurn's limit
 
 
 async def resume(context: ShopContext, caller: Caller,
-                 request: ChatRequest) -> tuple[str, ChatRequest]:
-    """(the session id, the request with the session's history)."""
+                 request: ChatRequest) -> tuple[str, ChatRequest, Asker]:
+    """(the session id, the request with the session's history, who asks: the session's
+    customer and the orders it proved; gen/tasks/orders.py)."""
     return await run_in_threadpool(_resume, context, caller, request)
 
 
@@ -37,19 +39,24 @@ async def remember(context: ShopContext, session_id: str, request: ChatRequest,
     at = utcnow().isoformat()
     asked = {"role": "user", "content": redact_pii(request.message)[0], "at": at}
     answered = {"role": "assistant", "content": reply.answer, "citations": reply.citations,
-                "products": reply.products, "handoff": reply.handoff, "at": at}
+                "products": reply.products, "handoff": reply.handoff, "at": at,
+                "order_ids": reply.order_ids}
     await run_in_threadpool(add_turns, context.store, session_id, asked, answered)
 
 
 def _resume(context: ShopContext, caller: Caller,
-            request: ChatRequest) -> tuple[str, ChatRequest]:
+            request: ChatRequest) -> tuple[str, ChatRequest, Asker]:
     found = load_session(context.store, request.session_id) if request.session_id else None
     if found is None:
         ttl = timedelta(hours=context.settings.session_ttl_hours)
         created = create_session(context.store, caller, ttl)
-        return created["session_id"], request.model_copy(update={"session_id": None})
+        return created["session_id"], request.model_copy(update={"session_id": None}), Asker()
     history = [ChatTurn(role=turn["role"], content=turn["content"][:TURN_CHARS])
                for turn in found["turns"]
                if turn.get("role") in ("user", "assistant") and turn.get("content")]
+    # orders this session's own answers were about (stored by the server, never the client's)
+    proved = [order_id for turn in found["turns"] if turn.get("role") == "assistant"
+              for order_id in turn.get("order_ids") or []]
+    asker = Asker(customer_id=found["customer_id"], order_ids=tuple(dict.fromkeys(proved)))
     return found["session_id"], request.model_copy(
-        update={"history": history[-HISTORY_TURNS:], "session_id": None})
+        update={"history": history[-HISTORY_TURNS:], "session_id": None}), asker

@@ -41,6 +41,8 @@ class CustomerExport(BaseModel):
     experiment_assignments: list[dict[str, Any]]
     experiment_feedback: list[dict[str, Any]]
     trigger_firings: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+    order_requests: list[dict[str, Any]]
     segment: dict[str, Any] | None
 
 

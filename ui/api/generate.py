@@ -64,12 +64,12 @@ async def chat(request: ChatRequest, context: Context, http: Request, caller: Ca
     conversation is kept on the server: send the reply's `session_id` with the next
     question (ui/api/conversation.py)."""
     service = context.generation
-    session_id, request = await resume(context, caller, request)
+    session_id, request, asker = await resume(context, caller, request)
     if not stream:
-        reply = await service.achat(request)
+        reply = await service.achat(request, asker=asker)
         await remember(context, session_id, request, reply)
         return reply.as_dict()
-    items = timed_first_piece(http, service.achat_stream(request))
+    items = timed_first_piece(http, service.achat_stream(request, asker=asker))
     first = await anext(items)  # before the headers, so a busy model gets a real status
 
     async def event(item: str | ChatReply) -> str:

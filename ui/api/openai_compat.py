@@ -101,14 +101,14 @@ async def chat_completions(body: CompletionBody, context: Context, http: Request
                           f"{', '.join(served_models(context))}", "model", "model_not_found")
     refuse_unsupported(body)
     request, ignored = to_chat_request(body)
-    session_id, request = await resume(context, caller, request)
+    session_id, request, asker = await resume(context, caller, request)
     service = context.generation
     completion = Completion(context.settings.llm_model)
     if not body.stream:
-        reply = await service.achat(request)
+        reply = await service.achat(request, asker=asker)
         await remember(context, session_id, request, reply)
         return completion.whole(reply, usage(service.engine, request, reply), ignored)
-    items = timed_first_piece(http, service.achat_stream(request))
+    items = timed_first_piece(http, service.achat_stream(request, asker=asker))
     # the first piece comes before the headers, so that early failures (a busy model) get a
     # real status
     first = await anext(items)

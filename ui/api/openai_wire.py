@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gen.checks.chat_guard import REFUSAL
-from gen.tasks.chat import ChatReply, ChatRequest, ChatTurn
+from gen.tasks.chat_messages import ChatReply, ChatRequest, ChatTurn
 from gen.tasks.chat_words import variants
 from ui.api.openai_errors import OpenAIError
 

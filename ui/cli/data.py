@@ -69,6 +69,16 @@ def ingest_events(path: FileArg, skip_invalid: SkipInvalid = False,
     _ingest("events", path, skip_invalid, progress)
 
 
+@ingest_app.command("orders")
+def ingest_orders(path: FileArg, skip_invalid: SkipInvalid = False,
+                  progress: Progress = True) -> None:
+    """Validate and upsert orders (columns id, customer_id, status, placed_at, shipped_at,
+    delivered_at, carrier, tracking_url, total, currency, items; `items` a JSON list of
+    {product_id, quantity, price}). Sending an order again replaces it; its items count as
+    purchases for the recommender. Customers and products must be ingested first."""
+    _ingest("orders", path, skip_invalid, progress)
+
+
 @ingest_app.command("kb")
 def ingest_kb_command(
     directory: Annotated[Path, typer.Argument(help="Folder of .md/.txt documents")],

@@ -73,7 +73,7 @@ def chat(
     message: Annotated[str | None, typer.Option(help="Ask one question and exit")] = None,
 ) -> None:
     """Talk to the shop assistant (streams its answer; empty line or Ctrl-D to quit)."""
-    from gen.tasks.chat import ChatReply, ChatRequest, ChatTurn
+    from gen.tasks.chat_messages import ChatReply, ChatRequest, ChatTurn
 
     service = default_context().generation
     history: list[ChatTurn] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from gen.tasks.chat import ChatReply, ChatRequest, ChatTurn
+from gen.tasks.chat_messages import ChatReply, ChatRequest, ChatTurn
 from ui.context import ShopContext
 from ui.studio.common import LLM_CONCURRENCY, edge
 
