@@ -202,6 +202,40 @@ def test_a_chat_turn_shows_what_the_reply_stood_on(studio):
     assert "**Products suggested:**" in details and "the kind asked for (tent)" in details
 
 
+def test_order_requests_from_the_chat_are_listed_and_settled(studio):
+    from gradio_client.exceptions import AppError
+
+    from gen.tasks.chat_messages import ChatRequest
+    from gen.tasks.orders import Asker, OrderDesk
+    from shop.orders import get_order, order_requests, upsert_orders
+    from shop.records import OrderRecord
+    from shop.schema import Product
+
+    context, _, client = studio
+    with context.store.session() as session:
+        product = session.query(Product).order_by(Product.id).first()
+    upsert_orders(context.store, [OrderRecord(
+        id="S-501", customer_id="C00011", status="paid", placed_at="2026-11-30T10:00:00Z",
+        total=product.price, items=[{"product_id": product.id, "price": product.price}])])
+    # the shopper asks in a session bound to them (the chat's order desk, as the API calls it)
+    answered = OrderDesk(context.store, "en").answer(
+        ChatRequest(message="please cancel my order"), Asker(customer_id="C00011"))
+    assert "confirm" in answered.answer
+    [made] = [r for r in order_requests(context.store) if r["order_id"] == "S-501"]
+
+    table = client.predict("open", api_name="/order_requests")
+    row = next(r for r in table["data"] if r[4] == "S-501")
+    assert row[:1] == [made["id"]] and row[2:4] == ["cancel", "open"] and row[6] == "paid"
+    said, table = client.predict(made["id"], "declined", "open", api_name="/settle_order_request")
+    assert "declined" in said and "S-501" not in [r[4] for r in table["data"]]
+    assert get_order(context.store, "S-501").status == "paid"  # the studio changes no order
+    with pytest.raises(AppError, match="no order request"):
+        client.predict(10**6, "done", "open", api_name="/settle_order_request")
+    summary, _, _, stored = client.predict("C00011", api_name="/customer_lookup")
+    assert "1 orders" in summary
+    assert any(r[0] == "order" and "S-501" in r[4] for r in stored["data"])
+
+
 def test_customer_lookup_export_and_erase_are_audited_as_the_signed_in_key(studio):
     from gradio_client.exceptions import AppError
 

@@ -22,7 +22,7 @@ from shop.lexicon.text import words
 
 KINDS = ("cancel", "return", "status")  # the first that matches wins
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-_NUMBER = re.compile(r"(?<![\w@.])#?([A-Za-z]{0,6}[-_]?\d[\w\-]{1,40})(?![\w@])")
+_NUMBER = re.compile(r"(?<![\w@.])#?([A-Za-z]{0,6}[-_]?\d[\w\-]{0,40})(?![\w@])")
 _WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")  # keeps "j'ai", "i've" whole
 
 
@@ -54,7 +54,8 @@ def _mine_noun(said: str, data: dict) -> bool:
 def order_numbers(text: str) -> list[str]:
     """Tokens that could be order numbers (a digit in them, "#" dropped), in order, once."""
     without_emails = _EMAIL.sub(" ", text)
-    return list(dict.fromkeys(m.group(1) for m in _NUMBER.finditer(without_emails)))
+    return list(dict.fromkeys(m.group(1) for m in _NUMBER.finditer(without_emails)
+                              if len(m.group(1)) >= 2))
 
 
 def email_in(text: str) -> str | None:

@@ -80,7 +80,7 @@ def look_up(context: ShopContext, customer_id: str, request: gr.Request,
                f"**Consent:** {consent}  \n**Segment:** "
                + (f"{segment['id']}: {segment['description']}" if segment else "none") +
                f"  \n{len(data['events'])} events, {len(data['campaign_emails'])} campaign "
-               f"emails, {len(data['chats'])} chats")
+               f"emails, {len(data['chats'])} chats, {len(data['orders'])} orders")
     events = [[e["ts"], e["type"], e["product_id"] or "", e["query"] or ""]
               for e in reversed(data["events"])]
     progress(0.5, desc="recommending")
@@ -91,6 +91,10 @@ def look_up(context: ShopContext, customer_id: str, request: gr.Request,
                 _gist(r["output"] or {})] for r in data["campaign_emails"]]
     stored += [["chat", c["created_at"], "", "handoff" if c["handoff"] else "",
                 f"{len(c['turns'])} turns"] for c in data["chats"]]
+    stored += [["order", o["placed_at"], "", o["status"], f"{o['id']} · {o['total']} "
+                f"{o['currency']} · {len(o['items'])} items"] for o in data["orders"]]
+    stored += [[f"{r['kind']} request", r["created_at"], "", r["state"],
+                f"order {r['order_id']}: {r['message']}"] for r in data["order_requests"]]
     return summary, events, recommendations, stored
 
 
@@ -157,7 +161,7 @@ def customers_tab(context: ShopContext) -> None:
         with gr.Tab("Recommended products"):
             recommendations = gr.Dataframe(headers=RECOMMENDATION_HEADERS, interactive=False,
                                            wrap=True, elem_id="customer-recommendations")
-        with gr.Tab("Emails and chats"):
+        with gr.Tab("Emails, chats and orders"):
             stored = gr.Dataframe(headers=CONTENT_HEADERS, interactive=False, wrap=True,
                                   elem_id="customer-content")
         with gr.Row():
