@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shop.demo_events import DAY, END, START, iso, make_events
+from shop.demo_orders import ORDER_COLUMNS, make_orders
 from shop.resources import data_dir
 
 DATA_DIR = data_dir() / "demo"
@@ -45,18 +46,22 @@ WHO = {"men": "men", "women": "women", "unisex": "men and women", "kids": "child
 
 
 def generate_demo(out_dir: Path, seed: int = 7) -> dict[str, Path]:
-    """Write products.csv, customers.csv, events.csv into out_dir and copy the KB markdown into
-    out_dir/kb/. Returns {"catalog": ..., "customers": ..., "events": ..., "kb": ...} paths."""
+    """Write products.csv, customers.csv, events.csv and orders.csv (the checkouts of the
+    purchase events) into out_dir and copy the KB markdown into out_dir/kb/. Returns
+    {"catalog": ..., "customers": ..., "events": ..., "orders": ..., "kb": ...} paths."""
     out_dir = Path(out_dir)
     vocab = json.loads((DATA_DIR / "catalog.json").read_text(encoding="utf-8"))
     products = _make_products(random.Random(f"{seed}:products"), vocab)
     customers = _make_customers(random.Random(f"{seed}:customers"), vocab)
     events = make_events(random.Random(f"{seed}:events"), vocab, products, customers)
+    orders = make_orders(random.Random(f"{seed}:orders"), events,
+                         {p.id: float(p.price) for p in products})
     product_rows = [[getattr(p, column) for column in PRODUCT_COLUMNS] for p in products]
     tables = {
         "catalog": ("products.csv", PRODUCT_COLUMNS, product_rows),
         "customers": ("customers.csv", CUSTOMER_COLUMNS, customers),
         "events": ("events.csv", EVENT_COLUMNS, events),
+        "orders": ("orders.csv", ORDER_COLUMNS, orders),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}

@@ -15,7 +15,7 @@ Changes a shopper asks for (cancel, return) are `OrderRequest` rows for the shop
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from shop.upsert import existing_ids, upsert
 
 NOT_PURCHASES = ("cancelled", "returned")  # statuses whose items no longer count as bought
 EVENT_PREFIX = "order:"
+SAME_PURCHASE = timedelta(days=1)  # a purchase event this close to an order is its item
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,19 @@ def missing_references(store: Store, records: list[tuple[int, OrderRecord]],
 
 
 def write_orders(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Upsert order rows and keep their purchase events in step (in the caller's transaction)."""
+    """Upsert order rows and keep their purchase events in step (in the caller's transaction).
+    An item the shop already sent as a purchase event (same customer and product, within a
+    day of the order) is not counted twice."""
     upsert(session, Order, rows, ["id"], update=True)
+    sent = _sent_purchases(session, {row["customer_id"] for row in rows})
     wanted: list[dict[str, Any]] = []
     for row in rows:
         prefix = f"{EVENT_PREFIX}{row['id']}:"
+        placed = aware(row["placed_at"])
         keys = set() if row["status"] in NOT_PURCHASES else \
-            {prefix + item["product_id"] for item in row["items"]}
+            {prefix + item["product_id"] for item in row["items"]
+             if not any(abs(placed - ts) <= SAME_PURCHASE
+                        for ts in sent.get((row["customer_id"], item["product_id"]), ()))}
         stale = select(Event.idempotency_key).where(
             Event.idempotency_key.startswith(prefix, autoescape=True))
         gone = [key for key in session.scalars(stale) if key not in keys]
@@ -110,6 +117,20 @@ def write_orders(session: Session, rows: list[dict[str, Any]]) -> None:
                     "type": "purchase", "product_id": key[len(prefix):], "query": None,
                     "session_id": None, "ts": row["placed_at"]} for key in sorted(keys)]
     upsert(session, Event, wanted, ["idempotency_key"], update=False)
+
+
+def _sent_purchases(session: Session, customers: set[str]
+                    ) -> dict[tuple[str, str], list[datetime]]:
+    """(customer, product) -> when the shop's own purchase events (not an order's) say it."""
+    found: dict[tuple[str, str], list[datetime]] = {}
+    ids = sorted(customers)
+    for start in range(0, len(ids), 900):
+        for customer, product, ts in session.execute(
+                select(Event.customer_id, Event.product_id, Event.ts).where(
+                    Event.type == "purchase", Event.customer_id.in_(ids[start:start + 900]),
+                    ~Event.idempotency_key.startswith(EVENT_PREFIX, autoescape=True))):
+            found.setdefault((customer, product), []).append(aware(ts))
+    return found
 
 
 def upsert_orders(store: Store, records: list[OrderRecord]) -> list[str]:

@@ -234,3 +234,15 @@ def test_the_desk_answers_in_the_shops_language_from_the_row_alone(shop, tmp_pat
     for message in ("Wo ist Bestellung O3?", "Wo ist meine Bestellung O3?"):  # not C1's
         other = desk.answer(ChatRequest(message=message), Asker(customer_id="C1"))
         assert other is None or "O3" not in other.order_ids, message
+
+
+def test_a_purchase_the_shop_also_sent_as_an_event_counts_once(shop, tmp_path):
+    with shop.session() as session:
+        session.add(Event(idempotency_key="shop-1", customer_id="C1", type="purchase",
+                          product_id="P1", ts=datetime(2026, 3, 1, 9, 55, tzinfo=UTC)))
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + good_rows(), encoding="utf-8")
+    ingest_file(shop, "orders", path, progress=False)
+    keys = {key for key, _, _ in purchases(shop)}
+    assert "shop-1" in keys and "order:O1:P1" not in keys  # O1 (10:00) is that purchase
+    assert "order:O3:P1" in keys  # another customer's order of the same product still counts

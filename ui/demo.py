@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from shop.demo import DEMO_IDENTITY, generate_demo
 from shop.identity import ShopIdentity, identity_path, read_identity, write_identity
@@ -33,7 +33,7 @@ def load_demo(context: ShopContext, seed: int = 7, force: bool = False,
         return
     paths = generate_demo(settings.data_dir / "demo", seed=seed)
     store = context.store
-    for kind in ("catalog", "customers", "events"):
+    for kind in ("catalog", "customers", "events", "orders"):
         report = ingest_file(store, kind, paths[kind], progress=progress)
         context.after_ingest(report)
         yield report.summary()

@@ -44,7 +44,7 @@ from gen.lc import EngineChatModel
 from gen.prompts import BrandVoice, PromptLibrary
 from gen.sources import Passage, PassageRetriever, price_text, product_fact
 from gen.tasks.answer import KnowledgeUnits, Unit
-from gen.tasks.chat_messages import ChatReply, ChatRequest, page_citations
+from gen.tasks.chat_messages import ChatReply, ChatRequest, page_citations, quoted_pieces
 from gen.tasks.chat_products import (
     PRODUCT_QUESTION,
     SHOPPING,
@@ -239,11 +239,7 @@ class ChatAssistant:
         if not reply.answer:  # extractive mode, or nothing the model wrote survived the checks
             quoted = await asyncio.to_thread(self._quote, state)
             reply.mode = "extractive"
-            for i, unit in enumerate(quoted):
-                text = unit.text
-                if i and unit.lead and unit.lead == quoted[i - 1].lead:  # one lead line, once
-                    text = text[len(unit.lead):].strip()
-                piece = (" " if i else "") + text
+            for piece in quoted_pieces(quoted):
                 reply.answer += piece
                 yield piece
         written = reply.answer

@@ -63,3 +63,15 @@ def page_citations(quoted: list[Unit], first: int = 1) -> list[dict]:
     return [{"n": first + i, "title": f"{title} › {heading}" if heading else title,
              "url": url, "id": doc_id, "doc_id": doc_id}
             for i, (doc_id, title, heading, url) in enumerate(pages)]
+
+
+def quoted_pieces(quoted: list[Unit]) -> list[str]:
+    """The quoted units as the reply's pieces: a lead line shared by consecutive units
+    ("As long as ..., we can usually still:") said once."""
+    pieces = []
+    for i, unit in enumerate(quoted):
+        text = unit.text
+        if i and unit.lead and unit.lead == quoted[i - 1].lead:
+            text = text[len(unit.lead):].strip()
+        pieces.append((" " if i else "") + text)
+    return pieces

@@ -27,7 +27,7 @@ from babel.dates import format_date
 
 from gen.checks.guardrails import redact_pii
 from gen.tasks.answer import Unit
-from gen.tasks.chat_messages import ChatReply, ChatRequest, page_citations
+from gen.tasks.chat_messages import ChatReply, ChatRequest, page_citations, quoted_pieces
 from gen.tasks.chat_words import chat_words
 from shop.errors import NotFound
 from shop.lexicon.asks import days_in
@@ -126,7 +126,7 @@ class OrderDesk:
         pages = page_citations(quoted, first=2)
         reply.citations = [{"n": 1, "title": _("Order {order}", order=order.id), "url": "",
                             "id": f"order:{order.id}", "order": order.id}] + pages
-        policy = " ".join(u.text for u in quoted)
+        policy = "".join(quoted_pieces(quoted))
         sources = "; ".join(f"[{c['n']}] {c['title']} {c['url']}".strip()
                             for c in reply.citations)
         reply.answer = "\n\n".join(part for part in (" ".join(lines), policy,

@@ -91,8 +91,9 @@ def look_up(context: ShopContext, customer_id: str, request: gr.Request,
                 _gist(r["output"] or {})] for r in data["campaign_emails"]]
     stored += [["chat", c["created_at"], "", "handoff" if c["handoff"] else "",
                 f"{len(c['turns'])} turns"] for c in data["chats"]]
-    stored += [["order", o["placed_at"], "", o["status"], f"{o['id']} · {o['total']} "
-                f"{o['currency']} · {len(o['items'])} items"] for o in data["orders"]]
+    stored += [["order", o["placed_at"], "", o["status"],
+                f"{o['id']} · {o['total']} {o['currency']} · {len(o['items'])} items"]
+               for o in data["orders"]]
     stored += [[f"{r['kind']} request", r["created_at"], "", r["state"],
                 f"order {r['order_id']}: {r['message']}"] for r in data["order_requests"]]
     return summary, events, recommendations, stored

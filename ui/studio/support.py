@@ -40,8 +40,9 @@ def settle(context: ShopContext, request_id: float | None, state: str, shown: st
     if request_id is None:
         raise gr.Error("type the request number from the first column of the table")
     done = set_request_state(context.store, int(request_id), state)
-    return (f"Request **{done['id']}** ({done['kind']} order {done['order_id']}) is now "
-            f"**{done['state']}**.", request_rows(context, shown))
+    said = (f"Request **{done['id']}** ({done['kind']} order {done['order_id']}) is now "
+            f"**{done['state']}**.")
+    return said, request_rows(context, shown)
 
 
 def support_tab(context: ShopContext) -> None:
