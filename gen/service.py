@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from gen.checks.claims import ClaimVocabulary
+from gen.checks.guardrails import redact_pii
 from gen.engines import Engine, Lane, engine_from_settings
 from gen.engines.generation import drive
 from gen.prompts import PromptLibrary, default_library
@@ -40,16 +41,20 @@ from gen.tasks.ad_copy import AdCopywriter, CopyOptions, Variant
 from gen.tasks.answer import KnowledgeUnits, Unit
 from gen.tasks.chat import ChatAssistant, ChatReply, ChatRequest
 from gen.tasks.chat_mode import resolve_chat_mode
+from gen.tasks.chat_words import HANDOFF_TEXT, chat_words
 from gen.tasks.content import record
 from gen.tasks.email import CANDIDATES as EMAIL_CANDIDATES
 from gen.tasks.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
 from gen.tasks.orders import Asker, OrderDesk
+from gen.tasks.outcomes import escalation
 from gen.tasks.picker import AnswerPicker
-from gen.tasks.routing import Router
+from gen.tasks.routing import Router, person_ask
+from gen.tasks.vetted import Match, VettedMatcher, vetted_reply
 from shop.errors import InvalidInput, NotFound
 from shop.schema import Customer, Product
 from shop.settings import Settings
 from shop.store import Store
+from shop.vetted import vetted_answers
 
 
 class GenService:
@@ -251,6 +256,19 @@ class GenService:
         name = self._engine.model_name if self._engine is not None else self.settings.llm_model
         return resolve_chat_mode(self.settings, name)
 
+    @cached_property
+    def vetted(self) -> VettedMatcher | None:
+        """The shop's vetted answers, embedded (gen/tasks/vetted.py); None without an embedder."""
+        return VettedMatcher(self.knowledge.embed) if self.knowledge.embed is not None else None
+
+    def vetted_match(self, question: str) -> Match | None:
+        """The vetted answer to `question` at or above `vetted_threshold`, or None (and None
+        when the shopper asks for a person: they get one)."""
+        if self.vetted is None or person_ask(question, self.settings.shop_language) is not None:
+            return None
+        self.vetted.refresh(vetted_answers(self.store))
+        return self.vetted.match(question, self.settings.vetted_threshold)
+
     def quote_pages(self, question: str) -> list[Unit]:
         """The help pages' own sentences that answer `question` (the order desk's policy)."""
         self.knowledge.refresh(kb_documents(self.store, self.settings.shop_url))
@@ -282,11 +300,18 @@ class GenService:
         ordered = await asyncio.to_thread(desk.answer, request, asker or Asker())
         if isinstance(ordered, ChatReply):
             replies, model = _answered(ordered), "orders"  # written from the rows, no model
+        elif (matched := await asyncio.to_thread(self.vetted_match, request.message)):
+            replies, model = _answered(vetted_reply(
+                matched, redact_pii(request.message)[0], self.settings.shop_language)), "vetted"
         else:
             assistant = await asyncio.to_thread(self.assistant, mode, lane)  # the KB version
             replies, model = assistant.astream(request), self.engine.model_name
-            if ordered:  # the pages answer, and the shopper learns how to ask about an order
-                replies = _noted(replies, ordered)
+        if isinstance(ordered, str):  # and the shopper learns how to ask about their order
+            replies = _noted(replies, ordered)
+        earlier = [turn.content for turn in request.history if turn.role == "user"]
+        if reason := escalation(request.message, earlier, self.settings.shop_language):
+            replies = _noted(replies, chat_words(self.settings.shop_language)(HANDOFF_TEXT),
+                             handoff=reason)
         async for item in replies:
             if isinstance(item, ChatReply) and save:
                 # stored redacted: the raw message never reaches the store
@@ -321,11 +346,17 @@ async def _answered(reply: ChatReply) -> AsyncIterator[str | ChatReply]:
     yield reply
 
 
-async def _noted(replies: AsyncIterator[str | ChatReply], note: str
-                 ) -> AsyncIterator[str | ChatReply]:
-    """A chat stream with one more paragraph at the end of its answer."""
+async def _noted(replies: AsyncIterator[str | ChatReply], note: str,
+                 handoff: str | None = None) -> AsyncIterator[str | ChatReply]:
+    """A chat stream with one more paragraph at the end of its answer; with `handoff`, the
+    reply is handed to a person for that reason (unless it already was)."""
     async for item in replies:
         if isinstance(item, ChatReply):
+            if handoff is not None and item.handoff:
+                yield item
+                continue
+            if handoff is not None:
+                item.handoff, item.handoff_reason = True, handoff
             item.answer = f"{item.answer}\n\n{note}"
             yield f"\n\n{note}"
         yield item

@@ -1,4 +1,5 @@
-"""Ingest catalog, customers, events and orders from CSV/JSONL, and the knowledge base from Markdown.
+"""Ingest catalog, customers, events, orders and support history from CSV/JSONL, and the
+knowledge base from Markdown.
 
 Every row is validated before anything is written. A file with any bad row writes nothing,
 unless `skip_invalid`, which writes the good rows and puts the bad ones in a rejects file.
@@ -18,12 +19,12 @@ from typing import Any
 from sqlalchemy import select, update
 from tqdm import tqdm
 
-from shop import orders
+from shop import orders, vetted
 from shop.errors import InvalidInput
 from shop.orders import order_row
 from shop.records import RECORDS, CustomerRecord, EventRecord, ProductRecord, Record
 from shop.rows import RowError, check_header, count_lines, read_rows, validate
-from shop.schema import Customer, Event, KBDocument, Order, Product, utcnow
+from shop.schema import Customer, Event, KBDocument, Order, Product, VettedAnswer, utcnow
 from shop.store import Store
 from shop.upsert import existing_ids, upsert
 
@@ -156,7 +157,10 @@ _WRITERS = {
     "customers": (Customer, _customer_row, ["id"]),
     "events": (Event, _event_row, ["idempotency_key"]),
     "orders": (Order, order_row, ["id"]),
+    "support-history": (VettedAnswer, vetted.history_row, ["id"]),
 }
+# kinds written by their own module (the upsert plus what it keeps in step)
+_WRITE = {"orders": orders.write_orders, "support-history": vetted.write_history}
 _REFERENCES = {"events": _missing_references, "orders": orders.missing_references}
 
 
@@ -221,8 +225,8 @@ def ingest_file(
         for start in tqdm(range(0, len(rows_out), CHUNK), desc=f"write {path.name}",
                           unit="chunk", disable=not progress, leave=False):
             chunk = rows_out[start:start + CHUNK]
-            if kind == "orders":  # with their purchase events
-                orders.write_orders(session, chunk)
+            if kind in _WRITE:
+                _WRITE[kind](session, chunk)
             else:
                 upsert(session, table, chunk, keys, update=kind != "events")
         if prune:

@@ -32,6 +32,7 @@ from shop.schema import (
     Assignment,
     AuditLog,
     CampaignRow,
+    ChatOutcome,
     ChatSession,
     ChatTurn,
     Customer,
@@ -128,6 +129,11 @@ def erase_customer(store: Store, customer_id: str, actor: str) -> dict:
         counts["chat_turns"] = session.scalar(select(func.count()).select_from(ChatTurn)
                                               .where(turns)) or 0
         session.execute(delete(ChatTurn).where(turns))  # before their sessions (foreign key)
+        outcomes = ChatOutcome.session_hash.in_(select(ChatSession.id_hash)
+                                                .where(ChatSession.customer_id == customer_id))
+        counts["chat_outcomes"] = session.scalar(select(func.count()).select_from(ChatOutcome)
+                                                 .where(outcomes)) or 0
+        session.execute(delete(ChatOutcome).where(outcomes))  # their feedback comments too
         for name, table in KEYED_TABLES:
             counts[name] = session.scalar(select(func.count()).select_from(table)
                                           .where(table.customer_id == customer_id)) or 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -36,8 +36,8 @@ class Record(BaseModel):
 def _as_utc(value: datetime) -> datetime:
     """Naive times are UTC; others are converted (SQLite keeps no offset: "08:00+01:00"
     stored as written would read back as 08:00 UTC)."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None \
-        else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None \
+        else value.astimezone(UTC)
 
 
 class ProductRecord(Record):
@@ -109,7 +109,7 @@ class EventRecord(Record):
         return None if value == "" else value
 
     @model_validator(mode="after")
-    def _needs_target(self) -> "EventRecord":
+    def _needs_target(self) -> EventRecord:
         if self.type == "search" and not self.query:
             raise PydanticCustomError("missing_query", "a search event needs a query")
         if self.type != "search" and not self.product_id:
@@ -160,7 +160,7 @@ class OrderRecord(Record):
         return None if value == "" else value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "OrderRecord":
+    def _consistent(self) -> OrderRecord:
         if self.status == "shipped" and self.shipped_at is None:
             raise PydanticCustomError("missing_shipped_at", "a shipped order needs shipped_at")
         if self.status == "delivered" and self.delivered_at is None:
@@ -175,9 +175,34 @@ class OrderRecord(Record):
         return self
 
 
+class SupportRecord(Record):
+    """A past support ticket: the shopper's question and the reply that settled it. Resolved
+    tickets become vetted answers the chat may reuse; unresolved ones are kept, never used."""
+
+    id: str = Id
+    question: str = Field(min_length=3, max_length=4000)
+    answer: str = Field(min_length=1, max_length=8000)
+    resolved: bool
+    created_at: datetime | None = None
+    tags: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _split_tags(cls, value: Any) -> Any:
+        if isinstance(value, str):  # a CSV cell: "returns, refund"
+            return [tag.strip() for tag in value.split(",") if tag.strip()]
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+
 RECORDS: dict[str, type[Record]] = {
     "catalog": ProductRecord,
     "customers": CustomerRecord,
     "events": EventRecord,
     "orders": OrderRecord,
+    "support-history": SupportRecord,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -23,7 +23,7 @@ ORDER_STATUSES = ("placed", "paid", "packed", "shipped", "delivered", "cancelled
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def aware(moment: datetime | None) -> datetime | None:
@@ -31,7 +31,7 @@ def aware(moment: datetime | None) -> datetime | None:
     stored as UTC)."""
     if moment is None or moment.tzinfo:
         return moment
-    return moment.replace(tzinfo=timezone.utc)
+    return moment.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -397,3 +397,49 @@ class OrderRequest(Base):
     message: Mapped[str] = mapped_column(Text, default="")  # the shopper's words, redacted
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+VETTED_ORIGINS = ("history", "studio", "gap")  # a past ticket, written by a person, from a gap
+
+
+class VettedAnswer(Base):
+    """An answer a person stands behind: a resolved ticket of the shop's support history
+    (`ingest support-history`), or one written in the studio (also from a knowledge gap). A
+    new question close enough to `question` is answered with `answer` as it is, cited as the
+    shop's own answer (gen/tasks/vetted.py). Retired answers (`active` false) are never used."""
+
+    __tablename__ = "vetted_answers"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    origin: Mapped[str] = mapped_column(String(16), default="history")  # VETTED_ORIGINS
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # set when a person edits or retires it: ingesting the history again keeps their change
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+OUTCOMES = ("pages", "vetted", "orders", "products", "handoff", "no_answer")
+
+
+class ChatOutcome(Base):
+    """How one chat answer ended, and what the shopper said of it ("Did this answer your
+    question?"): the support report and its knowledge gaps are read from these rows."""
+
+    __tablename__ = "chat_outcomes"
+    __table_args__ = (Index("ix_chat_outcomes_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_hash: Mapped[str] = mapped_column(String(64), index=True)
+    turn_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the answer's chat_turns id
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    question: Mapped[str] = mapped_column(Text, default="")  # redacted
+    outcome: Mapped[str] = mapped_column(String(16))  # OUTCOMES
+    handoff_reason: Mapped[str] = mapped_column(String(40), default="")
+    vetted_id: Mapped[str | None] = mapped_column(String(80))
+    helpful: Mapped[bool | None] = mapped_column(Boolean)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

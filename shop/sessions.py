@@ -66,26 +66,28 @@ def session_customer(store: Store, session_id: str) -> tuple[bool, str | None]:
     return (found is not None, found["customer_id"] if found else None)
 
 
-def add_turns(store: Store, session_id: str, *turns: dict[str, Any]) -> None:
-    """Append turns (keeping the last MAX_TURNS); a handoff turn flags the session."""
+def add_turns(store: Store, session_id: str, *turns: dict[str, Any]) -> list[int]:
+    """Append turns (keeping the last MAX_TURNS); a handoff turn flags the session. Returns
+    the new turns' ids (none when the session was erased meanwhile)."""
     id_hash = digest(session_id)
     try:
         with store.session() as session:
             if session.get(ChatSession, id_hash) is None:
-                return  # erased meanwhile (GDPR): nothing to keep
-            session.add_all(ChatTurn(session_hash=id_hash, role=turn.get("role", ""),
-                                     content=turn.get("content") or "",
-                                     extra={k: v for k, v in turn.items()
-                                            if k not in ("role", "content")})
-                            for turn in turns)
+                return []  # erased meanwhile (GDPR): nothing to keep
+            rows = [ChatTurn(session_hash=id_hash, role=turn.get("role", ""),
+                             content=turn.get("content") or "",
+                             extra={k: v for k, v in turn.items()
+                                    if k not in ("role", "content")}) for turn in turns]
+            session.add_all(rows)
             if any(turn.get("handoff") for turn in turns):
                 session.execute(update(ChatSession).where(ChatSession.id_hash == id_hash)
                                 .values(handoff=True))
             session.flush()
             session.execute(delete(ChatTurn).where(ChatTurn.session_hash == id_hash,
                                                    ChatTurn.id < _oldest_kept(id_hash)))
+            return [row.id for row in rows]
     except IntegrityError:
-        return  # erased between the look-up and the insert: the turns' session is gone
+        return []  # erased between the look-up and the insert: the turns' session is gone
 
 
 def session_turns(session: Session, id_hash: str) -> list[dict[str, Any]]:

@@ -84,6 +84,17 @@ def demo_context(tmp_path_factory, model_cache, demo_files):
     return context
 
 
+def writable_demo(demo_context, tmp_path_factory, model_cache, **values):
+    """A ShopContext over a copy of the loaded demo shop (store, indexes): for tests that
+    write, without loading the demo again or touching the shared one."""
+    from ui.context import ShopContext
+
+    target = tmp_path_factory.mktemp("demo-copy") / "data"
+    demo_context.store.engine.dispose()  # every write is in the file before it is copied
+    shutil.copytree(demo_context.settings.data_dir, target)
+    return ShopContext(demo_settings(target, model_cache_dir=model_cache, **values))
+
+
 @pytest.fixture(scope="session")
 def real_llm(model_cache, tmp_path_factory):
     from gen.engines.transformers.llm import load_llm

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import openai
@@ -22,7 +21,7 @@ from shop.ingest import ingest_file
 from shop.keys import create_key
 from shop.orders import get_order, order_requests
 from shop.schema import Customer, Event, Product
-from tests.conftest import demo_settings, serving
+from tests.conftest import serving, writable_demo
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -34,13 +33,8 @@ def bearer(key: str) -> dict:
 @pytest.fixture(scope="module")
 def shop(demo_context, tmp_path_factory, model_cache):
     """A writable copy of the demo shop with three orders of two customers."""
-    from ui.context import ShopContext
-
-    target = tmp_path_factory.mktemp("order-shop") / "data"
-    demo_context.store.engine.dispose()  # every write is in the file before it is copied
-    shutil.copytree(demo_context.settings.data_dir, target)
-    context = ShopContext(demo_settings(target, model_cache_dir=model_cache,
-                                        admin_key="bootstrap"))
+    context = writable_demo(demo_context, tmp_path_factory, model_cache, admin_key="bootstrap")
+    target = context.settings.data_dir
     with context.store.session() as session:
         ada, bo = session.scalars(select(Customer).where(Customer.email != "")
                                   .order_by(Customer.id).limit(2)).all()

@@ -11,7 +11,7 @@ def test_migrations_create_every_table(store):
             "experiment_variants", "experiment_assignments", "experiment_feedback",
             "trigger_firings", "stock_watch", "alembic_version"} <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0009"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0010"
 
 
 def test_a_database_from_the_first_release_is_migrated_with_its_data(settings):

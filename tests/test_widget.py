@@ -358,3 +358,42 @@ def test_product_cards_a_person_on_request_a_kept_conversation_and_no_axe_violat
                if v["impact"] in ("serious", "critical")]
     assert not serious, serious
     page.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_shopper_says_whether_an_answer_helped_and_it_is_stored(live, browser,
+                                                                     demo_context):
+    from playwright.sync_api import expect
+    from sqlalchemy import select
+
+    from shop.schema import ChatOutcome
+
+    page = browser.new_page()
+    widget, question_box = open_widget(page, live["api"] + "/widget/demo",
+                                       "Ask Northwind Outfitters")
+    first = ask(widget, question_box, "Which payment methods do you accept?")
+    asked = first.get_by_role("group", name="Did this answer your question?")
+    expect(asked).to_be_visible()
+    asked.get_by_role("button", name="No").click()
+    asked.get_by_label("What was missing? (optional)").fill("I wanted to know about invoices")
+    asked.get_by_role("button", name="Send").click()
+    expect(asked).to_have_text("Thanks for telling us.")
+
+    second = ask(widget, question_box, "How long do I have to return an item?")
+    second.get_by_role("group", name="Did this answer your question?").get_by_role(
+        "button", name="Yes").click()
+    expect(second.locator(".feedback")).to_have_text("Thanks for telling us.")
+    with demo_context.store.session() as session:
+        rated = session.scalars(select(ChatOutcome).where(ChatOutcome.helpful.is_not(None))
+                                .order_by(ChatOutcome.id.desc()).limit(2)).all()
+    assert [(r.helpful, r.comment) for r in rated] == [
+        (True, ""), (False, "I wanted to know about invoices")]
+    assert rated[1].question.startswith("Which payment methods")
+    # a reload shows the verdicts as given, not the question again
+    page.reload()
+    widget.get_by_role("button", name="Ask Northwind Outfitters").click() \
+        if not widget.locator(".panel:not([hidden])").count() else None
+    expect(widget.locator(".feedback button")).to_have_count(0)
+    expect(widget.locator(".feedback")).to_have_count(2)
+    page.close()

@@ -51,6 +51,9 @@ class ChatReply:
     prompt_tokens: int = 0  # the whole prompt the model read: system, passages, question
     completion_tokens: int = 0
     order_ids: list[str] = field(default_factory=list)  # the orders an order answer is about
+    vetted_id: str | None = None  # the vetted answer given (mode "vetted"), and how close
+    vetted_score: float | None = None
+    turn_id: int | None = None  # the stored answer turn, for the shopper's feedback on it
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

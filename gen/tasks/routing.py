@@ -71,6 +71,11 @@ def _phrases(language: str) -> dict:
     return data.get(language) or data["en"]
 
 
+def handoff_words(name: str, language: str = "en") -> list[str]:
+    """One list of shop/lexicon/handoff.toml ("ask_person", "complaint") in `language`."""
+    return list(_phrases(language).get(name, []))
+
+
 def person_ask(message: str, language: str = "en") -> str | None:
     """What is left of the message once its ask for a person is taken out ("can I talk to
     someone on a sunday?" -> "can i in on a sunday"), or None when it asks for no one."""

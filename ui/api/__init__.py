@@ -13,6 +13,7 @@ from ui.api import (
            recommendations,
            search,
            sessions,
+           support,
            unsubscribe,
            widget,
 )
@@ -20,4 +21,4 @@ from ui.api import (
 ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router,
            openai_compat.router, widget.router, unsubscribe.router, metrics.router,
            customers.router, sessions.router, chat_sessions.router, experiments.router,
-           orders.router]
+           orders.router, support.router]

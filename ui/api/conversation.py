@@ -16,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from gen.checks.guardrails import redact_pii
 from gen.tasks.chat_messages import ChatReply, ChatRequest, ChatTurn
 from gen.tasks.orders import Asker
+from gen.tasks.outcomes import outcome
 from shop.keys import Caller
+from shop.outcomes import record_outcome
 from shop.schema import utcnow
 from shop.sessions import add_turns, create_session, load_session
 from ui.context import ShopContext
@@ -34,14 +36,20 @@ async def resume(context: ShopContext, caller: Caller,
 
 async def remember(context: ShopContext, session_id: str, request: ChatRequest,
                    reply: ChatReply) -> None:
-    """Add the question (personal data redacted) and the answer to the session."""
+    """Add the question (personal data redacted) and the answer to the session, and how the
+    answer ended (shop/outcomes.py); the reply learns its `turn_id`."""
     reply.session_id = session_id
     at = utcnow().isoformat()
     asked = {"role": "user", "content": redact_pii(request.message)[0], "at": at}
     answered = {"role": "assistant", "content": reply.answer, "citations": reply.citations,
                 "products": reply.products, "handoff": reply.handoff, "at": at,
                 "order_ids": reply.order_ids}
-    await run_in_threadpool(add_turns, context.store, session_id, asked, answered)
+    ids = await run_in_threadpool(add_turns, context.store, session_id, asked, answered)
+    if ids:  # the answer's turn: the shopper's feedback names it (POST /v1/chat/feedback)
+        reply.turn_id = ids[-1]
+        ended, reason = outcome(reply)
+        await run_in_threadpool(record_outcome, context.store, session_id, reply.turn_id,
+                                asked["content"], ended, reason, reply.vetted_id)
 
 
 def _resume(context: ShopContext, caller: Caller,

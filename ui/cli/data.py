@@ -79,6 +79,16 @@ def ingest_orders(path: FileArg, skip_invalid: SkipInvalid = False,
     _ingest("orders", path, skip_invalid, progress)
 
 
+@ingest_app.command("support-history")
+def ingest_support_history(path: FileArg, skip_invalid: SkipInvalid = False,
+                           progress: Progress = True) -> None:
+    """Validate and upsert past support tickets (columns id, question, answer, resolved,
+    created_at, optional tags). A resolved ticket becomes a vetted answer the chat gives to a
+    question close enough to it (setting vetted_threshold; `shopwright eval vetted` measures
+    it); unresolved ones are kept retired. An answer edited in the studio keeps its edit."""
+    _ingest("support-history", path, skip_invalid, progress)
+
+
 @ingest_app.command("kb")
 def ingest_kb_command(
     directory: Annotated[Path, typer.Argument(help="Folder of .md/.txt documents")],

@@ -58,3 +58,22 @@ def retrieval(
             typer.echo(format_verdict(table))
     if as_json:
         typer.echo(json.dumps(report, indent=2))
+
+
+@app.command("vetted")
+def vetted(
+    shop: Annotated[list[str] | None, typer.Option(
+        help="A support history of data/eval/support; repeat for several")] = None,
+    min_precision: Annotated[float, typer.Option(
+        help="The precision a threshold must keep")] = 0.90,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Replay held-back tickets of support histories against their past answers: precision
+    and recall of the vetted answers at each threshold, the threshold tuned on one part and
+    reported on another (split b, and each shop at the other shops' threshold)."""
+    from gen.evaluation.vetted import evaluate, format_report
+    from retrieval.embedder import get_embedder
+
+    embedder = get_embedder(default_context().settings)
+    report = evaluate(embedder.embed, shop or ["pawsome", "voltwerk"], min_precision)
+    typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))

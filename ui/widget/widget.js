@@ -22,6 +22,7 @@
   var CHAT_URL = new URL("v1/chat?stream=true", script.src).href;
   var SESSION_URL = new URL("v1/chat/session", script.src).href;
   var HANDOFF_URL = new URL("v1/chat/session/handoff", script.src).href;
+  var FEEDBACK_URL = new URL("v1/chat/feedback", script.src).href;
   var PLACEHOLDER = new URL("widget/placeholder.svg", script.src).href;
   var STORE_KEY = "shopwright-chat:" + new URL(script.src).origin;
   var SESSION_KEY = "shopwright-session:" + new URL(script.src).origin;
@@ -90,6 +91,11 @@
     "button:disabled, input:disabled { opacity: .6; cursor: default; }",
     ":focus-visible { outline: 3px solid #2f81f7; outline-offset: 2px; }",
     ".note { margin: 0; padding: 0 12px 8px; font-size: 11px; color: #6a737d; }",
+    ".feedback { margin: 8px 0 0; font-size: 13px; color: #586069; display: flex;",
+    "  flex-wrap: wrap; align-items: center; gap: 6px; }",
+    ".feedback button { border: 1px solid #c6cbd1; border-radius: 999px; background: #fff;",
+    "  padding: 2px 10px; cursor: pointer; color: #1d2125; }",
+    ".feedback input { flex: 1 1 100%; padding: 4px 8px; font-size: 13px; }",
     ".sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden;",
     "  clip: rect(0 0 0 0); white-space: nowrap; }"
   ].join("\n");
@@ -178,7 +184,8 @@
       return !(products.length && line.indexOf("You might like: ") === 0);
     }).join("\n").trim();
     return { role: "assistant", content: answer, citations: citations, products: products,
-             handoff: reply.handoff === true };
+             handoff: reply.handoff === true,
+             turnId: Number.isInteger(reply.turn_id) ? reply.turn_id : null };
   }
 
   // Server-sent events over fetch: "data: {...}" blocks separated by blank lines. An
@@ -343,6 +350,51 @@
         item.appendChild(el("p", { "class": "handoff", role: "note" }, turn.handoffText ||
           "Handed over to our team: a person will follow up on this."));
       }
+      if (turn.turnId && !turn.handoff) item.appendChild(askFeedback(turn));
+    }
+
+    // "Did this answer your question?" under an answer: yes, or no with an optional comment;
+    // stored per answer (POST /v1/chat/feedback) and asked once.
+    function askFeedback(turn) {
+      var box = el("div", { "class": "feedback", role: "group",
+                            "aria-label": "Did this answer your question?" });
+      if (turn.rated) {
+        box.textContent = "Thanks for telling us.";
+        return box;
+      }
+      var yes = el("button", { type: "button", "class": "yes" }, "Yes");
+      var no = el("button", { type: "button", "class": "no" }, "No");
+      box.append(el("span", {}, "Did this answer your question?"), yes, no);
+      async function send(helpful, comment) {
+        yes.disabled = no.disabled = true;
+        try {
+          var response = await fetch(FEEDBACK_URL, {
+            method: "POST", mode: "cors", credentials: "omit", headers: headers(),
+            body: JSON.stringify({ session_id: sessionId, turn_id: turn.turnId,
+                                   helpful: helpful, comment: comment || "" })
+          });
+          if (!response.ok) throw new Error(await httpError(response));
+          turn.rated = true;
+          saveState();
+          box.textContent = "Thanks for telling us.";
+        } catch (err) {
+          yes.disabled = no.disabled = false;
+          box.appendChild(el("p", { "class": "error", role: "alert" }, err.message));
+        }
+      }
+      yes.addEventListener("click", function () { send(true, ""); });
+      no.addEventListener("click", function () {
+        yes.remove();
+        no.remove();
+        var comment = el("input", { type: "text", maxlength: "2000", "class": "comment",
+                                    "aria-label": "What was missing? (optional)",
+                                    placeholder: "What was missing? (optional)" });
+        var done = el("button", { type: "button", "class": "send-feedback" }, "Send");
+        box.append(comment, done);
+        done.addEventListener("click", function () { send(false, comment.value.trim()); });
+        comment.focus();
+      });
+      return box;
     }
 
     function showTurn(turn) {
