@@ -236,6 +236,28 @@ def test_order_requests_from_the_chat_are_listed_and_settled(studio):
     assert any(r[0] == "order" and "S-501" in r[4] for r in stored["data"])
 
 
+def test_the_support_report_shows_gaps_and_a_gap_becomes_a_vetted_answer(studio):
+    import httpx
+
+    _, base, client = studio
+    asked = httpx.post(f"{base}/v1/chat", json={
+        "message": "Do you offer engraving on gift cards?"}, timeout=300).json()
+    assert httpx.post(f"{base}/v1/chat/feedback", json={
+        "session_id": asked["session_id"], "turn_id": asked["turn_id"], "helpful": False,
+        "comment": "nothing about engraving"}, timeout=30).status_code == 200
+
+    summary, plot, gaps = client.predict(30, api_name="/support_report")
+    assert "conversations" in summary and "**Satisfaction:**" in summary
+    [gap] = [row for row in gaps["data"] if "engraving" in row[0].lower()]
+    assert gap[2] >= 1 and "nothing about engraving" in gap[4]
+    said, vetted = client.predict("", gap[0], "We don't engrave gift cards, but you can add "
+                                  "a personal message.", True, api_name="/save_vetted_answer")
+    assert said.startswith("Added") and any(gap[0] == row[1] for row in vetted["data"])
+    again = httpx.post(f"{base}/v1/chat", json={"message": "can you engrave my gift card?"},
+                       timeout=300).json()
+    assert again["mode"] == "vetted" and again["answer"].startswith("We don't engrave")
+
+
 def test_customer_lookup_export_and_erase_are_audited_as_the_signed_in_key(studio):
     from gradio_client.exceptions import AppError
 

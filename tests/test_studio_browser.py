@@ -10,8 +10,8 @@ from tests.conftest import CHROMIUM_ARGS, serving
 from tests.test_serve_e2e import log_in
 from tests.test_studio import studio_shop  # noqa: F401 - the module's store of its own
 
-TABS = ["Shop", "Copy", "Email campaigns", "Chat playground", "Customers", "Experiments",
-        "Search", "Recommendations"]
+TABS = ["Shop", "Copy", "Email campaigns", "Chat playground", "Support", "Customers",
+        "Experiments", "Search", "Recommendations"]
 
 
 @pytest.mark.slow
@@ -74,6 +74,29 @@ def test_a_marketer_writes_approves_exports_and_tests_copy(
         page.get_by_role("option", name="browser-headlines (running)").click()
         expect(page.locator("#experiment-summary")).to_contain_text("browser-headlines",
                                                                     timeout=60_000)
+
+        # a support lead: the report, a shopper's unanswered question, its vetted answer
+        import httpx
+
+        asked = httpx.post(f"{base}/v1/chat", json={
+            "message": "Can I collect my order from your warehouse myself?"}, timeout=300).json()
+        httpx.post(f"{base}/v1/chat/feedback", json={
+            "session_id": asked["session_id"], "turn_id": asked["turn_id"], "helpful": False},
+            timeout=30).raise_for_status()
+        page.get_by_role("tab", name="Support", exact=True).click()
+        page.locator("#support-report-load").click()
+        expect(page.locator("#support-report")).to_contain_text("conversations", timeout=60_000)
+        gap = page.locator("#support-gaps").get_by_text(
+            "collect my order from your warehouse").locator("visible=true")
+        expect(gap.first).to_be_visible(timeout=60_000)
+        gap.first.click()
+        expect(page.locator("#vetted-question textarea")).to_have_value(
+            "Can I collect my order from your warehouse myself?", timeout=30_000)
+        page.locator("#vetted-answer textarea").fill("Not yet: every order ships from our "
+                                                     "warehouse by courier.")
+        page.locator("#vetted-save").click()
+        expect(page.locator("#vetted-saved")).to_contain_text("Added", timeout=30_000)
+        expect(page.locator("#support-vetted")).to_contain_text("every order ships")
 
         for tab in TABS:
             page.get_by_role("tab", name=tab, exact=True).click()

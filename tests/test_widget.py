@@ -373,7 +373,7 @@ def test_the_shopper_says_whether_an_answer_helped_and_it_is_stored(live, browse
     widget, question_box = open_widget(page, live["api"] + "/widget/demo",
                                        "Ask Northwind Outfitters")
     first = ask(widget, question_box, "Which payment methods do you accept?")
-    asked = first.get_by_role("group", name="Did this answer your question?")
+    asked = first.get_by_role("group", name="Feedback on this answer")
     expect(asked).to_be_visible()
     asked.get_by_role("button", name="No").click()
     asked.get_by_label("What was missing? (optional)").fill("I wanted to know about invoices")
@@ -381,7 +381,7 @@ def test_the_shopper_says_whether_an_answer_helped_and_it_is_stored(live, browse
     expect(asked).to_have_text("Thanks for telling us.")
 
     second = ask(widget, question_box, "How long do I have to return an item?")
-    second.get_by_role("group", name="Did this answer your question?").get_by_role(
+    second.get_by_role("group", name="Feedback on this answer").get_by_role(
         "button", name="Yes").click()
     expect(second.locator(".feedback")).to_have_text("Thanks for telling us.")
     with demo_context.store.session() as session:

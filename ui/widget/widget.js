@@ -357,7 +357,7 @@
     // stored per answer (POST /v1/chat/feedback) and asked once.
     function askFeedback(turn) {
       var box = el("div", { "class": "feedback", role: "group",
-                            "aria-label": "Did this answer your question?" });
+                            "aria-label": "Feedback on this answer" });
       if (turn.rated) {
         box.textContent = "Thanks for telling us.";
         return box;
