@@ -24,8 +24,9 @@ from shop.errors import InvalidInput
 from shop.orders import order_row
 from shop.records import RECORDS, CustomerRecord, EventRecord, ProductRecord, Record
 from shop.rows import RowError, check_header, count_lines, read_rows, validate
-from shop.schema import Customer, Event, KBDocument, Order, Product, VettedAnswer, utcnow
+from shop.schema import Customer, Event, KBDocument, Product, utcnow
 from shop.store import Store
+from shop.support_tables import Order, VettedAnswer
 from shop.upsert import existing_ids, upsert
 
 CHUNK = 2_000

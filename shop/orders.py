@@ -22,11 +22,12 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from shop.errors import InvalidInput, NotFound
+from shop.errors import NotFound
 from shop.records import OrderRecord
 from shop.rows import RowError
-from shop.schema import Customer, Event, Order, OrderRequest, Product, aware, utcnow
+from shop.schema import Customer, Event, Product, aware, utcnow
 from shop.store import Store
+from shop.support_tables import Order, OrderRequest
 from shop.upsert import existing_ids, upsert
 
 NOT_PURCHASES = ("cancelled", "returned")  # statuses whose items no longer count as bought
@@ -81,7 +82,8 @@ def missing_references(store: Store, records: list[tuple[int, OrderRecord]],
     """Orders must name known customers and products (any product the catalog ever held)."""
     with store.session() as session:
         customers = existing_ids(session, Customer, {r.customer_id for _, r in records})
-        products = existing_ids(session, Product, {i.product_id for _, r in records for i in r.items})
+        products = existing_ids(session, Product,
+                                {i.product_id for _, r in records for i in r.items})
     errors = []
     for line, record in records:
         if record.customer_id not in customers:
@@ -136,9 +138,9 @@ def _sent_purchases(session: Session, customers: set[str]
 def upsert_orders(store: Store, records: list[OrderRecord]) -> list[str]:
     """`POST /v1/orders`: validate the references of every order, then write all or none."""
     errors = missing_references(store, list(enumerate(records)), Path("body"))
-    if errors:
-        raise InvalidInput("; ".join(f"order {records[e.line].id}: {e.column}: {e.reason}"
-                                     for e in errors[:20]))
+    if errors:  # a customer or product the store does not know
+        raise NotFound("; ".join(f"order {records[e.line].id}: {e.column}: {e.reason}"
+                                 for e in errors[:20]))
     with store.session() as session:
         write_orders(session, [order_row(record) for record in records])
     return [record.id for record in records]

@@ -25,8 +25,9 @@ from sqlalchemy import select
 
 from shop.errors import NotFound
 from shop.keys import digest
-from shop.schema import ChatOutcome, aware, utcnow
+from shop.schema import aware, utcnow
 from shop.store import Store
+from shop.support_tables import ChatOutcome
 
 QUIET = timedelta(hours=24)  # no new question for this long after an answer: assumed resolved
 REASONS = ("asked for a person", "no answer found", "order action", "complaint",

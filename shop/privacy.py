@@ -32,19 +32,17 @@ from shop.schema import (
     Assignment,
     AuditLog,
     CampaignRow,
-    ChatOutcome,
     ChatSession,
     ChatTurn,
     Customer,
     Event,
     Feedback,
     GeneratedContent,
-    Order,
-    OrderRequest,
     TriggerFiring,
 )
 from shop.sessions import session_turns
 from shop.store import Store
+from shop.support_tables import ChatOutcome, Order, OrderRequest
 
 # (customer id) -> their segment as a small dict, or None; given by the edge (recsys is above)
 SegmentLookup = Callable[[str], dict | None]

@@ -36,8 +36,10 @@ class Record(BaseModel):
 def _as_utc(value: datetime) -> datetime:
     """Naive times are UTC; others are converted (SQLite keeps no offset: "08:00+01:00"
     stored as written would read back as 08:00 UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None \
-        else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+01:00" has no UTC time
+        raise ValueError("the time is out of range") from None
 
 
 class ProductRecord(Record):

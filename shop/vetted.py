@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from shop.errors import InvalidInput, NotFound
 from shop.records import SupportRecord
-from shop.schema import VettedAnswer, utcnow
+from shop.schema import utcnow
 from shop.store import Store
+from shop.support_tables import VettedAnswer
 from shop.upsert import upsert
 
 MAX_QUESTION, MAX_ANSWER = 4000, 8000

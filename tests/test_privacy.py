@@ -24,11 +24,10 @@ from shop.schema import (
     Event,
     Feedback,
     GeneratedContent,
-    Order,
-    OrderRequest,
     Product,
 )
 from shop.settings import Settings
+from shop.support_tables import Order, OrderRequest
 
 ADMIN = {"Authorization": "Bearer secret"}
 CATEGORIES = ("tents", "boots", "stoves")
@@ -118,8 +117,8 @@ def test_export_then_erase_is_audited_and_leaves_nothing(context, client):
     erased = client.delete("/v1/customers/C1", headers=ADMIN)
     assert erased.status_code == 200, erased.text
     assert erased.json()["erased"] == {
-        "order_requests": 1, "orders": 1,
-        "chat_turns": 0, "chat_outcomes": 0, "events": 6, "generated_content": 1, "campaign_rows": 1,
+        "order_requests": 1, "orders": 1, "chat_turns": 0, "chat_outcomes": 0, "events": 6,
+        "generated_content": 1, "campaign_rows": 1,
         "chat_sessions": 1, "experiment_assignments": 1, "experiment_feedback": 2,
         "trigger_firings": 0, "customers": 1, "campaign_files": 0}
     assert client.get("/v1/customers/C1", headers=ADMIN).status_code == 404

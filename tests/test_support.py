@@ -16,7 +16,8 @@ from sqlalchemy import update
 
 from gen.evaluation.vetted import evaluate, load_history, score_heldback, support_folder
 from shop.ingest import ingest_file
-from shop.schema import ChatOutcome, utcnow
+from shop.schema import utcnow
+from shop.support_tables import ChatOutcome
 from shop.vetted import edit_vetted, get_vetted, vetted_answers
 from tests.conftest import writable_demo
 

@@ -367,7 +367,7 @@ def test_the_shopper_says_whether_an_answer_helped_and_it_is_stored(live, browse
     from playwright.sync_api import expect
     from sqlalchemy import select
 
-    from shop.schema import ChatOutcome
+    from shop.support_tables import ChatOutcome
 
     page = browser.new_page()
     widget, question_box = open_widget(page, live["api"] + "/widget/demo",

@@ -1,5 +1,5 @@
 """The chat's order desk: "where is my order?", "can I still cancel it?", "how do I return
-the jacket I bought?" answered from the asker's own orders and the help page that applies.
+the lamp I bought?" answered from the asker's own orders and the help page that applies.
 
     asker (from the server's session, never the request) -> is it an order question?
     (shop/lexicon/order_asks.py) -> which orders may this asker see? -> which one is meant
@@ -209,7 +209,7 @@ def _merge(first: list[OrderView], more: list[OrderView]) -> list[OrderView]:
 
 
 def _meant(orders: list[OrderView], message: str, kind: str, language: str) -> OrderView:
-    """The order the message means: one whose items share its words ("the jacket"), else for a
+    """The order the message means: one whose items share its words ("the lamp"), else for a
     return the latest delivered one, else the latest."""
     asked = terms(message, language)
     overlap = [(len(asked & terms(" ".join(i.title for i in o.items), language)), o)

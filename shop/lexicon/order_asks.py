@@ -2,11 +2,11 @@
 
     order_ask("where is my order?", "en")                       -> "status"
     order_ask("can I still cancel it?", "en")                   -> "cancel"
-    order_ask("wie schicke ich die Jacke zurück, die ich gekauft habe?", "de") -> "return"
+    order_ask("wie schicke ich die Lampe zurück, die ich gekauft habe?", "de") -> "return"
     order_ask("how do returns work?", "en")                     -> None (a policy question)
 
 A question is about the shopper's own order when it names one ("my order", "mein Paket"),
-says they bought something ("the jacket I bought"), asks a personal phrase ("has it
+says they bought something ("the lamp I bought"), asks a personal phrase ("has it
 shipped?"), or carries an order number. The words are language data (orders.toml); the
 numbers and email addresses are read here, the same for every language.
 """

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from shop.errors import NotFound
 from shop.orders import get_order, order_requests, orders_of, set_request_state, upsert_orders
 from shop.records import OrderRecord
-from shop.schema import ORDER_REQUEST_STATES, Customer
+from shop.schema import Customer
+from shop.support_tables import ORDER_REQUEST_STATES
 from ui.api.deps import AdminCaller, Context
 from ui.api.errors import errors
 
@@ -44,10 +45,10 @@ class RequestState(BaseModel):
     state: Literal[ORDER_REQUEST_STATES]  # type: ignore[valid-type]
 
 
-@router.post("/orders", responses=errors(400, 401, 403, 413, 422))
+@router.post("/orders", responses=errors(400, 401, 403, 404, 413, 422))
 async def push_orders(body: OrdersIn, context: Context, caller: AdminCaller) -> OrdersWritten:
     """Create or replace orders (the same fields as `shopwright ingest orders`). Every
-    customer and product must be known; one unknown reference writes nothing (422)."""
+    customer and product must be known; one unknown reference writes nothing (404)."""
     ids = await run_in_threadpool(upsert_orders, context.store, body.orders)
     return OrdersWritten(written=len(ids), ids=ids)
 
@@ -74,7 +75,7 @@ def list_requests(context: Context, caller: AdminCaller,
     return order_requests(context.store, state, customer_id)
 
 
-@router.patch("/order-requests/{request_id}", responses=errors(401, 403, 404, 422))
-def settle_request(request_id: int, body: RequestState, context: Context,
-                   caller: AdminCaller) -> dict[str, Any]:
+@router.patch("/order-requests/{request_id}", responses=errors(400, 401, 403, 404, 413, 422))
+def settle_request(body: RequestState, context: Context, caller: AdminCaller,
+                   request_id: int = Path(ge=1, le=2**31 - 1)) -> dict[str, Any]:
     return set_request_state(context.store, request_id, body.state)

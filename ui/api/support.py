@@ -33,7 +33,7 @@ class Feedback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     session_id: str = Field(min_length=1, max_length=64)
-    turn_id: int = Field(ge=1, description="`turn_id` of the chat reply")
+    turn_id: int = Field(ge=1, le=2**31 - 1, description="`turn_id` of the chat reply")
     helpful: bool
     comment: str = Field(default="", max_length=2000)
 
@@ -56,7 +56,7 @@ class VettedChange(BaseModel):
 
 
 @router.post("/chat/feedback", dependencies=[Public, rate_limit("chat")],
-             responses=errors(401, 403, 404, 422, 429))
+             responses=errors(400, 401, 403, 404, 413, 422, 429))
 def feedback(body: Feedback, context: Context, caller: CallerDep) -> dict[str, Any]:
     """Store the shopper's verdict on one answer (sent again, it replaces the first)."""
     return give_feedback(context.store, body.session_id, body.turn_id, body.helpful,
@@ -76,12 +76,12 @@ def list_vetted(context: Context, caller: AdminCaller,
     return vetted_answers(context.store, active)
 
 
-@router.post("/vetted-answers", status_code=201, responses=errors(401, 403, 422))
+@router.post("/vetted-answers", status_code=201, responses=errors(400, 401, 403, 413, 422))
 def create_vetted(body: VettedIn, context: Context, caller: AdminCaller) -> dict[str, Any]:
     return add_vetted(context.store, body.question, body.answer, body.origin, body.tags)
 
 
-@router.patch("/vetted-answers/{answer_id}", responses=errors(401, 403, 404, 422))
+@router.patch("/vetted-answers/{answer_id}", responses=errors(400, 401, 403, 404, 413, 422))
 def change_vetted(answer_id: str, body: VettedChange, context: Context,
                   caller: AdminCaller) -> dict[str, Any]:
     return edit_vetted(context.store, answer_id, body.question, body.answer, body.active)

@@ -17,7 +17,7 @@ import pandas as pd
 from gen.tasks.outcomes import support_report
 from shop.errors import NotFound
 from shop.orders import get_order, order_requests, set_request_state
-from shop.schema import ORDER_REQUEST_STATES
+from shop.support_tables import ORDER_REQUEST_STATES
 from shop.vetted import add_vetted, edit_vetted, vetted_answers
 from ui.context import ShopContext
 from ui.studio.common import PROGRESS, edge, needed
