@@ -26,7 +26,8 @@ from ui.api.openai_wire import finish_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 # each file and the name it calls its translator by
-CHAT_SOURCES = {"gen/tasks/chat.py": "words", "gen/tasks/chat_products.py": "_"}
+CHAT_SOURCES = {"gen/tasks/chat.py": "words", "gen/tasks/chat_products.py": "_",
+                "gen/tasks/orders.py": "_", "gen/tasks/vetted.py": "_"}
 CATALOG = """id,title,description,category,price,currency,stock,brand,attributes,url
 x-1,"Orbit Becher, 300 ml",Ein Becher aus Porzellan.,becher,8.90,EUR,12,Testmarke,{},https://shop.example/p/x-1
 x-2,"Halo Becher, 200 ml",Ein kleiner Becher aus Porzellan.,becher,6.50,EUR,0,Testmarke,{},https://shop.example/p/x-2
@@ -39,7 +40,10 @@ Der Versand innerhalb Deutschlands dauert zwei bis drei Werktage.
 
 def chat_ids() -> set[str]:
     """Every message id the chat's code passes to its translator, plus the fixed replies."""
-    ids = {REFUSAL, HANDOFF_TEXT, UNSURE}
+    from gen.tasks.orders import ASK_FOR_NUMBER, NO_ORDERS, NOT_FOUND
+    from gen.tasks.vetted import SHOP_ANSWER
+
+    ids = {REFUSAL, HANDOFF_TEXT, UNSURE, ASK_FOR_NUMBER, NOT_FOUND, NO_ORDERS, SHOP_ANSWER}
     for path, name in CHAT_SOURCES.items():
         for _, message, _, _ in extract_from_file("python", ROOT / path, keywords={name: None}):
             if isinstance(message, str):
@@ -50,16 +54,18 @@ def chat_ids() -> set[str]:
 def test_every_chat_message_has_a_translation_in_every_catalog():
     ids = chat_ids()
     assert {"Sources", "Links", "I couldn't find {thing} in our catalog.",
-            "{title} ({price}, out of stock)"} <= ids
+            "{title} ({price}, out of stock)", "Tracking: {url}", "Order {order}"} <= ids
     for language in set(LANGUAGES) - {"en"}:
         messages = catalog(language, "chat")
         assert set(messages) == ids, language
         for msgid, text in messages.items():
-            fields = {f for f in ("{products}", "{price}", "{title}", "{category}")
+            fields = {f for f in ("{products}", "{price}", "{title}", "{category}", "{order}",
+                                  "{date}", "{days}", "{url}", "{carrier}", "{total}")
                       if f in msgid}
             assert all(f in text for f in fields), (language, msgid)  # the facts stay
             text.format(name="n", constraint="", kind="k", thing="t", products="p",
-                        category="c", title="t", price="1")  # no field the code lacks
+                        category="c", title="t", price="1", order="o", date="d", days=1,
+                        url="u", carrier="c", total="t", items="i")  # no field the code lacks
 
 
 @pytest.fixture(params=["en", "de"])
