@@ -55,20 +55,28 @@ def asked_kind(question: str, language: str = "en") -> str | None:
 
 
 @cache
-def _unit_words(language: str) -> frozenset[str]:
-    """Babel's words for days, weeks, months, years, hours and minutes, long and short."""
+def _babel_unit(unit: str, language: str) -> frozenset[str]:
+    """Babel's words for one unit ("duration-day") in `language`, singular and plural, long
+    and short ("Tag", "Tage", "T.")."""
     from babel.units import format_unit
 
     found = set()
-    for unit in ("duration-day", "duration-week", "duration-month", "duration-year",
-                 "duration-hour", "duration-minute"):
-        for count in (1, 2, 5):
-            for length in ("long", "short"):
-                try:
-                    said = format_unit(count, unit, length=length, locale=language)
-                except (ValueError, LookupError):
-                    continue
-                found.update(w for w in words(said) if not w.isdigit() and len(w) > 1)
+    for count in (1, 2, 5):
+        for length in ("long", "short"):
+            try:
+                said = format_unit(count, unit, length=length, locale=language)
+            except (ValueError, LookupError):
+                continue
+            found.update(w for w in words(said) if not w.isdigit() and len(w) > 1)
+    return frozenset(found)
+
+
+@cache
+def _unit_words(language: str) -> frozenset[str]:
+    """Babel's words for days, weeks, months, years, hours and minutes, long and short."""
+    found = set().union(*(_babel_unit(unit, language) for unit in (
+        "duration-day", "duration-week", "duration-month", "duration-year", "duration-hour",
+        "duration-minute")))
     found |= set(_language(language).get("holds", {}).get("units", []))
     return frozenset(found | {stem(w, language) for w in found})
 
@@ -153,19 +161,10 @@ def page_words(question: str, language: str = "en") -> str:
 @cache
 def _day_units(language: str) -> dict[str, int]:
     """Babel's words for a day, a week and a month in `language` -> their length in days."""
-    from babel.units import format_unit
-
     found: dict[str, int] = {}
     for unit, days in (("duration-month", 30), ("duration-week", 7), ("duration-day", 1)):
-        for count in (1, 2, 5):
-            for length in ("long", "short"):
-                try:
-                    said = format_unit(count, unit, length=length, locale=language)
-                except (ValueError, LookupError):
-                    continue
-                for word in words(said):
-                    if not word.isdigit() and len(word) > 1:
-                        found[word] = found[stem(word, language)] = days
+        for word in _babel_unit(unit, language):
+            found[word] = found[stem(word, language)] = days
     for word in _language(language).get("holds", {}).get("units", []):  # "dagar" is days
         found.setdefault(word, 1)
     return found
