@@ -2,7 +2,9 @@
 
 Default split is chronological per user: the last 20% of each user's events are held out.
 Relevant items for a user are the held-out items they had not interacted with in training
-(seen items are excluded from recommendations, so they could never be hits).
+(seen items are excluded from recommendations, so they could never be hits). With `tune`
+(the default) each model's settings are first chosen on a validation split cut from the
+training events (recsys/tuning.py); the test events are looked at once per model.
 """
 
 from __future__ import annotations
@@ -15,11 +17,24 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
-from recsys.interactions import EventLog, InteractionOptions, ItemTable, build_interactions
-from recsys.models.base import create_model, user_rows
+from recsys.exposure import exposure_metrics, item_popularity, penalize_exposure
+from recsys.holdout import (
+    REPEAT_SHARE,
+    Holdout,
+    bootstrap_interval,
+    per_user_ndcg,
+    ranking_metrics,
+    recommend_all,
+    split_log,
+)
+from recsys.interactions import EventLog, InteractionOptions, ItemTable
+from recsys.models.base import create_model
 from recsys.models.content import ensure_embeddings
+from recsys.tuning import Matrices, Tuned, Validation
 
-DEFAULT_MODELS = ("popularity_global", "popularity", "item_knn", "als", "bpr", "content", "hybrid")
+# Baselines first, the project's models after; `ease_plain` is the published EASE.
+DEFAULT_MODELS = ("popularity_global", "popularity", "ease_plain", "item_knn", "als", "bpr",
+                  "ease", "content", "repeat", "hybrid")
 
 
 class EvaluationOptions(BaseModel):
@@ -31,6 +46,10 @@ class EvaluationOptions(BaseModel):
     models: list[str] = Field(default_factory=lambda: list(DEFAULT_MODELS))
     model_options: dict[str, dict] = Field(default_factory=dict)
     segments: int = Field(default=8, ge=0)  # for per-segment popularity; 0 turns it off
+    tune: bool = True  # choose settings per model on a validation split of the training events
+    # Whether reorders count as hits (and lists may hold what was bought): "auto" decides by
+    # the share of reorders among the validation split's purchases.
+    repeats: Literal["auto", "new", "all"] = "auto"
     seed: int = 0
 
 
@@ -40,6 +59,7 @@ class ModelScore:
     metrics: dict[str, float]
     fit_seconds: float
     error: str | None = None
+    tuned: Tuned | None = None  # the settings it was scored with, when tuned
 
 
 @dataclass
@@ -47,68 +67,61 @@ class Evaluation:
     k: int
     users: int
     scores: list[ModelScore] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    repeats: bool = False  # reorders counted as hits (buy it again)
+    # The exposure knob on the best model: one entry per popularity-penalty strength.
+    exposure: list[dict] = field(default_factory=list)
 
     def best(self, metric: str | None = None) -> str:
         metric = metric or f"ndcg@{self.k}"
         ranked = [s for s in self.scores if s.error is None]
         return max(ranked, key=lambda s: s.metrics[metric]).name
 
+    def score_of(self, name: str) -> ModelScore:
+        return next(s for s in self.scores if s.name == name)
+
     def table(self) -> tuple[list[str], list[list]]:
         k = self.k
         columns = [f"precision@{k}", f"recall@{k}", f"ndcg@{k}", f"hit_rate@{k}", "coverage",
-                   "diversity"]
+                   "diversity", "avg_popularity", "gini", "long_tail_share"]
         rows = []
         for score in self.scores:
             if score.error:
-                rows.append([score.name] + ["-"] * len(columns) + [f"error: {score.error}"])
-            else:
-                rows.append([score.name] + [round(score.metrics[c], 4) for c in columns]
-                            + [f"{score.fit_seconds:.1f}s"])
-        return ["model"] + columns + ["fit"], rows
+                rows.append([score.name] + ["-"] * (len(columns) + 2) + [f"error: {score.error}"])
+                continue
+            m = score.metrics
+            interval = f"{m[f'ndcg@{k}_low']:.4f}-{m[f'ndcg@{k}_high']:.4f}"
+            rows.append([score.name] + [round(m[c], 4) for c in columns]
+                        + [interval, f"{score.fit_seconds:.1f}s",
+                           score.tuned.describe() if score.tuned else "defaults"])
+        return ["model"] + columns + [f"ndcg@{k} 95%", "fit", "settings"], rows
 
     def as_dict(self) -> dict:
-        return {"k": self.k, "users": self.users, "best": self.best(),
-                "models": {s.name: {**s.metrics, "fit_seconds": s.fit_seconds, "error": s.error}
-                           for s in self.scores}}
+        models = {}
+        for s in self.scores:
+            entry = {**s.metrics, "fit_seconds": s.fit_seconds, "error": s.error}
+            if s.tuned is not None:
+                entry.update(validation_ndcg=s.tuned.score, settings=s.tuned.describe(),
+                             options=s.tuned.options,
+                             interaction_options=s.tuned.interactions.model_dump(mode="json"))
+            models[s.name] = entry
+        return {"k": self.k, "users": self.users, "best": self.best(), "notes": self.notes,
+                "repeats": self.repeats,
+                "models": models, "exposure": self.exposure}
 
+    def exposure_choice(self, max_ndcg_cost: float = 0.03) -> dict | None:
+        """The penalty that evens exposure most (lowest Gini) within an NDCG cost."""
+        fine = [e for e in self.exposure if e["strength"] > 0 and e["ndcg_change"] >= -max_ndcg_cost
+                and e["gini_change"] < 0]
+        return min(fine, key=lambda e: e["gini"]) if fine else None
 
-def split_log(log: EventLog, method: str = "temporal", holdout: float = 0.2,
-              seed: int = 0) -> tuple[EventLog, EventLog]:
-    """Per user, hold out a share of events: the latest ones (temporal) or random ones."""
-    rng = np.random.default_rng(seed)
-    tiebreak = rng.random(len(log)) if method == "random" else np.arange(len(log))
-    key = log.timestamps if method == "temporal" else tiebreak
-    order = np.lexsort((tiebreak, key, log.user_ids.astype(str)))
-    users = log.user_ids[order]
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    ends = np.r_[starts[1:], len(order)]
-    is_test = np.zeros(len(order), dtype=bool)
-    for start, end in zip(starts, ends):
-        n = end - start
-        n_test = int(round(holdout * n)) if n >= 3 else 0
-        if n_test:
-            is_test[end - n_test:end] = True
-    return log.take(order[~is_test]), log.take(order[is_test])
-
-
-def _dcg_discounts(k: int) -> np.ndarray:
-    return 1.0 / np.log2(np.arange(2, k + 2))
-
-
-def ranking_metrics(recommended: np.ndarray, relevant: list[set[int]], k: int) -> dict[str, float]:
-    """Mean precision, recall, NDCG and hit rate at k over users."""
-    discounts = _dcg_discounts(k)
-    precision, recall, ndcg, hit = [], [], [], []
-    for row, truth in zip(recommended, relevant):
-        hits = np.array([item in truth for item in row[:k]], dtype=float)
-        n_hits = hits.sum()
-        precision.append(n_hits / k)
-        recall.append(n_hits / len(truth))
-        ideal = discounts[:min(len(truth), k)].sum()
-        ndcg.append(float((hits * discounts[:len(hits)]).sum() / ideal))
-        hit.append(float(n_hits > 0))
-    return {f"precision@{k}": float(np.mean(precision)), f"recall@{k}": float(np.mean(recall)),
-            f"ndcg@{k}": float(np.mean(ndcg)), f"hit_rate@{k}": float(np.mean(hit))}
+    def exposure_table(self) -> tuple[list[str], list[list]]:
+        k = self.k
+        rows = [[e["strength"], round(e[f"ndcg@{k}"], 4), f"{e['ndcg_change']:+.1%}",
+                 round(e["gini"], 3), f"{e['gini_change']:+.1%}", round(e["long_tail_share"], 3)]
+                for e in self.exposure]
+        return ["exposure penalty", f"ndcg@{k}", "ndcg change", "gini", "gini change",
+                "long_tail_share"], rows
 
 
 def intra_list_diversity(recommended: np.ndarray, categories: np.ndarray | None,
@@ -130,30 +143,67 @@ def intra_list_diversity(recommended: np.ndarray, categories: np.ndarray | None,
     return float(np.mean(values)) if values else 0.0
 
 
+PENALTIES = (0.0, 0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+def exposure_sweep(model, data, held_out: Holdout, k: int, popularity: np.ndarray,
+                   strengths=PENALTIES, exclude_seen: bool = True) -> list[dict]:
+    """Re-rank a pool of 5k candidates per user with rising exposure penalties (what the model
+    over-shows moves down): what each setting costs in NDCG and buys in evenness of exposure
+    (Gini), against strength 0."""
+    pool_ids, pool_scores = [], []
+    rows = held_out.rows_of(data)
+    for start in range(0, len(held_out), 512):
+        ids, scores = model.recommend(held_out.users[start:start + 512],
+                                      rows[start:start + 512], 5 * k,
+                                      exclude_seen=exclude_seen)
+        pool_ids.append(ids)
+        pool_scores.append(scores)
+    if not pool_ids:
+        return []
+    ids, scores = np.vstack(pool_ids), np.vstack(pool_scores)
+    out = []
+    for strength in strengths:
+        ranked, _ = penalize_exposure(ids, scores, k, strength)
+        entry = {"strength": strength,
+                 **ranking_metrics(ranked[:, :k], held_out.truth, k),
+                 **exposure_metrics(ranked[:, :k], popularity, data.n_items)}
+        out.append(entry)
+    first = out[0]
+    for entry in out:
+        entry["ndcg_change"] = entry[f"ndcg@{k}"] / max(first[f"ndcg@{k}"], 1e-12) - 1
+        entry["gini_change"] = entry["gini"] / max(first["gini"], 1e-12) - 1
+    return out
+
+
+def _skipped(models: list[str], items: ItemTable | None, segmented: bool) -> dict[str, str]:
+    """Models that cannot add anything on this data, with the reason shown to the user."""
+    from recsys.models.content import has_text
+
+    out = {}
+    if "content" in models and (items is None or not has_text(items)):
+        out["content"] = "content skipped: the items have no text to embed"
+    if "popularity" in models and "popularity_global" in models and not segmented:
+        out["popularity"] = ("popularity (per segment) skipped: the items have no categories, "
+                             "so there are no segments and it equals popularity_global")
+    return out
+
+
 def evaluate(log: EventLog, items: ItemTable | None = None,
              options: EvaluationOptions | None = None,
              interaction_options: InteractionOptions | None = None,
              encoder=None, progress: bool = True) -> Evaluation:
-    from recsys.segments import assign_segments
-
     options = options or EvaluationOptions()
+    base = interaction_options or InteractionOptions()
     k = options.k
-    if items is not None and encoder is not None and {"content", "hybrid"} & set(options.models):
-        ensure_embeddings(items, encoder)  # once, shared by every model and split
     train_log, test_log = split_log(log, options.split, options.holdout, options.seed)
     item_ids = items.ids if items is not None else np.unique(log.item_ids)
-    train = build_interactions(train_log, interaction_options, items=items, item_ids=item_ids)
-    if options.segments and train.items is not None and train.items.categories is not None:
-        train = train.with_segments(assign_segments(train, options.segments, options.seed))
-
-    relevant: dict[int, set[int]] = {}
-    for user, item in zip(test_log.user_ids, test_log.item_ids):
-        u, i = train.user_index.get(user, -1), train.item_index.get(item, -1)
-        if u >= 0 and i >= 0 and train.matrix[u, i] == 0:
-            relevant.setdefault(u, set()).add(i)
-    users = np.array(sorted(relevant))
-    truth = [relevant[u] for u in users]
-    rows = user_rows(train, users)
+    matrices = Matrices(train_log, items, item_ids, segments=options.segments)
+    train = matrices.get(base)
+    skipped = _skipped(options.models, train.items, train.user_segments is not None)
+    models = [m for m in options.models if m not in skipped]
+    if items is not None and encoder is not None and {"content", "hybrid"} & set(models):
+        ensure_embeddings(items, encoder)  # once, shared by every model and split
 
     categories = train.items.categories if train.items is not None else None
     item_vectors = None
@@ -162,26 +212,56 @@ def evaluate(log: EventLog, items: ItemTable | None = None,
         norms = np.sqrt(np.asarray(columns.multiply(columns).sum(axis=1))).ravel()
         item_vectors = (columns.multiply(1 / np.maximum(norms, 1e-12)[:, None])).toarray()
 
-    result = Evaluation(k=k, users=len(users))
-    bar = tqdm(options.models, desc="evaluate", unit="model", disable=not progress)
+    popularity = item_popularity(train.matrix)
+    validation = Validation(train_log, items, item_ids, base, k, options.holdout,
+                            options.segments, encoder,
+                            None if options.repeats == "auto" else options.repeats == "all")
+    repeats = validation.repeats
+    held_out = Holdout.of(train, test_log, repeats)
+    share = f"{validation.repeat_share:.0%} of the validation split's purchases were reorders"
+    if repeats:
+        notes = [f"buy it again: {share}; reorders count as hits, and lists may hold "
+                 + "what the customer bought"]
+    else:
+        notes = [f"new items only: {share} (under {REPEAT_SHARE:.0%})"
+                 + ("; repeat skipped" if "repeat" in models else "")]
+        models = [m for m in models if m != "repeat"]
+    result = Evaluation(k=k, users=len(held_out), notes=list(skipped.values()) + notes,
+                        repeats=repeats)
+    leader: tuple[float, object, object] | None = None  # (ndcg, model, data) of the best so far
+    tuned: dict[str, Tuned] = {}
+    bar = tqdm(models, desc="evaluate", unit="model", disable=not progress)
     for name in bar:
         bar.set_postfix_str(name)
+        settings = None
         try:
-            model = create_model(name, options.model_options.get(name), encoder=encoder)
+            if options.tune:
+                family = [t for n, t in tuned.items() if n.startswith(name + "_")]
+                settings = (validation.learn_blend(tuned) if name == "hybrid" and tuned else
+                            validation.tune(name, options.model_options.get(name), family))
+                tuned[name] = settings
+            model_options = settings.options if settings else options.model_options.get(name)
+            data = matrices.get(settings.interactions) if settings else train
+            model = create_model(name, model_options, encoder=encoder)
             started = time.perf_counter()
-            model.fit(train)
+            model.fit(data)
             fit_seconds = time.perf_counter() - started
         except Exception as exc:  # noqa: BLE001 - one failing model must not hide the others
             result.scores.append(ModelScore(name, {}, 0.0, error=str(exc)))
             continue
-        recommended = []
-        for start in range(0, len(users), 512):
-            ids, _ = model.recommend(users[start:start + 512], rows[start:start + 512], k)
-            recommended.append(ids)
-        recommended = np.vstack(recommended) if recommended else np.zeros((0, k), dtype=int)
-        metrics = ranking_metrics(recommended, truth, k)
+        recommended = recommend_all(model, held_out.users, held_out.rows_of(data), k,
+                                    exclude_seen=not repeats)
+        metrics = ranking_metrics(recommended, held_out.truth, k)
+        low, high = bootstrap_interval(per_user_ndcg(recommended, held_out.truth, k))
+        metrics[f"ndcg@{k}_low"], metrics[f"ndcg@{k}_high"] = low, high
         shown = recommended[recommended >= 0]
         metrics["coverage"] = float(len(np.unique(shown)) / max(train.n_items, 1))
         metrics["diversity"] = intra_list_diversity(recommended, categories, item_vectors)
-        result.scores.append(ModelScore(name, metrics, fit_seconds))
+        metrics.update(exposure_metrics(recommended, popularity, train.n_items))
+        result.scores.append(ModelScore(name, metrics, fit_seconds, tuned=settings))
+        if leader is None or metrics[f"ndcg@{k}"] > leader[0]:
+            leader = (metrics[f"ndcg@{k}"], model, data)
+    if leader is not None:
+        result.exposure = exposure_sweep(leader[1], leader[2], held_out, k, popularity,
+                                         exclude_seen=not repeats)
     return result

@@ -90,6 +90,38 @@ class ItemTable:
 
 
 @dataclass
+class PairHistory:
+    """When each user came back to each item, for repeat ("buy it again") models. All
+    (n_users, n_items) CSR with the same pattern as the interaction matrix; values are
+    stored +1 so that a 0 stays distinguishable from "no entry"."""
+
+    days: sparse.csr_matrix  # distinct days with an event on the pair, +1
+    age: sparse.csr_matrix  # days from the last event to the reference time, +1
+    span: sparse.csr_matrix  # days from the first to the last event, +1
+
+
+def pair_history(rows: np.ndarray, cols: np.ndarray, timestamps: np.ndarray, reference: float,
+                 shape: tuple[int, int]) -> PairHistory:
+    pair = rows * shape[1] + cols
+    day = np.floor(timestamps / DAY).astype(np.int64)
+    # Distinct (pair, day) first: three events of one visit are one return.
+    visits = np.unique(np.stack([pair, day]), axis=1)
+    pairs, inverse, counts = np.unique(visits[0], return_inverse=True, return_counts=True)
+    first = np.full(len(pairs), np.iinfo(np.int64).max)
+    last = np.full(len(pairs), np.iinfo(np.int64).min)
+    np.minimum.at(first, inverse, visits[1])
+    np.maximum.at(last, inverse, visits[1])
+    r, c = pairs // shape[1], pairs % shape[1]
+    reference_day = np.floor(reference / DAY)
+
+    def csr(values) -> sparse.csr_matrix:
+        return sparse.csr_matrix((np.asarray(values, dtype=np.float32), (r, c)), shape=shape)
+
+    return PairHistory(csr(counts + 1), csr(np.clip(reference_day - last, 0, None) + 1),
+                       csr(last - first + 1))
+
+
+@dataclass
 class Interactions:
     """What every recommender fits on: a users x items CSR matrix of decayed weights."""
 
@@ -101,6 +133,7 @@ class Interactions:
     user_segments: np.ndarray | None = None  # int (n_users,), -1 = none
     reference_time: float = 0.0
     options: InteractionOptions = field(default_factory=InteractionOptions)
+    history: PairHistory | None = None  # return visits per pair (not saved with a model)
     _user_index: dict | None = None
     _item_index: dict | None = None
 
@@ -170,7 +203,9 @@ def build_interactions(log: EventLog, options: InteractionOptions | None = None,
         purchases.sum_duplicates()
         purchases.data[:] = 1.0
     aligned = items.align(item_ids) if items is not None else None
-    return Interactions(user_ids, item_ids, matrix, purchases, aligned, None, reference, options)
+    history = pair_history(rows[keep], cols[keep], log.timestamps[keep], reference, shape)
+    return Interactions(user_ids, item_ids, matrix, purchases, aligned, None, reference, options,
+                        history)
 
 
 # ---- reading files ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from recsys.interactions import (
 from recsys.models.base import Recommender, create_model
 from recsys.models.content import ensure_embeddings
 from recsys.segments import Segmentation, SegmentOptions, build_segments
+from recsys.tuning import reweight
 from shop.errors import NotFound
 
 AUTO = "auto"
@@ -46,26 +47,30 @@ def train(log: EventLog, items: ItemTable | None = None, model_name: str = AUTO,
     """With `model_name="auto"`, evaluate every model on a temporal split and serve the best
     by NDCG@k; then fit that model on all the data."""
     interaction_options = interaction_options or InteractionOptions()
-    if items is not None and encoder is not None and model_name in (AUTO, "content", "hybrid"):
-        ensure_embeddings(items, encoder)
-    meta: dict = {"interaction_options": interaction_options.model_dump(mode="json")}
+    if items is not None and encoder is not None and model_name in ("content", "hybrid"):
+        ensure_embeddings(items, encoder)  # in auto mode the evaluation does it when useful
+    meta: dict = {}
+    model_options = evaluation.model_options.get(model_name) if evaluation else None
     if model_name == AUTO:
         evaluation = evaluation or EvaluationOptions()
-        if items is None:
-            evaluation.models = [m for m in evaluation.models if m != "content"]
         result = evaluate(log, items, evaluation, interaction_options, encoder, progress)
         model_name = result.best()
+        chosen = result.score_of(model_name).tuned
+        model_options = evaluation.model_options.get(model_name)
+        if chosen is not None:  # the settings it won with, chosen on the validation split
+            model_options, interaction_options = chosen.options, chosen.interactions
+            log = reweight(log, interaction_options.event_weights)
         meta.update(selected_by=f"ndcg@{result.k}", evaluation=result.as_dict())
     else:
         meta.update(selected_by="named")
+    meta["interaction_options"] = interaction_options.model_dump(mode="json")
     data = build_interactions(log, interaction_options, items=items, user_ids=user_ids)
     segmentation = None
     if data.items is not None and data.items.categories is not None and data.n_users:
         seg = build_segments(data, log, SegmentOptions())
         data = data.with_segments(seg.labels)
         segmentation = seg.as_dict()
-    options = (evaluation.model_options.get(model_name) if evaluation else None)
-    model = create_model(model_name, options, encoder=encoder)
+    model = create_model(model_name, model_options, encoder=encoder)
     started = time.perf_counter()
     model.fit(data)
     meta.update(model=model_name, fit_seconds=round(time.perf_counter() - started, 3),

@@ -116,6 +116,24 @@ class TestBPR(RecommenderContract):
     name = "bpr"
 
 
+class TestEASE(RecommenderContract):
+    name = "ease"
+
+
+class TestPlainEASE(RecommenderContract):
+    name = "ease_plain"
+
+
+class TestLowRankEASE(RecommenderContract):
+    """The form served above `max_dense_items`, forced on the small fixture."""
+
+    name = "ease"
+
+    @pytest.fixture(scope="class")
+    def model(self, data):
+        return create_model("ease", {"max_dense_items": 10, "rank": 40}).fit(data)
+
+
 class TestContent(RecommenderContract):
     name = "content"
 
@@ -152,6 +170,41 @@ def test_als_fold_in_matches_implicit_recalculate_user(data):
     rows = user_rows(data, np.arange(5))
     expected = theirs.recalculate_user(np.arange(5), rows)
     np.testing.assert_allclose(ours.fold_in(rows), expected, rtol=1e-3, atol=1e-4)
+
+
+def test_ease_matches_the_closed_form(data):
+    """B = I - P diag(1/diag P) with P = (X'X + lambda I)^-1, written out directly."""
+    model = create_model("ease", {"l2_factor": 0.5}).fit(data)
+    x = data.matrix.toarray().astype(np.float64)
+    gram = x.T @ x
+    p = np.linalg.inv(gram + 0.5 * np.diag(gram).mean() * np.eye(len(gram)))
+    expected = np.eye(len(p)) - p / np.diag(p)[None, :]
+    np.testing.assert_allclose(model.weights, expected, atol=1e-5)
+    assert np.allclose(np.diag(model.weights), 0.0)
+
+
+def test_low_rank_ease_at_full_rank_equals_dense(data):
+    """The Woodbury form is exact when no eigenvalue is dropped."""
+    from recsys.models.ease import EASERecommender
+
+    dense = create_model("ease").fit(data)
+    low = EASERecommender()
+    low.n_items = data.n_items
+    gram = (data.matrix.T @ data.matrix).toarray().astype(np.float64)
+    eigenvalues, basis = np.linalg.eigh(gram)
+    low._set_low_rank(basis, np.clip(eigenvalues, 0, None), low._l2(np.diag(gram)))
+    rows = user_rows(data, np.arange(20))
+    np.testing.assert_allclose(low.scores(rows), dense.scores(rows), rtol=1e-3, atol=1e-3)
+
+
+def test_ease_contributions_sum_to_the_score(data):
+    model = create_model("ease").fit(data)
+    row = user_rows(data, np.array([3]))
+    ids, _ = model.recommend(np.array([3]), row, 1)
+    items, parts = model.contributions(row, int(ids[0, 0]))
+    assert set(items) == set(row.indices)
+    assert parts.sum() == pytest.approx(model.scores(row)[0, ids[0, 0]], rel=1e-4)
+    assert (np.diff(parts) <= 1e-7).all()
 
 
 def test_popularity_per_segment_differs_from_global(data):
@@ -194,3 +247,49 @@ def test_hybrid_recommends_items_without_events_through_content(data):
     row = sparse.csr_matrix((np.ones(2), (np.zeros(2), similar)), shape=(1, data.n_items))
     ids, _ = model.recommend(np.array([-1]), row.tocsr(), 20)
     assert cold_item in ids[0]
+
+
+class TestRepeat(RecommenderContract):
+    """Buy it again recommends from the user's own history only: the contract's "never a
+    seen item" is inverted for it."""
+
+    name = "repeat"
+
+    def test_excludes_seen_items(self, model, data):
+        users = np.arange(30)
+        rows = user_rows(data, users)
+        ids, _ = model.recommend(users, rows, K)
+        for n in range(30):
+            assert set(ids[n][ids[n] >= 0]) <= set(rows[n].indices)
+            assert (ids[n] >= 0).sum() == min(K, rows[n].nnz)
+
+    def test_new_interaction_changes_recommendations_without_refit(self, model, data):
+        user = np.array([5])
+        row = user_rows(data, user)
+        unseen = int(np.setdiff1d(np.arange(data.n_items), row.indices)[0])
+        added = row.copy().tolil()
+        added[0, unseen] = 20.0
+        after, _ = model.recommend(user, added.tocsr(), K, recalculate_user=True)
+        assert unseen in after[0]
+
+
+def test_repeat_ranks_an_item_due_for_reorder_above_one_just_bought():
+    """Two items reordered every 30 days: the one last bought 30 days ago is due, the one
+    bought yesterday is not."""
+    from recsys.interactions import DAY, EventLog
+
+    start = 1.7e9
+    events = [("u", "due", start + d * DAY) for d in (0, 30, 60)]
+    events += [("u", "fresh", start + d * DAY) for d in (29, 59, 89)]
+    events += [("v", "other", start + 90 * DAY)]
+    users, items, times = (np.array(column, dtype=object) for column in zip(*events))
+    log = EventLog(users, items, np.ones(len(users), dtype=np.float32), times.astype(float),
+                   np.array(["purchase"] * len(users), dtype=object))
+    data = build_interactions(log)
+    model = create_model("repeat").fit(data)
+    u = np.array([data.user_index["u"]])
+    ids, _ = model.recommend(u, user_rows(data, u), 2)
+    assert [data.item_ids[i] for i in ids[0]] == ["due", "fresh"]
+    recency = create_model("repeat", {"mode": "recency"}).fit(data)
+    ids, _ = recency.recommend(u, user_rows(data, u), 2)
+    assert [data.item_ids[i] for i in ids[0]] == ["fresh", "due"]

@@ -4,6 +4,7 @@ a user's profile is the weighted mean of the embeddings of what they interacted 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
@@ -16,8 +17,10 @@ from shop.errors import InvalidInput
 Encoder = Callable[[list[str]], np.ndarray]  # texts -> (n, dim) L2-normalised float32
 
 
-def minilm_encoder(settings) -> Encoder:
-    """The embedded sentence-transformers model, loaded lazily once per process."""
+def minilm_encoder(settings, cache_dir: Path | None = None) -> Encoder:
+    """The embedded sentence-transformers model, loaded lazily once per process. With
+    `cache_dir`, vectors are kept there by text hash and model name (`settings.embed_model`),
+    so an unchanged catalog is not embedded again (the model is not even loaded)."""
 
     def encode(texts: list[str]) -> np.ndarray:
         from retrieval.models import load_embedder
@@ -26,7 +29,19 @@ def minilm_encoder(settings) -> Encoder:
         return np.asarray(model.encode(texts, normalize_embeddings=True, batch_size=64,
                                        show_progress_bar=False), dtype=np.float32)
 
-    return encode
+    if cache_dir is None:
+        return encode
+    from recsys.embedding_cache import EmbeddingCache, cached
+
+    return cached(encode, EmbeddingCache(cache_dir, settings.embed_model))
+
+
+def has_text(items: ItemTable) -> bool:
+    """Whether any item has text beyond its id: without that, the content model cannot win."""
+    return any(
+        (text or "").strip() and (text or "").strip() != str(item).strip()
+        for item, text in zip(items.ids, items.texts)
+    )
 
 
 def ensure_embeddings(items: ItemTable, encoder: Encoder | None) -> np.ndarray:

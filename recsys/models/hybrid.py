@@ -30,6 +30,40 @@ class HybridOptions(ModelOptions):
     component_options: dict[str, dict] = Field(default_factory=dict)
 
 
+def normalise(scores: np.ndarray, method: str = "minmax") -> np.ndarray:
+    """Per-row scores onto [0, 1] (min-max), or 1/rank; padding (-inf) becomes 0."""
+    finite = np.isfinite(scores)
+    if method == "rank":
+        out = 1.0 / (np.arange(scores.shape[1]) + 1.0)
+        return np.where(finite, out[None, :], 0.0)
+    low = np.where(finite, scores, np.inf).min(axis=1, keepdims=True)
+    high = np.where(finite, scores, -np.inf).max(axis=1, keepdims=True)
+    span = np.where(high > low, high - low, 1.0)
+    return np.where(finite, (scores - low) / span + (high == low) * 1.0, 0.0)
+
+
+def blend(pools: dict[str, tuple[np.ndarray, np.ndarray]], weights: dict[str, float],
+          n_items: int, k: int, cold: np.ndarray | None = None,
+          cold_weights: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted sum of the components' normalised pools; users flagged `cold` use
+    `cold_weights`. Items in no pool are never ranked."""
+    n_users = next(iter(pools.values()))[0].shape[0] if pools else 0
+    cold = np.zeros(n_users, dtype=bool) if cold is None else cold
+    blended = np.zeros((n_users, n_items), dtype=np.float32)
+    touched = np.zeros((n_users, n_items), dtype=bool)
+    for name, (ids, normalised) in pools.items():
+        weight = np.where(cold, (cold_weights or {}).get(name, 0.0),
+                          weights.get(name, 0.0)).astype(np.float32)
+        if not weight.any():
+            continue
+        rows = np.repeat(np.arange(n_users), ids.shape[1]).reshape(ids.shape)
+        valid = ids >= 0
+        np.add.at(blended, (rows[valid], ids[valid]), (normalised * weight[:, None])[valid])
+        touched[rows[valid], ids[valid]] = True
+    blended[~touched] = -np.inf
+    return top_k_rows(blended, k)
+
+
 @register
 class HybridRecommender(Recommender):
     name = "hybrid"
@@ -61,38 +95,25 @@ class HybridRecommender(Recommender):
             self.components[name] = model.fit(data)
         return self
 
-    def _normalise(self, scores: np.ndarray) -> np.ndarray:
-        finite = np.isfinite(scores)
-        if self.options.normalization == "rank":
-            out = 1.0 / (np.arange(scores.shape[1]) + 1.0)
-            return np.where(finite, out[None, :], 0.0)
-        low = np.where(finite, scores, np.inf).min(axis=1, keepdims=True)
-        high = np.where(finite, scores, -np.inf).max(axis=1, keepdims=True)
-        span = np.where(high > low, high - low, 1.0)
-        return np.where(finite, (scores - low) / span + (high == low) * 1.0, 0.0)
-
-    def recommend(self, users, user_items, k=10, *, allowed=None, exclude_seen=True,
-                  recalculate_user=False):
-        n_users = user_items.shape[0]
-        cold = np.diff(user_items.indptr) <= self.options.cold_max_events
-        blended = np.zeros((n_users, self.n_items), dtype=np.float32)
-        touched = np.zeros((n_users, self.n_items), dtype=bool)
+    def candidates(self, users, user_items, k=10, *, allowed=None, exclude_seen=True,
+                   recalculate_user=False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each component's pool: name -> (ids, normalised scores), both (n_users, pool)."""
         pool = max(self.options.pool, k)
+        out = {}
         for name, model in self.components.items():
-            weight = np.where(cold, self.options.cold_weights.get(name, 0.0),
-                              self.options.weights.get(name, 0.0)).astype(np.float32)
-            if not weight.any():
-                continue
             ids, scores = model.recommend(users, user_items, pool, allowed=allowed,
                                           exclude_seen=exclude_seen,
                                           recalculate_user=recalculate_user)
-            normalised = self._normalise(scores) * weight[:, None]
-            rows = np.repeat(np.arange(n_users), ids.shape[1]).reshape(ids.shape)
-            valid = ids >= 0
-            np.add.at(blended, (rows[valid], ids[valid]), normalised[valid])
-            touched[rows[valid], ids[valid]] = True
-        blended[~touched] = -np.inf
-        return top_k_rows(blended, k)
+            out[name] = ids, normalise(scores, self.options.normalization)
+        return out
+
+    def recommend(self, users, user_items, k=10, *, allowed=None, exclude_seen=True,
+                  recalculate_user=False):
+        cold = np.diff(user_items.indptr) <= self.options.cold_max_events
+        pools = self.candidates(users, user_items, k, allowed=allowed, exclude_seen=exclude_seen,
+                                recalculate_user=recalculate_user)
+        return blend(pools, self.options.weights, self.n_items, k, cold,
+                     self.options.cold_weights)
 
     def children(self):
         return self.components

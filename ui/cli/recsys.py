@@ -26,7 +26,8 @@ Items = Annotated[Path | None, typer.Option(
 def _encoder():
     from recsys.models.content import minilm_encoder
 
-    return minilm_encoder(default_context().settings)
+    settings = default_context().settings
+    return minilm_encoder(settings, cache_dir=settings.data_dir / "recsys-cache")
 
 
 def format_table(headers: list[str], rows: list[list]) -> str:
@@ -49,7 +50,8 @@ def train(
                                             "NDCG@10 on a temporal split")] = "auto",
     out: Annotated[Path, typer.Option("--out", help="Folder to write the model to")] = Path(
         "recsys-model"),
-    half_life_days: Annotated[float, typer.Option(help="Time decay; 0 turns it off")] = 60.0,
+    half_life_days: Annotated[float, typer.Option(help="Time decay; 0 turns it off (in auto "
+                                                   "mode, where tuning starts)")] = 60.0,
 ) -> None:
     """Fit a recommender on interaction files and save it to OUT."""
     from recsys.interactions import InteractionOptions, read_interactions, read_items
@@ -117,15 +119,22 @@ def evaluate(
     split: Annotated[str, typer.Option(help="temporal (last 20% per user) or random")] = "temporal",
     k: Annotated[int, typer.Option("--k", min=1, max=200)] = 10,
     models: Annotated[str | None, typer.Option(help="Comma-separated model names")] = None,
+    tune: Annotated[bool, typer.Option(
+        "--tune/--no-tune", help="Choose each model's settings (its options, the time decay, "
+        "the weights per event type) on a validation split cut from the training events")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """Precision, recall, NDCG, hit rate at k, coverage and diversity, every model side by side."""
+    """Every model side by side: precision, recall, NDCG (with a bootstrap 95% interval), hit
+    rate at k, coverage, diversity and exposure (average popularity percentile of what is
+    shown, Gini of exposure over the catalog, long-tail share), with the settings each was
+    tuned to; then what an exposure penalty on the best model costs in NDCG and buys in
+    evenness of exposure."""
     from recsys.evaluate import DEFAULT_MODELS, EvaluationOptions
     from recsys.evaluate import evaluate as run
     from recsys.interactions import InteractionOptions, read_interactions, read_items
 
     chosen = [m.strip() for m in models.split(",")] if models else list(DEFAULT_MODELS)
-    options = EvaluationOptions(split=split, k=k, models=chosen)
+    options = EvaluationOptions(split=split, k=k, models=chosen, tune=tune)
     interaction_options = InteractionOptions()
     if store:
         from recsys.store_data import items_from_store, log_from_store
@@ -137,8 +146,6 @@ def evaluate(
         table = read_items(items) if items else None
     else:
         raise InvalidInput("give --interactions FILE or --store")
-    if table is None:
-        options.models = [m for m in options.models if m != "content"]
     result = run(log, table, options, interaction_options, encoder=_encoder(),
                  progress=not as_json)
     if as_json:
@@ -147,7 +154,18 @@ def evaluate(
     headers, rows = result.table()
     typer.echo(f"{result.users} users with held-out items ({split} split), k={k}")
     typer.echo(format_table(headers, rows))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
     typer.echo(f"best by ndcg@{k}: {result.best()}")
+    if result.exposure:
+        typer.echo(f"\nexposure knob on {result.best()} (a penalty on what the model over-shows, "
+                   f"re-ranking a pool of {5 * k}):")
+        typer.echo(format_table(*result.exposure_table()))
+        choice = result.exposure_choice()
+        if choice:
+            typer.echo(f"within 3% of NDCG: penalty {choice['strength']} cuts the Gini of "
+                       f"exposure by {-choice['gini_change']:.0%} at {choice['ndcg_change']:+.1%}"
+                       " NDCG")
 
 
 @app.command("retrain")

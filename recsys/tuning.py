@@ -1,0 +1,211 @@
+"""Settings chosen on a validation split cut from the training events, never from the test.
+
+Every model gets the same treatment: its own options (EASE's lambda, ALS's factors...), the
+time decay's half-life and the weights per event type are searched one after the other
+(coordinate search: each step keeps the best so far), scored by NDCG@k on the last 20% of
+each user's *training* events. The hybrid then learns its blend on the same split: each part
+proposes a pool once, and the weights are searched over those pools, starting from the best
+single part, so on validation it is never worse than its best part.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recsys.holdout import (
+    REPEAT_SHARE,
+    Holdout,
+    per_user_ndcg,
+    recommend_all,
+    repeat_share,
+    split_log,
+)
+from recsys.interactions import EventLog, InteractionOptions, Interactions, build_interactions
+from recsys.models.base import create_model, get_model_class
+from recsys.models.hybrid import HybridOptions, blend
+
+HALF_LIVES = (None, 14.0, 60.0, 240.0)
+# Relative strengths of event types; each profile keeps every type positive, so the set of
+# items a user has seen (what is excluded and what counts as new) is the same in all.
+EVENT_PROFILES = {
+    "default": None,
+    "flat": {"purchase": 1.0, "add_to_cart": 1.0, "click": 1.0, "view": 1.0},
+    "purchase-led": {"purchase": 12.0, "add_to_cart": 4.0, "click": 1.0, "view": 0.5},
+}
+MODEL_GRIDS: dict[str, list[dict]] = {
+    "ease": [{"l2_factor": f} for f in (0.01, 0.05, 0.2, 0.8, 3.0, 12.0)] + [{"binary": True}],
+    "ease_plain": [{"l2_factor": f} for f in (0.01, 0.05, 0.2, 0.8, 3.0, 12.0)],
+    "als": [{"factors": 128}, {"regularization": 1.0}, {"alpha": 10.0}, {"alpha": 0.5}],
+    "item_knn": [{"neighbours": 300}, {"neighbours": 30}, {"shrink": 20.0}],
+    "repeat": [{"width": 0.5}, {"width": 2.0}, {"mode": "recency"},
+               {"mode": "recency", "half_life_days": 7.0}],
+}
+BLEND_PARTS = ("ease", "als", "item_knn", "bpr", "content", "popularity", "repeat")
+BLEND_STEPS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+@dataclass
+class Tuned:
+    """One model's chosen settings and its validation NDCG@k."""
+
+    model: str
+    options: dict
+    interactions: InteractionOptions
+    score: float
+    tried: list[tuple[str, float]] = field(default_factory=list)  # (setting, ndcg)
+
+    def describe(self) -> str:
+        o = self.interactions
+        half_life = f"{o.half_life_days:g}d" if o.half_life_days else "none"
+        parts = [f"half-life {half_life}"]
+        if self.model == "hybrid":
+            parts.append("blend " + ", ".join(f"{n} {w:g}" for n, w in
+                                              self.options["weights"].items() if w))
+        else:
+            parts += [f"{key} {value}" for key, value in self.options.items()]
+        return "; ".join(parts)
+
+
+def reweight(log: EventLog, event_weights: dict[str, float]) -> EventLog:
+    """The same events under other weights per type (needs the types)."""
+    if log.types is None:
+        return log
+    weights = np.array([event_weights.get(t, 0.0) for t in log.types], dtype=np.float32)
+    return EventLog(log.user_ids, log.item_ids, weights, log.timestamps, log.types)
+
+
+class Matrices:
+    """Interaction matrices of one event log under several settings, each built once, over
+    a fixed universe of users and items (so rows line up across variants)."""
+
+    def __init__(self, log: EventLog, items, item_ids: np.ndarray, user_ids: np.ndarray | None
+                 = None, segments: int = 0):
+        self.log, self.items, self.item_ids, self.segments = log, items, item_ids, segments
+        self.user_ids = (np.unique(log.user_ids) if user_ids is None else user_ids).astype(object)
+        self._built: dict[str, Interactions] = {}
+
+    def get(self, options: InteractionOptions) -> Interactions:
+        key = json.dumps(options.model_dump(mode="json"), sort_keys=True)
+        if key not in self._built:
+            log = reweight(self.log, options.event_weights)
+            data = build_interactions(log, options, items=self.items, item_ids=self.item_ids,
+                                      user_ids=self.user_ids)
+            if self.segments and data.items is not None and data.items.categories is not None:
+                from recsys.segments import assign_segments
+
+                data = data.with_segments(assign_segments(data, self.segments))
+            self._built[key] = data
+        return self._built[key]
+
+
+class Validation:
+    """A split of the training events: fit on the earlier part, score on the rest."""
+
+    def __init__(self, train_log: EventLog, items, item_ids: np.ndarray, base: InteractionOptions,
+                 k: int, holdout: float = 0.2, segments: int = 0, encoder=None,
+                 repeats: bool | None = None):
+        fit_log, valid_log = split_log(train_log, "temporal", holdout)
+        self.matrices = Matrices(fit_log, items, item_ids, segments=segments)
+        self.k, self.encoder, self.base = k, encoder, base
+        # Whether reorders count as hits: measured here when not given, on validation only.
+        self.repeat_share = repeat_share(self.data(base), valid_log)
+        self.repeats = self.repeat_share >= REPEAT_SHARE if repeats is None else repeats
+        self.holdout = Holdout.of(self.data(base), valid_log, self.repeats)
+        types = set(train_log.types) if train_log.types is not None else set()
+        self.profiles = {name: weights for name, weights in EVENT_PROFILES.items()
+                         if name == "default" or len(types & set(weights or {})) > 1}
+
+    def data(self, options: InteractionOptions) -> Interactions:
+        return self.matrices.get(options)
+
+    def score(self, name: str, options: dict, interactions: InteractionOptions) -> float:
+        if not len(self.holdout):
+            return 0.0
+        data = self.data(interactions)
+        model = create_model(name, options, encoder=self.encoder).fit(data)
+        recommended = recommend_all(model, self.holdout.users, self.holdout.rows_of(data), self.k,
+                                    exclude_seen=not self.repeats)
+        return float(per_user_ndcg(recommended, self.holdout.truth, self.k).mean())
+
+    def tune(self, name: str, options: dict | None = None,
+             starts: list[Tuned] = ()) -> Tuned:
+        """Coordinate search: model options, then half-life, then event weights. `starts`
+        are settings already found for a model of the same family (EASE from the plain
+        EASE's), tried first so the search cannot end below them."""
+        fixed = getattr(get_model_class(name), "fixed_interactions", {})
+        start = self.base.model_copy(update=fixed)
+        best = Tuned(name, dict(options or {}), start, self.score(name, options or {}, start))
+        best.tried.append(("defaults", best.score))
+        for other in starts:
+            value = self.score(name, other.options, other.interactions)
+            best.tried.append((f"as {other.model}", value))
+            if value > best.score + 1e-9:
+                best.options, best.interactions, best.score = (dict(other.options),
+                                                               other.interactions, value)
+
+        def consider(label: str, model_options: dict, interactions: InteractionOptions):
+            value = self.score(name, model_options, interactions)
+            best.tried.append((label, value))
+            if value > best.score + 1e-9:
+                best.options, best.interactions, best.score = model_options, interactions, value
+
+        for extra in MODEL_GRIDS.get(name, []):
+            consider(json.dumps(extra), {**(options or {}), **extra}, best.interactions)
+        if "half_life_days" not in fixed:
+            for half_life in HALF_LIVES:
+                if half_life != best.interactions.half_life_days:
+                    consider(f"half-life {half_life}", best.options,
+                             best.interactions.model_copy(update={"half_life_days": half_life}))
+        for profile, weights in self.profiles.items():
+            weights = weights or InteractionOptions().event_weights
+            if weights != best.interactions.event_weights:
+                consider(f"events {profile}", best.options,
+                         best.interactions.model_copy(update={"event_weights": weights}))
+        if best.interactions != start or starts:  # the matrix changed: look again
+            chosen = dict(best.options)
+            for extra in MODEL_GRIDS.get(name, []):
+                trial = {**chosen, **extra}
+                if trial != best.options:
+                    consider(json.dumps(extra), trial, best.interactions)
+        return best
+
+    def learn_blend(self, parts: dict[str, Tuned]) -> Tuned:
+        """The hybrid's weights over its parts' pools, by NDCG@k on this split."""
+        parts = {n: t for n, t in parts.items() if n in BLEND_PARTS}
+        lead = max(parts.values(), key=lambda t: t.score)
+        defaults = HybridOptions()
+        interactions = lead.interactions
+        data = self.data(interactions)
+        hybrid = create_model("hybrid", {
+            "weights": {n: 1.0 for n in parts}, "cold_weights": defaults.cold_weights,
+            "component_options": {n: t.options for n, t in parts.items()}},
+            encoder=self.encoder).fit(data)
+        users, rows = self.holdout.users, self.holdout.rows_of(data)
+        pools = hybrid.candidates(users, rows, self.k, exclude_seen=not self.repeats)
+        cold = np.diff(rows.indptr) <= defaults.cold_max_events
+
+        def value(weights: dict[str, float]) -> float:
+            ids, _ = blend(pools, weights, data.n_items, self.k, cold, defaults.cold_weights)
+            return float(per_user_ndcg(ids, self.holdout.truth, self.k).mean())
+
+        names = [n for n in pools if n in parts]  # not the cold-start-only components
+        singles = {n: value({n: 1.0}) for n in names}
+        weights = {n: float(n == max(singles, key=singles.get)) for n in names}
+        best = max(singles.values()) if singles else 0.0
+        tried = [(f"{n} alone", v) for n, v in singles.items()]
+        for _ in range(2):
+            for name in names:
+                for step in BLEND_STEPS:
+                    trial = {**weights, name: step}
+                    if step == weights[name] or not any(trial.values()):
+                        continue
+                    score = value(trial)
+                    tried.append((json.dumps(trial), score))
+                    if score > best + 1e-9:
+                        weights, best = trial, score
+        options = {"weights": weights, "cold_weights": defaults.cold_weights,
+                   "component_options": {n: parts[n].options for n in names}}
+        return Tuned("hybrid", options, interactions, best, tried)
