@@ -29,6 +29,9 @@ class InteractionOptions(BaseModel):
     event_weights: dict[str, float] = Field(
         default_factory=lambda: {"purchase": 6.0, "add_to_cart": 3.0, "click": 1.5, "view": 1.0})
     half_life_days: float | None = Field(default=60.0, gt=0)  # None: no time decay
+    # Decay by order instead of clock: an event counts 0.5 ** (later events of the same
+    # user / this). Sessions and rating bursts, where "what came last" matters more than when.
+    half_life_events: float | None = Field(default=None, gt=0)
     # Decay is measured back from here; default: the newest event in the data.
     reference_time: datetime | None = None
 
@@ -169,6 +172,19 @@ def decay(timestamps: np.ndarray, reference: float, half_life_days: float | None
     return np.power(0.5, age_days / half_life_days).astype(np.float32)
 
 
+def events_after(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+    """For each event, how many events of the same user come after it (ties by position)."""
+    order = np.lexsort((np.arange(len(users)), timestamps, users))
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    size = np.repeat(ends - starts, ends - starts)
+    position = np.arange(len(order)) - np.repeat(starts, ends - starts)
+    out = np.empty(len(order), dtype=np.float32)
+    out[order] = size - 1 - position
+    return out
+
+
 def build_interactions(log: EventLog, options: InteractionOptions | None = None, *,
                        items: ItemTable | None = None, item_ids: np.ndarray | None = None,
                        user_ids: np.ndarray | None = None) -> Interactions:
@@ -192,6 +208,9 @@ def build_interactions(log: EventLog, options: InteractionOptions | None = None,
     else:
         reference = float(log.timestamps.max()) if len(log) else 0.0
     weights = log.weights[keep] * decay(log.timestamps[keep], reference, options.half_life_days)
+    if options.half_life_events is not None:
+        later = events_after(rows[keep], log.timestamps[keep])
+        weights = weights * np.power(0.5, later / options.half_life_events).astype(np.float32)
     shape = (len(user_ids), len(item_ids))
     matrix = sparse.csr_matrix((weights, (rows[keep], cols[keep])), shape=shape, dtype=np.float32)
     matrix.sum_duplicates()

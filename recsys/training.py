@@ -38,6 +38,13 @@ class Bundle:
     data: Interactions
     meta: dict
     segmentation: dict | None = None
+    buy_again: Recommender | None = None  # the customer's own reorders, as their own list
+
+    @property
+    def repeats(self) -> bool:
+        """Whether the evaluation found that customers here reorder (then recommendations
+        may hold what they bought, and it measured better that way)."""
+        return bool(self.meta.get("evaluation", {}).get("repeats", False))
 
 
 def train(log: EventLog, items: ItemTable | None = None, model_name: str = AUTO,
@@ -76,13 +83,16 @@ def train(log: EventLog, items: ItemTable | None = None, model_name: str = AUTO,
     meta.update(model=model_name, fit_seconds=round(time.perf_counter() - started, 3),
                 trained_at=time.time(), users=data.n_users, items=data.n_items,
                 interactions=int(data.matrix.nnz))
-    return Bundle(model, data, meta, segmentation)
+    buy_again = create_model("repeat").fit(data) if data.n_users else None
+    return Bundle(model, data, meta, segmentation, buy_again)
 
 
 def save_bundle(bundle: Bundle, directory: Path) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     bundle.model.save(directory / "model")
+    if bundle.buy_again is not None:
+        bundle.buy_again.save(directory / "buy_again")
     data = bundle.data
     arrays = {"user_ids": data.user_ids.astype(str), "item_ids": data.item_ids.astype(str),
               "reference_time": np.asarray(data.reference_time)}
@@ -131,7 +141,9 @@ def load_bundle(directory: Path) -> Bundle:
         options=InteractionOptions(**meta.get("interaction_options", {})))
     segments_path = directory / "segments.json"
     segmentation = json.loads(segments_path.read_text()) if segments_path.is_file() else None
-    return Bundle(model, data, meta, segmentation)
+    buy_again = (Recommender.load(directory / "buy_again")
+                 if (directory / "buy_again" / "config.json").is_file() else None)
+    return Bundle(model, data, meta, segmentation, buy_again)
 
 
 def segmentation_rows(segmentation: dict) -> list[list]:

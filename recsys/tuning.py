@@ -28,6 +28,7 @@ from recsys.models.base import create_model, get_model_class
 from recsys.models.hybrid import HybridOptions, blend
 
 HALF_LIVES = (None, 14.0, 60.0, 240.0)
+EVENT_HALF_LIVES = (None, 3.0, 10.0, 30.0)  # decay by order: sessions, rating bursts
 # Relative strengths of event types; each profile keeps every type positive, so the set of
 # items a user has seen (what is excluded and what counts as new) is the same in all.
 EVENT_PROFILES = {
@@ -36,7 +37,8 @@ EVENT_PROFILES = {
     "purchase-led": {"purchase": 12.0, "add_to_cart": 4.0, "click": 1.0, "view": 0.5},
 }
 MODEL_GRIDS: dict[str, list[dict]] = {
-    "ease": [{"l2_factor": f} for f in (0.01, 0.05, 0.2, 0.8, 3.0, 12.0)] + [{"binary": True}],
+    "ease": ([{"l2_factor": f} for f in (0.01, 0.05, 0.2, 0.8, 3.0, 12.0)]
+             + [{"binary": True}, {"binary": False}]),
     "ease_plain": [{"l2_factor": f} for f in (0.01, 0.05, 0.2, 0.8, 3.0, 12.0)],
     "als": [{"factors": 128}, {"regularization": 1.0}, {"alpha": 10.0}, {"alpha": 0.5}],
     "item_knn": [{"neighbours": 300}, {"neighbours": 30}, {"shrink": 20.0}],
@@ -61,6 +63,8 @@ class Tuned:
         o = self.interactions
         half_life = f"{o.half_life_days:g}d" if o.half_life_days else "none"
         parts = [f"half-life {half_life}"]
+        if o.half_life_events:
+            parts.append(f"half-life {o.half_life_events:g} events")
         if self.model == "hybrid":
             parts.append("blend " + ", ".join(f"{n} {w:g}" for n, w in
                                               self.options["weights"].items() if w))
@@ -131,45 +135,54 @@ class Validation:
         return float(per_user_ndcg(recommended, self.holdout.truth, self.k).mean())
 
     def tune(self, name: str, options: dict | None = None,
-             starts: list[Tuned] = ()) -> Tuned:
-        """Coordinate search: model options, then half-life, then event weights. `starts`
-        are settings already found for a model of the same family (EASE from the plain
-        EASE's), tried first so the search cannot end below them."""
+             starts: list[Tuned] = (), rounds: int = 2) -> Tuned:
+        """Coordinate search, each step from the best so far: the model's options, the
+        half-life in days, the half-life in events, the event weights; again while a round
+        improves. `starts` are settings found for a model of the same family (EASE from the
+        published EASE's), tried first so the search cannot end below them."""
         fixed = getattr(get_model_class(name), "fixed_interactions", {})
         start = self.base.model_copy(update=fixed)
-        best = Tuned(name, dict(options or {}), start, self.score(name, options or {}, start))
-        best.tried.append(("defaults", best.score))
-        for other in starts:
-            value = self.score(name, other.options, other.interactions)
-            best.tried.append((f"as {other.model}", value))
-            if value > best.score + 1e-9:
-                best.options, best.interactions, best.score = (dict(other.options),
-                                                               other.interactions, value)
+        best = Tuned(name, dict(options or {}), start, -1.0)
+        scored: set[str] = set()
 
-        def consider(label: str, model_options: dict, interactions: InteractionOptions):
+        def consider(label: str, model_options: dict, interactions: InteractionOptions) -> bool:
+            key = json.dumps([model_options, interactions.model_dump(mode="json")],
+                             sort_keys=True)
+            if key in scored:
+                return False
+            scored.add(key)
             value = self.score(name, model_options, interactions)
             best.tried.append((label, value))
             if value > best.score + 1e-9:
                 best.options, best.interactions, best.score = model_options, interactions, value
+                return True
+            return False
 
-        for extra in MODEL_GRIDS.get(name, []):
-            consider(json.dumps(extra), {**(options or {}), **extra}, best.interactions)
-        if "half_life_days" not in fixed:
-            for half_life in HALF_LIVES:
-                if half_life != best.interactions.half_life_days:
-                    consider(f"half-life {half_life}", best.options,
-                             best.interactions.model_copy(update={"half_life_days": half_life}))
-        for profile, weights in self.profiles.items():
-            weights = weights or InteractionOptions().event_weights
-            if weights != best.interactions.event_weights:
-                consider(f"events {profile}", best.options,
-                         best.interactions.model_copy(update={"event_weights": weights}))
-        if best.interactions != start or starts:  # the matrix changed: look again
-            chosen = dict(best.options)
+        consider("defaults", best.options, start)
+        for other in starts:
+            consider(f"as {other.model}", dict(other.options), other.interactions)
+
+        def interaction_moves():
+            if "half_life_days" not in fixed:
+                for value in HALF_LIVES:
+                    yield f"half-life {value}", {"half_life_days": value}
+            if "half_life_events" not in fixed:
+                for value in EVENT_HALF_LIVES:
+                    yield f"half-life {value} events", {"half_life_events": value}
+            for profile, weights in self.profiles.items():
+                weights = weights or InteractionOptions().event_weights
+                yield f"events {profile}", {"event_weights": weights}
+
+        for _ in range(rounds):
+            improved = False
             for extra in MODEL_GRIDS.get(name, []):
-                trial = {**chosen, **extra}
-                if trial != best.options:
-                    consider(json.dumps(extra), trial, best.interactions)
+                improved |= consider(json.dumps(extra), {**best.options, **extra},
+                                     best.interactions)
+            for label, update in interaction_moves():
+                improved |= consider(label, best.options, best.interactions.model_copy(
+                    update=update))
+            if not improved:
+                break
         return best
 
     def learn_blend(self, parts: dict[str, Tuned]) -> Tuned:
@@ -185,10 +198,13 @@ class Validation:
             encoder=self.encoder).fit(data)
         users, rows = self.holdout.users, self.holdout.rows_of(data)
         pools = hybrid.candidates(users, rows, self.k, exclude_seen=not self.repeats)
-        cold = np.diff(rows.indptr) <= defaults.cold_max_events
+        events = np.diff(rows.indptr)
 
-        def value(weights: dict[str, float]) -> float:
-            ids, _ = blend(pools, weights, data.n_items, self.k, cold, defaults.cold_weights)
+        def value(weights: dict[str, float], cold_max_events: int = 0) -> float:
+            # cold_max_events=0 while the weights are searched: only users with no events at
+            # all take the cold-start path, so the parts compete on the same users as alone.
+            ids, _ = blend(pools, weights, data.n_items, self.k, events <= cold_max_events,
+                           defaults.cold_weights)
             return float(per_user_ndcg(ids, self.holdout.truth, self.k).mean())
 
         names = [n for n in pools if n in parts]  # not the cold-start-only components
@@ -206,6 +222,13 @@ class Validation:
                     tried.append((json.dumps(trial), score))
                     if score > best + 1e-9:
                         weights, best = trial, score
+        cold_max_events = 0
+        for threshold in (1, 2, 4):  # then: is content + popularity better for sparse users?
+            score = value(weights, threshold)
+            tried.append((f"cold start up to {threshold} items", score))
+            if score > best + 1e-9:
+                cold_max_events, best = threshold, score
         options = {"weights": weights, "cold_weights": defaults.cold_weights,
+                   "cold_max_events": cold_max_events,
                    "component_options": {n: parts[n].options for n in names}}
         return Tuned("hybrid", options, interactions, best, tried)

@@ -145,4 +145,4 @@ class PlainEASERecommender(EASERecommender):
 
     name = "ease_plain"
     Options = PlainEASEOptions
-    fixed_interactions: ClassVar[dict] = {"half_life_days": None}
+    fixed_interactions: ClassVar[dict] = {"half_life_days": None, "half_life_events": None}
