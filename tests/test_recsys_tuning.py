@@ -157,3 +157,22 @@ def test_exposure_knob_reports_what_each_penalty_costs(shop):
     metrics = result.scores[0].metrics
     assert 0 <= metrics["gini"] <= 1 and 0 <= metrics["avg_popularity"] <= 1
     assert metrics["ndcg@10_low"] <= metrics["ndcg@10"] <= metrics["ndcg@10_high"]
+
+
+def test_a_trained_bundle_keeps_its_buy_again_list_and_whether_reorders_count(tmp_path):
+    from recsys.training import load_bundle, save_bundle, train
+
+    log = _reorder_log(40)
+    bundle = train(log, None, "auto", evaluation=EvaluationOptions(
+        models=["popularity_global", "repeat", "item_knn"]), progress=False)
+    assert bundle.repeats and bundle.buy_again is not None
+    save_bundle(bundle, tmp_path / "model")
+    loaded = load_bundle(tmp_path / "model")
+    assert loaded.repeats and loaded.buy_again is not None
+    users = np.arange(5)
+    rows = loaded.data.matrix[users]
+    a, _ = bundle.buy_again.recommend(users, rows, 3)
+    b, _ = loaded.buy_again.recommend(users, rows, 3)
+    assert np.array_equal(a, b)
+    for n in users:  # a customer's own items only
+        assert set(a[n][a[n] >= 0]) <= set(rows[n].indices)
