@@ -100,3 +100,26 @@ def test_sessions_are_mostly_short_histories_of_views():
     share = dict(zip(kinds.tolist(), counts / counts.sum()))
     assert share["view"] > 0.8 and share["add_to_cart"] > 0 and share["purchase"] > 0
     assert all(text.count(". ") >= 2 for text in items.texts)  # title. category. description
+
+
+def test_cli_writes_a_sample_shop_that_evaluate_reads(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ui.cli import app
+
+    runner = CliRunner()
+    written = runner.invoke(app, ["recsys", "sample-data", "repeat_purchases", "--out",
+                                  str(tmp_path)])
+    assert written.exit_code == 0, written.output
+    evaluated = runner.invoke(app, [
+        "recsys", "evaluate", "--interactions", str(tmp_path / "interactions.csv"),
+        "--items", str(tmp_path / "items.csv"), "--models", "popularity_global,repeat",
+        "--no-tune", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.stdout)
+    assert report["repeats"] is True  # customers here reorder: buy it again is measured
+    assert report["models"]["repeat"]["ndcg@10"] > report["models"]["popularity_global"]["ndcg@10"]
+    wrong = runner.invoke(app, ["recsys", "sample-data", "nope"])
+    assert wrong.exit_code != 0

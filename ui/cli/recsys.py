@@ -168,6 +168,32 @@ def evaluate(
                        " NDCG")
 
 
+SHAPES = ("dense_ratings", "repeat_purchases", "sessions")
+
+
+@app.command("sample-data")
+def sample_data(
+    shape: Annotated[str, typer.Argument(help="dense_ratings (ratings 1-5, many per user), "
+                                              "repeat_purchases (customers reorder), or "
+                                              "sessions (short browsing sessions)")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for interactions.csv and "
+                                                    "items.csv")] = Path("sample-shop"),
+    seed: Annotated[int, typer.Option(help="Same seed, same data")] = 0,
+) -> None:
+    """Write a generated shop of one shape as files `recsys train` and `recsys evaluate` read:
+    data to try the recommenders on when your own is not at hand."""
+    from recsys import shapes
+
+    if shape not in SHAPES:
+        raise InvalidInput(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
+    log, items = getattr(shapes, shape)(seed=seed)
+    interactions, items_path = shapes.write_csv(log, items, out)
+    typer.echo(f"{len(log):,} events -> {interactions}"
+               + (f"; {len(items.ids):,} items -> {items_path}" if items_path else ""))
+    typer.echo(f"try: shopwright recsys evaluate --interactions {interactions}"
+               + (f" --items {items_path}" if items_path else ""))
+
+
 @app.command("retrain")
 def retrain(
     model: Annotated[str, typer.Option(help="A model name, or 'auto' (chosen by evaluation)")] =
