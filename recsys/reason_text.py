@@ -1,11 +1,13 @@
 """Reasons in words: a short customer-facing phrase in the customer's language, and the full
-detail (ranks, counts, segment names) for the shop's own people.
+detail (shares of the score, ranks, counts, segment names) for the shop's own people.
 
 A customer reads about their own behaviour or about the product, never statistics: "Because
-you viewed X", "Often bought together with Y", "Popular with shoppers like you". `phrase` uses
-only the reason's own fields, so text can rephrase a reason but never invent one; the phrases
-are gettext messages (shop/lexicon/locale/<lang>/LC_MESSAGES/reasons.po). Kept free of numpy
-so the email task can phrase the recommender's evidence without loading it.
+you bought X", "Often bought together with Y", "Popular with shoppers like you". `phrase` uses
+only the reason's kind and the title it names, so text can rephrase a reason but never invent
+one, and no number, rank or segment description reaches a customer; the phrases are gettext
+messages (shop/lexicon/locale/<lang>/LC_MESSAGES/reasons.po). `detail` is for the studio, the
+admin API and the CLI: "62% of the score from X (bought), item-kNN". Kept free of numpy so the
+email task can phrase the recommender's evidence without loading it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ MESSAGES = {
     "often_together": "Often chosen together with {title}",
     "similar_to_viewed": "Because you viewed {title}",
     "similar_to_bought": "Because you bought {title}",
+    "similar_to_item": "Similar to {title}",
     "popular_in_segment": "Popular with shoppers like you",
     "trending": "Trending right now",
     "popular": "Popular in our shop",
@@ -26,6 +29,10 @@ MESSAGES = {
 }
 # evidence that the customer bought the product it names
 BOUGHT_KINDS = ("bought_together", "similar_to_bought")
+# the models' names as the shop's people read them
+MODEL_LABELS = {"item_knn": "item-kNN", "ease": "EASE", "ease_plain": "EASE", "als": "ALS",
+                "bpr": "BPR", "content": "content similarity", "popularity": "popularity",
+                "popularity_global": "popularity", "hybrid": "hybrid"}
 
 
 def phrase(reason: dict, locale: str | None = "en") -> str:
@@ -46,11 +53,40 @@ def localize(text: str, locale: str | None = "en") -> str:
 
 def detail(reason: dict) -> str:
     """The evidence in full, for the studio and the API's explain output (not for customers)."""
+    if "share" in reason:
+        return _model_detail(reason)
+    return _evidence(reason)
+
+
+def _model_detail(reason: dict) -> str:
+    """A reason from the model's own split of the score: its share, what it rests on, and the
+    model (a hybrid's component) it comes from."""
+    model = reason.get("model", "")
+    percent = round(100 * float(reason["share"]))
+    if reason.get("title"):
+        text = f"{percent}% of the score from {reason['title']} ({reason.get('event', 'history')})"
+    else:
+        text = f"{percent}% of the score from {_evidence(reason)}"
+    if len(reason.get("models") or {}) > 1:
+        text += ", " + " + ".join(f"{_label(m)} {round(100 * float(v))}%"
+                                  for m, v in reason["models"].items())
+    elif model:
+        text += f", {_label(model)}"
+    extras = []
+    if reason.get("customers"):
+        extras.append(f"bought together by {_customers(reason['customers'])}")
+    if reason.get("similarity") is not None:
+        extras.append(f"text similarity {reason['similarity']}")
+    return "; ".join([text, *extras])
+
+
+def _evidence(reason: dict) -> str:
     kind = reason.get("kind", "")
     if kind == "bought_together":
-        return f"bought together with {reason['title']} by {reason['customers']} customers"
-    if kind in ("often_together", "similar_to_viewed", "similar_to_bought"):
-        return f"{kind.replace('_', ' ')} {reason['title']} (similarity {reason['similarity']})"
+        return f"bought together with {reason['title']} by {_customers(reason['customers'])}"
+    if kind in ("often_together", "similar_to_viewed", "similar_to_bought", "similar_to_item"):
+        words = kind.replace("_", " ").replace("to item", "to")
+        return f"{words} {reason['title']} (similarity {reason['similarity']})"
     if kind == "popular_in_segment":
         return f"#{reason['rank']} in segment {reason['segment_name']}"
     if kind == "trending":
@@ -58,3 +94,11 @@ def detail(reason: dict) -> str:
     if kind == "popular":
         return f"#{reason['rank']} most popular item"
     return kind.replace("_", " ")
+
+
+def _label(model: str) -> str:
+    return MODEL_LABELS.get(model, model.replace("_", " "))
+
+
+def _customers(count: int) -> str:
+    return f"{count} customer" if count == 1 else f"{count} customers"

@@ -16,10 +16,11 @@ import numpy as np
 from scipy import sparse
 from sqlalchemy import select
 
+from recsys.contributions import explain_items
 from recsys.interactions import InteractionOptions, build_interactions, decay
 from recsys.models.base import user_rows
 from recsys.models.content import minilm_encoder
-from recsys.reasons import Explainer, phrase
+from recsys.reasons import Explainer, detail, event_matrix, phrase
 from recsys.serving import ItemRules, ServeOptions, serve, serve_many
 from recsys.store_data import customer_ids, items_from_store, log_from_store
 from recsys.training import AUTO, Bundle, load_bundle, save_bundle, train
@@ -38,6 +39,7 @@ class _Person(NamedTuple):
     model_user: int  # row in the fitted model, -1 if not fitted
     row: sparse.csr_matrix
     purchased: np.ndarray
+    viewed: np.ndarray | None  # None: the events carry no types, so views are unknown
     segment: int | None
     recalculate: bool  # new or changed since the fit: the vector is recomputed
 
@@ -47,7 +49,9 @@ class RecommenderService:
                  product_vectors=None):
         self.store = store
         self.settings = settings
-        self.encoder = encoder or minilm_encoder(settings)
+        # Outside self.directory, which save_bundle rewrites.
+        self.encoder = encoder or minilm_encoder(settings,
+                                                 cache_dir=settings.data_dir / "recsys-cache")
         # Optional ids -> unit vectors (the search index's), so the catalog is embedded once.
         self.product_vectors = product_vectors
         self.directory = Path(directory or settings.data_dir / "recsys")
@@ -119,6 +123,8 @@ class RecommenderService:
                 c: s for c, s in bundle.segmentation.get("assignments", {}).items() if c in known}
         self._extra: dict[int, dict[int, float]] = {}
         self._extra_purchases: dict[int, set[int]] = {}
+        self._views = event_matrix(log, live, "view")
+        self._extra_views: dict[int, set[int]] = {}
         self._dirty = set(np.flatnonzero(np.diff(changed.indptr) > 0).tolist())
         # Stock and prices change between fits; deleted products count as out of stock.
         self._rules = ItemRules(fitted.item_ids, items_from_store(self.store).align(
@@ -155,6 +161,14 @@ class RecommenderService:
             bought.update(self._live.purchases[user].indices.tolist())
         return np.fromiter(bought, dtype=np.int64, count=len(bought))
 
+    def _viewed(self, user: int) -> np.ndarray | None:
+        if self._views is None:
+            return None
+        seen = set(self._extra_views.get(user, ()))
+        if 0 <= user < self._views.shape[0]:
+            seen.update(self._views[user].indices.tolist())
+        return np.fromiter(seen, dtype=np.int64, count=len(seen))
+
     def _person(self, customer_id: str) -> _Person:
         """A customer's serving state (call with the lock held)."""
         user = self._users.get(customer_id, -1)
@@ -162,7 +176,7 @@ class RecommenderService:
         segment = (int(self._live.user_segments[user]) if self._live.user_segments is not None
                    and 0 <= user < len(self._live.user_segments) else None)
         return _Person(customer_id, user, model_user, self._row(user), self._purchased(user),
-                       segment, model_user < 0 or user in self._dirty)
+                       self._viewed(user), segment, model_user < 0 or user in self._dirty)
 
     def recommend(self, customer_id: str, options: ServeOptions | None = None) -> dict:
         options = options or ServeOptions()
@@ -203,7 +217,9 @@ class RecommenderService:
                 ) -> dict:
         items = self._live.items
         out = []
-        for item, score, boosted in ranked:
+        parts = self._contributions(person, bundle, [item for item, _, _ in ranked], options) \
+            if options.explain else []
+        for n, (item, score, boosted) in enumerate(ranked):
             entry = {"product_id": str(self._live.item_ids[item]),
                      "title": items.titles[item] if items is not None else None,
                      "category": (str(items.categories[item]) if items is not None and
@@ -214,13 +230,29 @@ class RecommenderService:
             if options.explain:
                 reasons = [{"kind": "boosted"}] if boosted else []
                 reasons += self._explainer.explain(item, person.row.indices, person.purchased,
-                                                   person.segment)
+                                                   person.segment, viewed=person.viewed,
+                                                   contributions=parts[n])
                 entry["reasons"] = reasons
-                entry["reason_text"] = [phrase(r) for r in reasons]
+                entry["reason_text"] = [phrase(r) for r in reasons]  # what a customer may read
+                entry["reason_detail"] = [detail(r) for r in reasons]  # for the shop's people
             out.append(entry)
         return {"customer_id": person.customer_id, "model": bundle.meta.get("model"),
                 "known_customer": person.user >= 0, "cold_start": int(person.row.nnz) <= 2,
                 "segment": person.segment, "items": out}
+
+    def _contributions(self, person: _Person, bundle: Bundle, items: list[int],
+                       options: ServeOptions) -> list[list]:
+        """The model's split of each ranked item's score, with the mask and pool size the
+        ranking used (serving.serve), so a hybrid rebuilds the same candidate pools."""
+        allowed = self._rules.mask(options)
+        if options.exclude_purchased and len(person.purchased):
+            allowed[person.purchased] = False
+        if options.exclude_seen:
+            allowed[person.row.indices] = False
+        pool = options.k if options.max_per_category is None else options.k * 5
+        return explain_items(bundle.model, person.row, items, user=person.model_user,
+                             allowed=allowed, recalculate_user=person.recalculate,
+                             k=min(pool, self._live.n_items))
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -278,6 +310,8 @@ class RecommenderService:
                 row[item] = row.get(item, 0.0) + weight
                 if record.type == "purchase":
                     self._extra_purchases.setdefault(user, set()).add(item)
+                elif record.type == "view":
+                    self._extra_views.setdefault(user, set()).add(item)
                 self._dirty.add(user)
 
     def forget(self, customer_id: str) -> None:
@@ -290,6 +324,7 @@ class RecommenderService:
             if user is not None:
                 self._extra.pop(user, None)
                 self._extra_purchases.pop(user, None)
+                self._extra_views.pop(user, None)
                 self._dirty.discard(user)
 
     # ---- segments --------------------------------------------------------------------------

@@ -19,6 +19,10 @@ EVERY_KIND = [
     {"kind": "often_together", "product_id": "i0", "title": "Orbit Lamp", "similarity": 0.41},
     {"kind": "similar_to_viewed", "product_id": "i0", "title": "Orbit Lamp", "similarity": 0.8},
     {"kind": "similar_to_bought", "product_id": "i0", "title": "Orbit Lamp", "similarity": 0.8},
+    {"kind": "similar_to_item", "product_id": "i0", "title": "Orbit Lamp", "similarity": 0.7},
+    {"kind": "bought_together", "product_id": "i0", "title": "Orbit Lamp", "customers": 14,
+     "share": 0.62, "model": "item_knn", "event": "bought"},  # from the model's split
+    {"kind": "popular", "rank": 3, "share": 0.4, "model": "popularity"},
     {"kind": "popular_in_segment", "segment": 3, "segment_name": SEGMENT, "rank": 20},
     {"kind": "trending", "rank": 4, "recent_events": 31},
     {"kind": "popular", "rank": 2},
@@ -35,7 +39,11 @@ def test_customer_reasons_hold_no_percentage_rank_or_segment(language):
         assert "shoppers (" not in text and "segment" not in text.lower()
         assert len(text.split()) <= 8
     # the detail stays for the shop's own people
-    assert "#20" in detail(EVERY_KIND[4]) and SEGMENT in detail(EVERY_KIND[4])
+    segment = next(r for r in EVERY_KIND if r["kind"] == "popular_in_segment")
+    assert "#20" in detail(segment) and SEGMENT in detail(segment)
+    assert detail(EVERY_KIND[5]) == ("62% of the score from Orbit Lamp (bought), item-kNN; "
+                                     "bought together by 14 customers")
+    assert detail(EVERY_KIND[6]) == "40% of the score from #3 most popular item, popularity"
 
 
 def test_every_kind_reads_in_every_language():
@@ -95,6 +103,11 @@ def test_a_customer_who_only_purchased_is_never_told_they_viewed():
 def test_a_customer_who_viewed_is_told_so():
     explainer, data = _shop()
     u1 = data.user_index["u1"]
-    reasons = explainer.explain(data.item_index["i1"], data.matrix[u1].indices,
-                                data.purchases[u1].indices, 0)
+    history, bought = data.matrix[u1].indices, data.purchases[u1].indices
+    reasons = explainer.explain(data.item_index["i1"], history, bought, 0,
+                                viewed=np.array([data.item_index["i0"]]))  # u1's one view
     assert "Because you viewed Orbit Lamp" in [phrase(r) for r in reasons]
+    # told nothing about views, the explainer never claims one
+    unknown = explainer.explain(data.item_index["i1"], history, bought, 0)
+    assert "similar_to_viewed" not in [r["kind"] for r in unknown]
+    assert "Similar to Orbit Lamp" in [phrase(r) for r in unknown]

@@ -137,9 +137,9 @@ def test_studio_search_recommendations_and_email_tabs_work_in_a_browser(server, 
         expect(page.locator("#recsys-summary")).to_contain_text("C00001", timeout=120_000)
         reasons = page.locator("#recsys-results")
         expect(reasons).to_contain_text("P0", timeout=30_000)  # product ids in the table
-        assert any(words in reasons.inner_text() for words in  # recsys.reasons.phrase
-                   ("bought together", "also chose", "Similar to", "shoppers like you",
-                    "Trending", "most popular"))
+        assert any(words in reasons.inner_text() for words in  # recsys.reason_text.phrase
+                   ("bought together", "chosen together", "Similar to", "Because you",
+                    "shoppers like you", "Trending", "Popular"))
 
         page.get_by_role("tab", name="Email").click()
         page.locator("#email-customer textarea").fill("C00003")  # en-US: the model writes

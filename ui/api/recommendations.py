@@ -22,7 +22,8 @@ class RecommendedItem(BaseModel):
     price: float | None
     score: float | None
     reasons: list[dict[str, Any]] | None = None  # with explain=true
-    reason_text: list[str] | None = None
+    reason_text: list[str] | None = None  # as the customer reads them: no numbers
+    reason_detail: list[str] | None = None  # for the shop: shares of the score, counts
 
 
 class Recommendations(BaseModel):

@@ -11,7 +11,8 @@ from recsys.training import SEGMENT_HEADERS, segmentation_rows
 from shop.errors import ShopwrightError
 from ui.context import ShopContext
 
-HEADERS = ["rank", "product", "title", "category", "price", "score", "why"]
+# "why" is what a customer would read; "evidence" the shares and counts behind it
+HEADERS = ["rank", "product", "title", "category", "price", "score", "why", "evidence"]
 
 
 def recommendation_rows(context: ShopContext, customer_id: str, k: int, category: str,
@@ -30,7 +31,7 @@ def recommendation_rows(context: ShopContext, customer_id: str, k: int, category
            f"segment {result['segment']}")
     summary = f"**{customer_id}** — model `{result['model']}` — {who}"
     rows = [[rank, item["product_id"], item["title"], item["category"], item["price"],
-             item["score"], "; ".join(item["reason_text"])]
+             item["score"], "; ".join(item["reason_text"]), "; ".join(item["reason_detail"])]
             for rank, item in enumerate(result["items"], start=1)]
     return summary, rows
 
