@@ -163,6 +163,17 @@ def _content(model, row, items, **_) -> list[list[Contribution]]:
     return _split(history, parts, "similar_text", model.name)
 
 
+@contributor("repeat")
+def _repeat(model, row, items, *, user=-1, recalculate_user=True, **_
+            ) -> list[list[Contribution]]:
+    """Buy it again rests on the item itself: the customer's own earlier purchases of it."""
+    ids, scores = model.recommend(np.array([user]), row, model.n_items,
+                                  recalculate_user=recalculate_user)
+    by_item = {int(i): float(v) for i, v in zip(ids[0], scores[0]) if i >= 0}
+    return [[Contribution("repeat", int(item), 1.0, by_item[int(item)], model.name)]
+            if by_item.get(int(item), 0.0) > 0 else [] for item in items]
+
+
 @contributor("popularity", "popularity_global")
 def _popularity(model, row, items, *, user=-1, **_) -> list[list[Contribution]]:
     parts = {"popular": model.global_scores[items].astype(np.float64)}

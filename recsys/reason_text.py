@@ -26,13 +26,15 @@ MESSAGES = {
     "trending": "Trending right now",
     "popular": "Popular in our shop",
     "boosted": "Featured by the shop",
+    "bought_before": "You bought this before",
 }
 # evidence that the customer bought the product it names
 BOUGHT_KINDS = ("bought_together", "similar_to_bought")
 # the models' names as the shop's people read them
 MODEL_LABELS = {"item_knn": "item-kNN", "ease": "EASE", "ease_plain": "EASE", "als": "ALS",
                 "bpr": "BPR", "content": "content similarity", "popularity": "popularity",
-                "popularity_global": "popularity", "hybrid": "hybrid"}
+                "popularity_global": "popularity", "hybrid": "hybrid",
+                "repeat": "buy it again"}
 
 
 def phrase(reason: dict, locale: str | None = "en") -> str:
@@ -93,6 +95,8 @@ def _evidence(reason: dict) -> str:
         return f"#{reason['rank']} rising item ({reason['recent_events']} recent events)"
     if kind == "popular":
         return f"#{reason['rank']} most popular item"
+    if kind == "bought_before":
+        return "the customer's own reorders of it"
     return kind.replace("_", " ")
 
 

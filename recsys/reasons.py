@@ -23,6 +23,7 @@ from recsys.reason_text import detail, phrase
 
 __all__ = ["Explainer", "detail", "event_matrix", "phrase"]
 
+REORDER_SHARE = 0.5  # buy it again carries at least this share: "you bought this before"
 TOP_RANK = 20  # "popular"/"trending" only for items ranked this high
 SIMILAR_MIN = 0.6  # cosine between text embeddings to count as "similar"
 SECOND_SHARE = 0.1  # a second history item is named when it carries this much of the score
@@ -93,6 +94,10 @@ class Explainer:
         """Reasons for recommending `item` to a user with these item indices in their history,
         of which they bought `purchased` and viewed `viewed` (None: views unknown, so no reason
         says "viewed"). `contributions` are the model's split of the item's score."""
+        reorder = sum(c.share for c in contributions if c.kind == "repeat" and c.item == item)
+        if item in purchased and reorder >= REORDER_SHARE:
+            return [{"kind": "bought_before", "share": round(reorder, 3), "model": "repeat",
+                     "event": "bought"}]
         history = history[history != item]
         purchased = purchased[purchased != item]
         viewed = EMPTY if viewed is None else np.setdiff1d(viewed, purchased)

@@ -21,7 +21,7 @@ from recsys.interactions import InteractionOptions, build_interactions, decay
 from recsys.models.base import user_rows
 from recsys.models.content import minilm_encoder
 from recsys.reasons import Explainer, detail, event_matrix, phrase
-from recsys.serving import ItemRules, ServeOptions, serve, serve_many
+from recsys.serving import ItemRules, ServeOptions, resolve_exclusions, serve, serve_many
 from recsys.store_data import customer_ids, items_from_store, log_from_store
 from recsys.training import AUTO, Bundle, load_bundle, save_bundle, train
 from shop.errors import InvalidInput, ShopwrightError
@@ -179,8 +179,8 @@ class RecommenderService:
                        self._viewed(user), segment, model_user < 0 or user in self._dirty)
 
     def recommend(self, customer_id: str, options: ServeOptions | None = None) -> dict:
-        options = options or ServeOptions()
         bundle = self._ready()
+        options = resolve_exclusions(options or ServeOptions(), bundle.repeats)
         with self._lock:
             person = self._person(customer_id)
         ranked = serve(bundle.model, self._rules, person.model_user, person.row, options,
@@ -191,10 +191,10 @@ class RecommenderService:
                        chunk: int = 512) -> list[dict]:
         """`recommend` for a whole audience: one model call per chunk of customers (and per
         kind: fitted customers, and new or changed ones whose vectors are recomputed)."""
-        options = options or ServeOptions()
+        bundle = self._ready()
+        options = resolve_exclusions(options or ServeOptions(), bundle.repeats)
         if options.boost or options.bury:
             return [self.recommend(c, options) for c in customer_ids]
-        bundle = self._ready()
         answers: dict[str, dict] = {}
         for start in range(0, len(customer_ids), chunk):
             with self._lock:
@@ -212,6 +212,26 @@ class RecommenderService:
                         self.recommend(person.customer_id, options) if items is None else
                         self._answer(person, bundle, items, options))
         return [answers[c] for c in customer_ids]
+
+    def buy_again(self, customer_id: str, k: int = 10) -> dict:
+        """What the customer bought before and is most likely to reorder now (their own
+        rhythm against the item's), in stock only; empty for a customer who bought nothing."""
+        bundle = self._ready()
+        with self._lock:
+            person = self._person(customer_id)
+        options = ServeOptions(k=k, max_per_category=None)
+        ranked: list = []
+        if bundle.buy_again is not None and len(person.purchased):
+            allowed = np.zeros(self._live.n_items, dtype=bool)
+            allowed[person.purchased] = True
+            allowed &= self._rules.mask(options)
+            ids, scores = bundle.buy_again.recommend(
+                np.array([person.model_user]), person.row, k, allowed=allowed,
+                recalculate_user=person.recalculate)
+            ranked = [(int(i), float(s), False) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        answer = self._answer(person, bundle, ranked, options)
+        answer["model"] = "repeat"
+        return answer
 
     def _answer(self, person: _Person, bundle: Bundle, ranked: list, options: ServeOptions
                 ) -> dict:

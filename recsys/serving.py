@@ -19,13 +19,23 @@ class ServeOptions(BaseModel):
     category: str | None = None
     min_price: float | None = Field(default=None, ge=0)
     max_price: float | None = Field(default=None, ge=0)
-    exclude_purchased: bool = True
-    exclude_seen: bool = True  # items the customer already interacted with
+    # None: as the served model measured. Left out unless its evaluation found that this
+    # shop's customers reorder (then lists may hold what they bought: buy it again).
+    exclude_purchased: bool | None = None
+    exclude_seen: bool | None = None  # items the customer already interacted with
     in_stock_only: bool = True
     max_per_category: int | None = Field(default=3, ge=1)  # diversity inside the top k
     boost: list[str] = Field(default_factory=list)  # item ids shown first when allowed
     bury: list[str] = Field(default_factory=list)  # item ids only used to fill up the list
     explain: bool = False
+
+
+def resolve_exclusions(options: ServeOptions, repeats: bool) -> ServeOptions:
+    """Concrete exclusions for a request: the caller's where given, else the model's."""
+    return options.model_copy(update={
+        "exclude_purchased": (not repeats if options.exclude_purchased is None
+                              else options.exclude_purchased),
+        "exclude_seen": not repeats if options.exclude_seen is None else options.exclude_seen})
 
 
 class ItemRules:
@@ -65,6 +75,7 @@ def serve(model: Recommender, rules: ItemRules, user: int, row: sparse.csr_matri
           options: ServeOptions, purchased: np.ndarray | None = None,
           recalculate_user: bool = False) -> list[tuple[int, float, bool]]:
     """Ranked (item index, score, boosted) for one user after every rule."""
+    options = resolve_exclusions(options, repeats=False)  # unresolved: exclude
     allowed = rules.mask(options)
     if options.exclude_purchased and purchased is not None and len(purchased):
         allowed[purchased] = False
@@ -121,6 +132,7 @@ def serve_many(model: Recommender, rules: ItemRules, users: np.ndarray, rows: sp
     """`serve` for many users in one model call (a batch job's audience). Boost and bury are
     per-request rules and not taken here. A user whose category cap leaves fewer than k items
     in the pool gets None: the caller serves that one alone."""
+    options = resolve_exclusions(options, repeats=False)  # unresolved: exclude
     if options.boost or options.bury:
         raise ValueError("serve_many does not take boost or bury")
     n_users, n_items = len(users), len(rules.item_ids)

@@ -168,3 +168,34 @@ def test_studio_tab_shows_recommendations_with_reasons_and_segments(shop):
     assert all(row[-1] for row in rows)  # every row says why
     assert segment_rows(context)
     assert build_studio(context) is not None
+
+
+@pytest.mark.slow
+def test_buy_again_lists_only_what_the_customer_bought_and_is_in_stock(shop):
+    context, client = shop
+    with context.store.session() as session:
+        buyer = session.scalar(select(Event.customer_id).where(Event.type == "purchase")
+                               .order_by(Event.customer_id))
+        bought = set(session.scalars(select(Event.product_id).where(
+            Event.customer_id == buyer, Event.type == "purchase")).all())
+        in_stock = set(session.scalars(select(Product.id).where(Product.stock > 0)).all())
+    got = client.get(f"/v1/recommendations/{buyer}/buy-again", headers=ADMIN, params={"k": 5})
+    assert got.status_code == 200, got.text
+    items = [item["product_id"] for item in got.json()["items"]]
+    assert items and set(items) <= bought & in_stock
+    assert got.json()["model"] == "repeat"
+    nobody = client.get("/v1/recommendations/no-such-customer/buy-again", headers=ADMIN)
+    assert nobody.status_code == 200 and nobody.json()["items"] == []
+    assert client.get(f"/v1/recommendations/{buyer}/buy-again", headers=ADMIN,
+                      params={"k": 0}).status_code == 422
+
+
+def test_exclusions_follow_what_the_served_model_measured_unless_asked():
+    from recsys.serving import ServeOptions, resolve_exclusions
+
+    reorders = resolve_exclusions(ServeOptions(), repeats=True)
+    assert reorders.exclude_purchased is False and reorders.exclude_seen is False
+    new_only = resolve_exclusions(ServeOptions(), repeats=False)
+    assert new_only.exclude_purchased is True and new_only.exclude_seen is True
+    asked = resolve_exclusions(ServeOptions(exclude_purchased=True), repeats=True)
+    assert asked.exclude_purchased is True and asked.exclude_seen is False

@@ -176,3 +176,23 @@ def test_a_trained_bundle_keeps_its_buy_again_list_and_whether_reorders_count(tm
     assert np.array_equal(a, b)
     for n in users:  # a customer's own items only
         assert set(a[n][a[n] >= 0]) <= set(rows[n].indices)
+
+
+def test_a_reorder_is_explained_as_bought_before_in_the_customers_language():
+    from recsys.contributions import explain_items
+    from recsys.models.base import create_model, user_rows
+    from recsys.reasons import Explainer, phrase
+
+    data = build_interactions(_reorder_log(10))
+    model = create_model("repeat").fit(data)
+    user = np.array([0])
+    row = user_rows(data, user)
+    ids, _ = model.recommend(user, row, 1)
+    item = int(ids[0, 0])
+    parts = explain_items(model, row, [item], user=0, recalculate_user=False)[0]
+    assert parts and parts[0].kind == "repeat" and parts[0].item == item
+    reasons = Explainer(data).explain(item, row.indices, data.purchases[0].indices, None,
+                                      contributions=parts)
+    assert reasons[0]["kind"] == "bought_before"
+    assert phrase(reasons[0]) == "You bought this before"
+    assert phrase(reasons[0], "de-DE") == "Das hast du schon einmal gekauft"

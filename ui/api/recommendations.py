@@ -52,3 +52,19 @@ def recommendations(
     if options.explain and not caller.is_admin:
         raise Forbidden("explained recommendations are personal data; they need an admin key")
     return Recommendations.model_validate(context.recommender.recommend(customer_id, options))
+
+
+@router.get("/recommendations/{customer_id}/buy-again", responses=errors(401, 403, 422),
+            response_model_exclude_unset=True)
+def buy_again(
+    request: Request,
+    context: Context,
+    caller: KeyCaller,
+    customer_id: str,
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> Recommendations:
+    """What the customer bought before and is due to reorder now, best first (each
+    customer's own rhythm against the product's), in stock only. Empty for a customer with no
+    purchases. A widget key gets its own chat session's customer only."""
+    check_own_customer(caller, request, context, customer_id)
+    return Recommendations.model_validate(context.recommender.buy_again(customer_id, k))
