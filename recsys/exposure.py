@@ -137,6 +137,25 @@ def penalize_popularity(ids: np.ndarray, scores: np.ndarray, popularity: np.ndar
     return _reorder(ids, valid, norm - strength * percentile)
 
 
+def exposure_shares(ids: np.ndarray, n_items: int) -> np.ndarray:
+    """How often each item appears in these lists, over the most shown item's count: (n_items,)
+    in [0, 1]. Padding (-1) is ignored."""
+    shown = np.asarray(ids)[np.asarray(ids) >= 0]
+    counts = np.bincount(shown, minlength=n_items).astype(np.float64)[:n_items]
+    return counts / max(counts.max(initial=0.0), 1.0)
+
+
+def penalize_shares(ids: np.ndarray, scores: np.ndarray, shares: np.ndarray, strength: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Re-rank each pool by `normalised score - strength * shares[item]`: the serving side of
+    the exposure knob, with shares measured once per fit (`exposure_shares`)."""
+    if strength < 0:
+        raise InvalidInput(f"strength must be >= 0, got {strength}")
+    ids, scores = np.asarray(ids), np.asarray(scores, dtype=np.float64)
+    valid, norm = _valid_and_normalised(ids, scores)
+    return _reorder(ids, valid, norm - strength * shares[np.where(valid, ids, 0)])
+
+
 def penalize_exposure(ids: np.ndarray, scores: np.ndarray, k: int, strength: float
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Re-rank each pool by `normalised score - strength * exposure share`, where an item's
@@ -144,16 +163,9 @@ def penalize_exposure(ids: np.ndarray, scores: np.ndarray, k: int, strength: flo
     users) shows it, over the most shown item's count. Unlike a popularity penalty it pushes
     down whatever this model over-shows, head or tail, so exposure evens out either way.
     Same shapes and padding as `penalize_popularity`."""
-    if strength < 0:
-        raise InvalidInput(f"strength must be >= 0, got {strength}")
-    ids, scores = np.asarray(ids), np.asarray(scores, dtype=np.float64)
-    valid, norm = _valid_and_normalised(ids, scores)
-    if not valid.any():
-        return _reorder(ids, valid, norm)
-    shown = ids[:, :k][valid[:, :k]]
-    counts = np.bincount(shown, minlength=int(ids[valid].max()) + 1).astype(np.float64)
-    share = counts / max(counts.max(), 1.0)
-    return _reorder(ids, valid, norm - strength * share[np.where(valid, ids, 0)])
+    ids = np.asarray(ids)
+    n_items = int(ids.max(initial=-1)) + 1
+    return penalize_shares(ids, scores, exposure_shares(ids[:, :k], n_items), strength)
 
 
 def _reorder(ids: np.ndarray, valid: np.ndarray, adjusted: np.ndarray

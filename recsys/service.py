@@ -128,7 +128,7 @@ class RecommenderService:
         self._dirty = set(np.flatnonzero(np.diff(changed.indptr) > 0).tolist())
         # Stock and prices change between fits; deleted products count as out of stock.
         self._rules = ItemRules(fitted.item_ids, items_from_store(self.store).align(
-            fitted.item_ids))
+            fitted.item_ids), bundle.exposure)
         similarity = getattr(bundle.model.children().get("item_knn", bundle.model),
                              "similarity", None)
         content = bundle.model.children().get("content", bundle.model)

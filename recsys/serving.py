@@ -25,6 +25,9 @@ class ServeOptions(BaseModel):
     exclude_seen: bool | None = None  # items the customer already interacted with
     in_stock_only: bool = True
     max_per_category: int | None = Field(default=3, ge=1)  # diversity inside the top k
+    # Push down what the model over-shows (0 = off); `recsys evaluate` prints what each
+    # strength costs in NDCG and buys in evenness of exposure.
+    exposure_penalty: float = Field(default=0.0, ge=0, le=2)
     boost: list[str] = Field(default_factory=list)  # item ids shown first when allowed
     bury: list[str] = Field(default_factory=list)  # item ids only used to fill up the list
     explain: bool = False
@@ -41,8 +44,10 @@ def resolve_exclusions(options: ServeOptions, repeats: bool) -> ServeOptions:
 class ItemRules:
     """Precomputed per-item arrays so each request builds its mask with a few numpy ops."""
 
-    def __init__(self, item_ids: np.ndarray, items: ItemTable | None):
+    def __init__(self, item_ids: np.ndarray, items: ItemTable | None,
+                 exposure: np.ndarray | None = None):
         self.item_ids = item_ids
+        self.exposure = exposure  # the fitted model's own exposure per item, for the knob
         self.index = {item: i for i, item in enumerate(item_ids)}
         n = len(item_ids)
         cats = items.categories if items is not None and items.categories is not None else None
@@ -96,9 +101,11 @@ def serve(model: Recommender, rules: ItemRules, user: int, row: sparse.csr_matri
     def take(mask: np.ndarray, pool: int) -> None:
         ids, scores = model.recommend(np.array([user]), row, pool, allowed=mask,
                                       exclude_seen=False, recalculate_user=recalculate_user)
+        ids, scores = rerank(ids, scores, rules, options)
         take_capped(ids[0], scores[0], rules, k, cap, taken, per_category)
 
-    pool = k if cap is None else min(k * 5, len(rules.item_ids))
+    pool = k if cap is None and not penalised(rules, options) else min(k * 5,
+                                                                       len(rules.item_ids))
     take(allowed_main, pool)
     if len(taken) < k and cap is not None and pool < len(rules.item_ids):
         seen = np.array([i for i, _, _ in taken], dtype=np.int64)
@@ -110,6 +117,20 @@ def serve(model: Recommender, rules: ItemRules, user: int, row: sparse.csr_matri
         mask[buried] = allowed[buried]
         take(mask, len(buried))
     return taken[:k]
+
+
+def penalised(rules: ItemRules, options: ServeOptions) -> bool:
+    return options.exposure_penalty > 0 and rules.exposure is not None
+
+
+def rerank(ids: np.ndarray, scores: np.ndarray, rules: ItemRules, options: ServeOptions
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The exposure knob over a pool, when it is on."""
+    if not penalised(rules, options):
+        return ids, scores
+    from recsys.exposure import penalize_shares
+
+    return penalize_shares(ids, scores, rules.exposure, options.exposure_penalty)
 
 
 def take_capped(ids: np.ndarray, scores: np.ndarray, rules: ItemRules, k: int,
@@ -143,9 +164,10 @@ def serve_many(model: Recommender, rules: ItemRules, users: np.ndarray, rows: sp
         if options.exclude_seen:
             allowed[n, rows[n].indices] = False
     k, cap = options.k, options.max_per_category
-    pool = k if cap is None else min(k * 5, n_items)
+    pool = k if cap is None and not penalised(rules, options) else min(k * 5, n_items)
     ids, scores = model.recommend(users, rows, pool, allowed=allowed, exclude_seen=False,
                                   recalculate_user=recalculate_user)
+    ids, scores = rerank(ids, scores, rules, options)
     out: list[list[tuple[int, float, bool]] | None] = []
     for n in range(n_users):
         taken: list[tuple[int, float, bool]] = []

@@ -16,6 +16,8 @@ import numpy as np
 from scipy import sparse
 
 from recsys.evaluate import EvaluationOptions, evaluate
+from recsys.exposure import exposure_shares
+from recsys.holdout import recommend_all
 from recsys.interactions import (
     EventLog,
     InteractionOptions,
@@ -23,7 +25,7 @@ from recsys.interactions import (
     ItemTable,
     build_interactions,
 )
-from recsys.models.base import Recommender, create_model
+from recsys.models.base import Recommender, create_model, user_rows
 from recsys.models.content import ensure_embeddings
 from recsys.segments import Segmentation, SegmentOptions, build_segments
 from recsys.tuning import reweight
@@ -39,6 +41,7 @@ class Bundle:
     meta: dict
     segmentation: dict | None = None
     buy_again: Recommender | None = None  # the customer's own reorders, as their own list
+    exposure: np.ndarray | None = None  # (n_items,) how much the model shows each item, [0, 1]
 
     @property
     def repeats(self) -> bool:
@@ -84,7 +87,21 @@ def train(log: EventLog, items: ItemTable | None = None, model_name: str = AUTO,
                 trained_at=time.time(), users=data.n_users, items=data.n_items,
                 interactions=int(data.matrix.nnz))
     buy_again = create_model("repeat").fit(data) if data.n_users else None
-    return Bundle(model, data, meta, segmentation, buy_again)
+    repeats = bool(meta.get("evaluation", {}).get("repeats", False))
+    return Bundle(model, data, meta, segmentation, buy_again,
+                  measure_exposure(model, data, exclude_seen=not repeats))
+
+
+def measure_exposure(model: Recommender, data: Interactions, k: int = 10,
+                     sample: int = 2000, seed: int = 0, exclude_seen: bool = True) -> np.ndarray:
+    """The fitted model's own exposure per item over (a sample of) its customers' top k:
+    what the serving knob `exposure_penalty` pushes down."""
+    active = np.flatnonzero(np.diff(data.matrix.indptr) > 0)
+    if len(active) > sample:
+        active = np.sort(np.random.default_rng(seed).choice(active, sample, replace=False))
+    ids = recommend_all(model, active, user_rows(data, active), k, exclude_seen=exclude_seen) \
+        if len(active) else np.zeros((0, k), dtype=np.int64)
+    return exposure_shares(ids, data.n_items).astype(np.float32)
 
 
 def save_bundle(bundle: Bundle, directory: Path) -> None:
@@ -101,6 +118,8 @@ def save_bundle(bundle: Bundle, directory: Path) -> None:
         sparse.save_npz(directory / "purchases.npz", data.purchases)
     if data.user_segments is not None:
         arrays["user_segments"] = data.user_segments
+    if bundle.exposure is not None:
+        arrays["exposure"] = bundle.exposure
     items = data.items
     if items is not None:
         arrays["titles"] = np.asarray(items.titles, dtype=str)
@@ -143,7 +162,7 @@ def load_bundle(directory: Path) -> Bundle:
     segmentation = json.loads(segments_path.read_text()) if segments_path.is_file() else None
     buy_again = (Recommender.load(directory / "buy_again")
                  if (directory / "buy_again" / "config.json").is_file() else None)
-    return Bundle(model, data, meta, segmentation, buy_again)
+    return Bundle(model, data, meta, segmentation, buy_again, a.get("exposure"))
 
 
 def segmentation_rows(segmentation: dict) -> list[list]:

@@ -196,3 +196,30 @@ def test_a_reorder_is_explained_as_bought_before_in_the_customers_language():
     assert reasons[0]["kind"] == "bought_before"
     assert phrase(reasons[0]) == "You bought this before"
     assert phrase(reasons[0], "de-DE") == "Das hast du schon einmal gekauft"
+
+
+def test_the_exposure_knob_at_serving_evens_out_what_is_shown(shop, tmp_path):
+    from recsys.exposure import gini
+    from recsys.models.base import user_rows
+    from recsys.serving import ItemRules, ServeOptions, serve
+    from recsys.training import load_bundle, save_bundle, train
+
+    log, items = shop
+    bundle = train(log, items, "item_knn", progress=False)
+    assert bundle.exposure is not None and bundle.exposure.max() == pytest.approx(1.0)
+    save_bundle(bundle, tmp_path / "model")
+    np.testing.assert_allclose(load_bundle(tmp_path / "model").exposure, bundle.exposure)
+    data = bundle.data
+    rules = ItemRules(data.item_ids, None, bundle.exposure)
+
+    def shown(strength: float) -> np.ndarray:
+        counts = np.zeros(data.n_items)
+        for user in range(100):
+            options = ServeOptions(k=10, max_per_category=None, in_stock_only=False,
+                                   exposure_penalty=strength)
+            for item, _, _ in serve(bundle.model, rules, user, user_rows(data, np.array([user])),
+                                    options):
+                counts[item] += 1
+        return counts
+
+    assert gini(shown(0.5)) < gini(shown(0.0))
