@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy import select
 
+from gen.checks.aspect_praise import ReviewAspectReader, praise_check
 from gen.checks.claims import ClaimVocabulary
 from gen.checks.guardrails import redact_pii
 from gen.engines import Engine, Lane, engine_from_settings
@@ -61,7 +62,8 @@ class GenService:
     def __init__(self, settings: Settings, store: Store, engine: Engine | None = None,
                  retriever: PassageRetriever | None = None,
                  recommender: ProductRecommender | None = None,
-                 library: PromptLibrary | None = None, shop: str = "default"):
+                 library: PromptLibrary | None = None, shop: str = "default",
+                 aspects: ReviewAspectReader | None = None):
         self.settings = settings
         self.store = store
         self._engine = engine
@@ -70,6 +72,7 @@ class GenService:
         self.retriever = retriever or StoreKeywordRetriever(store, settings.shop_url)
         self.recommender = recommender
         self.fallback_recommender = PopularInStock(store)
+        self.aspects = aspects  # what reviews say of each product: copy must not contradict it
         self.allowed_hosts = {(urlparse(settings.shop_url).hostname or "").removeprefix("www.")}
         self._lock = threading.Lock()
 
@@ -123,19 +126,24 @@ class GenService:
         results = []
         for product in products:  # a set of products: variants for each
             facts = build_facts(self.store, [product], campaign, self.titles)
+            praise = praise_check(self.aspects, product.id, self.settings.shop_language)
             variants = writer.write(options.model_copy(update={"product_ids": [product.id]}),
                                     facts, product.category, campaign_data, product.attributes,
-                                    on_piece)
-            ids = self._save_copy(options, product, variants) if save else []
+                                    on_piece, checks=[praise] if praise else [])
+            poor = sorted(praise.poor.values()) if praise else []
+            ids = self._save_copy(options, product, variants, poor) if save else []
             results.append({"product_id": product.id, "title": product.title,
-                            "variants": [v.as_dict() for v in variants], "content_ids": ids})
+                            "variants": [v.as_dict() for v in variants], "content_ids": ids,
+                            "poor_in_reviews": poor})
         return {"channel": options.channel, "prompt": writer.prompt.ref,
                 "model": self.engine.model_name, "products": results}
 
-    def _save_copy(self, options: CopyOptions, product: Product,
-                   variants: list[Variant]) -> list[int]:
+    def _save_copy(self, options: CopyOptions, product: Product, variants: list[Variant],
+                   poor_in_reviews: list[str] | None = None) -> list[int]:
         inputs = {"options": options.model_dump(), "product": product.id,
                   "content_hash": product.content_hash, "brand": self.brand.model_dump()}
+        if poor_in_reviews:  # what the copy was kept from praising
+            inputs["poor_in_reviews"] = poor_in_reviews
         return record(self.store, "copy", self.library.get("ad_copy"), self.engine.model_name,
                       inputs, [v.as_dict() | {"channel": options.channel} for v in variants],
                       product_id=product.id, campaign_id=options.campaign_id)

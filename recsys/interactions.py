@@ -27,7 +27,10 @@ class InteractionOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_weights: dict[str, float] = Field(
-        default_factory=lambda: {"purchase": 6.0, "add_to_cart": 3.0, "click": 1.5, "view": 1.0})
+        default_factory=lambda: {"purchase": 6.0, "add_to_cart": 3.0, "click": 1.5, "view": 1.0,
+                                 # a review's rating is in its type (recsys/review_feedback.py):
+                                 # 4 and 5 stars count, 3 or fewer weigh nothing
+                                 "review:5": 3.0, "review:4": 1.5})
     half_life_days: float | None = Field(default=60.0, gt=0)  # None: no time decay
     # Decay by order instead of clock: an event counts 0.5 ** (later events of the same
     # user / this). Sessions and rating bursts, where "what came last" matters more than when.

@@ -21,6 +21,7 @@ from recsys.interactions import InteractionOptions, build_interactions, decay
 from recsys.models.base import user_rows
 from recsys.models.content import minilm_encoder
 from recsys.reasons import Explainer, detail, event_matrix, phrase
+from recsys.review_feedback import low_rated
 from recsys.serving import ItemRules, ServeOptions, resolve_exclusions, serve, serve_many
 from recsys.store_data import customer_ids, items_from_store, log_from_store
 from recsys.training import AUTO, Bundle, load_bundle, save_bundle, train
@@ -29,6 +30,8 @@ from shop.records import EventRecord
 from shop.schema import Customer, Event, Product
 from shop.store import Store
 from shop.upsert import upsert
+
+NONE = np.zeros(0, dtype=np.int64)
 
 
 class _Person(NamedTuple):
@@ -124,6 +127,10 @@ class RecommenderService:
         self._extra: dict[int, dict[int, float]] = {}
         self._extra_purchases: dict[int, set[int]] = {}
         self._views = event_matrix(log, live, "view")
+        index = live.item_index
+        self._low_rated = {customer: np.array(sorted(index[p] for p in products if p in index),
+                                              dtype=np.int64)
+                           for customer, products in low_rated(self.store).items()}
         self._extra_views: dict[int, set[int]] = {}
         self._dirty = set(np.flatnonzero(np.diff(changed.indptr) > 0).tolist())
         # Stock and prices change between fits; deleted products count as out of stock.
@@ -184,7 +191,8 @@ class RecommenderService:
         with self._lock:
             person = self._person(customer_id)
         ranked = serve(bundle.model, self._rules, person.model_user, person.row, options,
-                       person.purchased, recalculate_user=person.recalculate)
+                       person.purchased, recalculate_user=person.recalculate,
+                       never=self._low_rated.get(customer_id))
         return self._answer(person, bundle, ranked, options)
 
     def recommend_many(self, customer_ids: list[str], options: ServeOptions | None = None,
@@ -206,7 +214,9 @@ class RecommenderService:
                 ranked = serve_many(bundle.model, self._rules,
                                     np.array([p.model_user for p in group], dtype=np.int64),
                                     sparse.vstack([p.row for p in group]).tocsr(), options,
-                                    [p.purchased for p in group], recalculate_user=recalculate)
+                                    [p.purchased for p in group], recalculate_user=recalculate,
+                                    never=[self._low_rated.get(p.customer_id, NONE)
+                                           for p in group])
                 for person, items in zip(group, ranked):
                     answers[person.customer_id] = (
                         self.recommend(person.customer_id, options) if items is None else
@@ -225,6 +235,7 @@ class RecommenderService:
             allowed = np.zeros(self._live.n_items, dtype=bool)
             allowed[person.purchased] = True
             allowed &= self._rules.mask(options)
+            allowed[self._low_rated.get(customer_id, NONE)] = False
             ids, scores = bundle.buy_again.recommend(
                 np.array([person.model_user]), person.row, k, allowed=allowed,
                 recalculate_user=person.recalculate)

@@ -78,10 +78,14 @@ class ItemRules:
 
 def serve(model: Recommender, rules: ItemRules, user: int, row: sparse.csr_matrix,
           options: ServeOptions, purchased: np.ndarray | None = None,
-          recalculate_user: bool = False) -> list[tuple[int, float, bool]]:
-    """Ranked (item index, score, boosted) for one user after every rule."""
+          recalculate_user: bool = False, never: np.ndarray | None = None
+          ) -> list[tuple[int, float, bool]]:
+    """Ranked (item index, score, boosted) for one user after every rule. `never`: items
+    this user must not be offered whatever the options say (what they rated poorly)."""
     options = resolve_exclusions(options, repeats=False)  # unresolved: exclude
     allowed = rules.mask(options)
+    if never is not None and len(never):
+        allowed[never] = False
     if options.exclude_purchased and purchased is not None and len(purchased):
         allowed[purchased] = False
     if options.exclude_seen:
@@ -149,7 +153,8 @@ def take_capped(ids: np.ndarray, scores: np.ndarray, rules: ItemRules, k: int,
 
 def serve_many(model: Recommender, rules: ItemRules, users: np.ndarray, rows: sparse.csr_matrix,
                options: ServeOptions, purchased: list[np.ndarray],
-               recalculate_user: bool = False) -> list[list[tuple[int, float, bool]] | None]:
+               recalculate_user: bool = False, never: list[np.ndarray] | None = None
+               ) -> list[list[tuple[int, float, bool]] | None]:
     """`serve` for many users in one model call (a batch job's audience). Boost and bury are
     per-request rules and not taken here. A user whose category cap leaves fewer than k items
     in the pool gets None: the caller serves that one alone."""
@@ -159,6 +164,8 @@ def serve_many(model: Recommender, rules: ItemRules, users: np.ndarray, rows: sp
     n_users, n_items = len(users), len(rules.item_ids)
     allowed = np.repeat(rules.mask(options)[None, :], n_users, axis=0)  # (n_users, n_items)
     for n in range(n_users):
+        if never is not None and len(never[n]):
+            allowed[n, never[n]] = False
         if options.exclude_purchased and len(purchased[n]):
             allowed[n, purchased[n]] = False
         if options.exclude_seen:

@@ -8,6 +8,7 @@ import numpy as np
 from sqlalchemy import select
 
 from recsys.interactions import EventLog, InteractionOptions, ItemTable, product_text
+from recsys.review_feedback import review_log, with_reviews
 from shop.schema import Customer, Event, Product
 from shop.store import Store
 
@@ -18,7 +19,8 @@ def _seconds(moment: datetime) -> float:
 
 
 def log_from_store(store: Store, options: InteractionOptions | None = None) -> EventLog:
-    """Every event that names a product (searches carry no item and are skipped)."""
+    """Every event that names a product (searches carry no item and are skipped), and every
+    review as an event of type "review:<rating>" (only good ratings weigh anything)."""
     options = options or InteractionOptions()
     with store.session() as session:
         rows = session.execute(
@@ -29,7 +31,11 @@ def log_from_store(store: Store, options: InteractionOptions | None = None) -> E
     types = np.asarray([row[2] for row in rows], dtype=object)
     weights = np.asarray([options.event_weights.get(t, 0.0) for t in types], dtype=np.float32)
     times = np.asarray([_seconds(row[3]) for row in rows], dtype=np.float64)
-    return EventLog(users, items, weights, times, types)
+    reviews = review_log(store)
+    # One source of weights for the recommender: the options, by type (as tuning re-derives)
+    reviews.weights = np.asarray([options.event_weights.get(t, 0.0) for t in reviews.types],
+                                 dtype=np.float32)
+    return with_reviews(EventLog(users, items, weights, times, types), reviews)
 
 
 def items_from_store(store: Store) -> ItemTable:

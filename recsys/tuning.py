@@ -33,8 +33,10 @@ EVENT_HALF_LIVES = (None, 3.0, 10.0, 30.0)  # decay by order: sessions, rating b
 # items a user has seen (what is excluded and what counts as new) is the same in all.
 EVENT_PROFILES = {
     "default": None,
-    "flat": {"purchase": 1.0, "add_to_cart": 1.0, "click": 1.0, "view": 1.0},
-    "purchase-led": {"purchase": 12.0, "add_to_cart": 4.0, "click": 1.0, "view": 0.5},
+    "flat": {"purchase": 1.0, "add_to_cart": 1.0, "click": 1.0, "view": 1.0, "review:5": 1.0,
+             "review:4": 1.0},
+    "purchase-led": {"purchase": 12.0, "add_to_cart": 4.0, "click": 1.0, "view": 0.5,
+                     "review:5": 4.0, "review:4": 2.0},
 }
 MODEL_GRIDS: dict[str, list[dict]] = {
     "ease": ([{"l2_factor": f} for f in (0.01, 0.05, 0.2, 0.8, 3.0, 12.0)]

@@ -1,7 +1,7 @@
 """Seeded, deterministic generator of the fictional demo shop "Northwind Outfitters".
 
-`generate_demo(out_dir, seed)` writes products.csv, customers.csv and events.csv and copies the
-hand-written knowledge base (data/demo/kb/*.md); the vocabulary lives in data/demo/catalog.json.
+`generate_demo(out_dir, seed)` writes products.csv, customers.csv, events.csv, orders.csv and
+reviews.csv and copies the hand-written knowledge base (data/demo/kb/*.md); the vocabulary lives in data/demo/catalog.json.
 The same seed gives byte-identical files. The events carry real signal for recommenders:
 per-customer category affinities and price bands, view -> cart -> purchase funnels, products
 bought together with their complements, Zipf-like popularity within categories, seasonality
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from shop.demo_events import DAY, END, START, iso, make_events
 from shop.demo_orders import ORDER_COLUMNS, make_orders
+from shop.demo_reviews import REVIEW_COLUMNS, make_reviews
 from shop.resources import data_dir
 
 DATA_DIR = data_dir() / "demo"
@@ -46,9 +47,10 @@ WHO = {"men": "men", "women": "women", "unisex": "men and women", "kids": "child
 
 
 def generate_demo(out_dir: Path, seed: int = 7) -> dict[str, Path]:
-    """Write products.csv, customers.csv, events.csv and orders.csv (the checkouts of the
-    purchase events) into out_dir and copy the KB markdown into out_dir/kb/. Returns
-    {"catalog": ..., "customers": ..., "events": ..., "orders": ..., "kb": ...} paths."""
+    """Write products.csv, customers.csv, events.csv, orders.csv (the checkouts of the
+    purchase events) and reviews.csv (some buyers' reviews) into out_dir and copy the KB
+    markdown into out_dir/kb/. Returns {"catalog": ..., "customers": ..., "events": ...,
+    "orders": ..., "reviews": ..., "kb": ...} paths."""
     out_dir = Path(out_dir)
     vocab = json.loads((DATA_DIR / "catalog.json").read_text(encoding="utf-8"))
     products = _make_products(random.Random(f"{seed}:products"), vocab)
@@ -56,12 +58,17 @@ def generate_demo(out_dir: Path, seed: int = 7) -> dict[str, Path]:
     events = make_events(random.Random(f"{seed}:events"), vocab, products, customers)
     orders = make_orders(random.Random(f"{seed}:orders"), events,
                          {p.id: float(p.price) for p in products})
+    sized = {c["slug"] for c in vocab["categories"] if c.get("sizes") in ("apparel", "shoe")}
+    sized |= {"socks", "kids-clothing", "cycling"}  # worn too, in sizes of their own
+    reviews = make_reviews(random.Random(f"{seed}:reviews"), events, customers,
+                           {p.id: p.category in sized for p in products})
     product_rows = [[getattr(p, column) for column in PRODUCT_COLUMNS] for p in products]
     tables = {
         "catalog": ("products.csv", PRODUCT_COLUMNS, product_rows),
         "customers": ("customers.csv", CUSTOMER_COLUMNS, customers),
         "events": ("events.csv", EVENT_COLUMNS, events),
         "orders": ("orders.csv", ORDER_COLUMNS, orders),
+        "reviews": ("reviews.csv", REVIEW_COLUMNS, reviews),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}

@@ -1,9 +1,10 @@
-"""Ingest catalog, customers, events, orders and support history from CSV/JSONL, and the
-knowledge base from Markdown.
+"""Ingest catalog, customers, events, orders, support history and reviews from CSV/JSONL, and
+the knowledge base from Markdown.
 
 Every row is validated before anything is written. A file with any bad row writes nothing,
 unless `skip_invalid`, which writes the good rows and puts the bad ones in a rejects file.
-Writes are upserts (by id, or by idempotency key for events), so re-ingesting is a no-op.
+Writes are upserts (by id, or by idempotency key for events, or for reviews without an id by
+customer, product and time), so re-ingesting is a no-op.
 """
 
 from __future__ import annotations
@@ -19,10 +20,18 @@ from typing import Any
 from sqlalchemy import select, update
 from tqdm import tqdm
 
-from shop import orders, vetted
+from shop import orders, reviews, vetted
 from shop.errors import InvalidInput
 from shop.orders import order_row
-from shop.records import RECORDS, CustomerRecord, EventRecord, ProductRecord, Record
+from shop.records import (
+    RECORDS,
+    CustomerRecord,
+    EventRecord,
+    ProductRecord,
+    Record,
+    ReviewRecord,
+)
+from shop.review_tables import Review
 from shop.rows import RowError, check_header, count_lines, read_rows, validate
 from shop.schema import Customer, Event, KBDocument, Product, utcnow
 from shop.store import Store
@@ -159,10 +168,13 @@ _WRITERS = {
     "events": (Event, _event_row, ["idempotency_key"]),
     "orders": (Order, order_row, ["id"]),
     "support-history": (VettedAnswer, vetted.history_row, ["id"]),
+    "reviews": (Review, reviews.review_row, ["id"]),
 }
 # kinds written by their own module (the upsert plus what it keeps in step)
-_WRITE = {"orders": orders.write_orders, "support-history": vetted.write_history}
-_REFERENCES = {"events": _missing_references, "orders": orders.missing_references}
+_WRITE = {"orders": orders.write_orders, "support-history": vetted.write_history,
+          "reviews": reviews.write_reviews}
+_REFERENCES = {"events": _missing_references, "orders": orders.missing_references,
+               "reviews": reviews.missing_references}
 
 
 def ingest_file(
@@ -199,9 +211,12 @@ def ingest_file(
         if errors:
             report.errors.extend(errors)
             continue
-        key = record.key() if isinstance(record, EventRecord) else record.id
+        key = record.key() if isinstance(record, (EventRecord, ReviewRecord)) else record.id
         if key in seen_keys:
-            report.errors.append(RowError(path, line, "id", f"duplicate of line {seen_keys[key]}", row))
+            same = " (the same customer, product and created_at)" \
+                if isinstance(record, ReviewRecord) and not record.id else ""
+            report.errors.append(RowError(path, line, "id",
+                                          f"duplicate of line {seen_keys[key]}{same}", row))
             continue
         seen_keys[key] = line
         good.append((line, record))

@@ -4,15 +4,17 @@ Everything keyed by the customer lives in these tables: `customers`, `events`,
 `generated_content` (emails written for them; chat turns are stored redacted and mostly without
 a customer id), `campaign_rows` (their emails, address included), `chat_sessions` and their
 `chat_turns` (the conversations of sessions opened for them), the experiments'
-`experiment_assignments` and `experiment_feedback`, `trigger_firings`, and their `orders` and
-the `order_requests` they made in the chat. Erasure deletes
+`experiment_assignments` and `experiment_feedback`, `trigger_firings`, their `orders`, the
+`order_requests` they made in the chat and the `reviews` they wrote. Erasure deletes
 all of it in one transaction, plus their copies in the campaign files under
 `settings.campaigns_dir`.
 Both operations add an `audit_log` row naming the actor and the counts, never the data.
 
 Derived state outside the store is the caller's job: the recommender's live profile
 (`RecommenderService.forget`); its persisted model keeps a row for them until the next
-retrain, but is never mapped to an id missing from `customers`.
+retrain, but is never mapped to an id missing from `customers`. A product's aspect sentiment
+(retrieval/review_aspects.py) is computed from the stored reviews each time, so an erased
+customer's words leave it with their reviews.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from shop.errors import NotFound
 from shop.files import replace_file, safe_name
+from shop.review_tables import Review
 from shop.schema import (
     Assignment,
     AuditLog,
@@ -51,7 +54,7 @@ KEYED_TABLES = (("order_requests", OrderRequest), ("orders", Order),  # requests
                 ("events", Event), ("generated_content", GeneratedContent),
                 ("campaign_rows", CampaignRow), ("chat_sessions", ChatSession),
                 ("experiment_assignments", Assignment), ("experiment_feedback", Feedback),
-                ("trigger_firings", TriggerFiring))
+                ("trigger_firings", TriggerFiring), ("reviews", Review))
 # exported as they are stored: (table, its columns in the export)
 PLAIN_TABLES = (("experiment_assignments", Assignment,
                  ("experiment_id", "variant", "propensity", "segment", "ts")),
@@ -62,7 +65,9 @@ PLAIN_TABLES = (("experiment_assignments", Assignment,
                 ("orders", Order, ("id", "status", "placed_at", "shipped_at", "delivered_at",
                                    "carrier", "tracking_url", "total", "currency", "items")),
                 ("order_requests", OrderRequest,
-                 ("id", "order_id", "kind", "state", "message", "created_at", "updated_at")))
+                 ("id", "order_id", "kind", "state", "message", "created_at", "updated_at")),
+                ("reviews", Review,
+                 ("id", "product_id", "rating", "text", "language", "created_at")))
 
 
 def export_customer(store: Store, customer_id: str, actor: str,

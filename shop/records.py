@@ -201,10 +201,42 @@ class SupportRecord(Record):
         return None if value is None else _as_utc(value)
 
 
+class ReviewRecord(Record):
+    """A customer's review of a product. Sent again with the same `id` (or, without one, the
+    same customer, product and created_at) it replaces the stored one."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=64,
+                           pattern=r"^[A-Za-z0-9_.:\-]+$")
+    customer_id: str = Id
+    product_id: str = Id
+    rating: int = Field(ge=1, le=5)
+    text: str = Field(default="", max_length=8000)
+    created_at: datetime
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _as_utc(value)
+
+    @field_validator("id", "language", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    def key(self) -> str:
+        """The review's id; derived from (customer, product, created_at) when none was sent."""
+        if self.id:
+            return self.id
+        raw = f"{self.customer_id}|{self.product_id}|{self.created_at.isoformat()}"
+        return "r:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
 RECORDS: dict[str, type[Record]] = {
     "catalog": ProductRecord,
     "customers": CustomerRecord,
     "events": EventRecord,
     "orders": OrderRecord,
     "support-history": SupportRecord,
+    "reviews": ReviewRecord,
 }

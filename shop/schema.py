@@ -357,5 +357,6 @@ class StockWatch(Base):
 
 
 # the support tables (orders, order requests, vetted answers, chat outcomes) live in
-# shop/support_tables.py; importing them here puts them on Base.metadata with the rest
-from shop import support_tables  # noqa: F401
+# shop/support_tables.py, reviews in shop/review_tables.py; importing them here puts them on
+# Base.metadata with the rest
+from shop import review_tables, support_tables  # noqa: F401

@@ -199,3 +199,19 @@ def test_exclusions_follow_what_the_served_model_measured_unless_asked():
     assert new_only.exclude_purchased is True and new_only.exclude_seen is True
     asked = resolve_exclusions(ServeOptions(exclude_purchased=True), repeats=True)
     assert asked.exclude_purchased is True and asked.exclude_seen is False
+
+
+@pytest.mark.slow
+def test_a_product_the_customer_rated_poorly_is_never_offered_again(shop):
+    context, client = shop
+    customer = "C00412"
+    first = client.get(f"/v1/recommendations/{customer}", headers=ADMIN, params={"k": 5})
+    assert first.status_code == 200, first.text
+    disliked = first.json()["items"][0]["product_id"]
+    review = {"customer_id": customer, "product_id": disliked, "rating": 1,
+              "text": "Not what I hoped for.", "created_at": datetime.now(UTC).isoformat()}
+    posted = client.post("/v1/reviews", json={"reviews": [review]}, headers=ADMIN)
+    assert posted.status_code == 200, posted.text
+    after = client.get(f"/v1/recommendations/{customer}", headers=ADMIN, params={"k": 5})
+    assert disliked not in [item["product_id"] for item in after.json()["items"]]
+    assert len(after.json()["items"]) == 5

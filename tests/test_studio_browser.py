@@ -11,7 +11,7 @@ from tests.test_serve_e2e import log_in
 from tests.test_studio import studio_shop  # noqa: F401 - the module's store of its own
 
 TABS = ["Shop", "Copy", "Email campaigns", "Chat playground", "Support", "Customers",
-        "Experiments", "Search", "Recommendations"]
+        "Experiments", "Search", "Recommendations", "Reviews"]
 
 
 @pytest.mark.slow

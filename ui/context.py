@@ -38,6 +38,19 @@ class ShopContext:
                                   product_vectors=lambda ids: self.search.product_vectors(ids))
 
     @cached_property
+    def review_aspects(self):
+        """retrieval.review_aspects.ReviewAspects: each product's aspect sentiment from its
+        reviews. Review sentences are embedded by the shop's embedder without its on-disk
+        cache (they are customers' words); the model loads on the first review read."""
+        from retrieval.aspects import AspectModel
+        from retrieval.embedder import get_embedder
+        from retrieval.review_aspects import ReviewAspects
+
+        settings = self.settings
+        model = AspectModel(lambda texts: get_embedder(settings, cached=False).embed(texts))
+        return ReviewAspects(self.store, model, language=settings.shop_language)
+
+    @cached_property
     def generation(self):
         """gen.service.GenService: ad copy, emails and chat over this context's services."""
         return self.generation_service()
@@ -51,7 +64,8 @@ class ShopContext:
 
         return GenService(self.settings, self.store, engine=engine,
                           retriever=SearchServiceRetriever(self.search),
-                          recommender=RecommenderServiceAdapter(self.recommender))
+                          recommender=RecommenderServiceAdapter(self.recommender),
+                          aspects=self.review_aspects)
 
     @cached_property
     def experiments(self):
@@ -90,7 +104,8 @@ AFTER_INGEST.append(_sync_search_index)
 
 
 def _refresh_recommender(context: ShopContext, report) -> None:
-    if report.kind in ("events", "catalog", "orders") and "recommender" in context.__dict__:
+    if report.kind in ("events", "catalog", "orders", "reviews") \
+            and "recommender" in context.__dict__:
         context.recommender.invalidate()  # re-read events and stock; no retraining
 
 

@@ -33,7 +33,7 @@ def load_demo(context: ShopContext, seed: int = 7, force: bool = False,
         return
     paths = generate_demo(settings.data_dir / "demo", seed=seed)
     store = context.store
-    for kind in ("catalog", "customers", "events", "orders"):
+    for kind in ("catalog", "customers", "events", "orders", "reviews"):
         report = ingest_file(store, kind, paths[kind], progress=progress)
         context.after_ingest(report)
         yield report.summary()

@@ -36,7 +36,7 @@ from gen.checks.claim_terms import (
     NUMBER_WORDS,
     SPELLING,
 )
-from gen.checks.guardrails import Facts, Violation, sentences
+from gen.checks.guardrails import Facts, TextCheck, Violation, sentences
 
 # ---- normalizing ----------------------------------------------------------------------------
 
@@ -320,9 +320,10 @@ class ClaimRepair:
     removed: list[str] = field(default_factory=list)  # the clauses and sentences dropped
 
 
-def remove_unsupported(text: str, checker: ClaimChecker) -> ClaimRepair:
-    """Drop the clauses that hold unsupported claims, or their whole sentence when the claim is
-    in its main (first) clause or too little would be left."""
+def remove_unsupported(text: str, checker: TextCheck) -> ClaimRepair:
+    """Drop the clauses that hold unsupported claims (or any other check's violations), or
+    their whole sentence when the claim is in its main (first) clause or too little would be
+    left."""
     before, kept, removed = [], [], []
     for sentence in sentences(text):
         found = checker.violations(sentence)

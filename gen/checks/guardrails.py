@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlparse
 
 from shop.logs import luhn
@@ -56,12 +57,19 @@ class Facts:
 
 @dataclass
 class Violation:
-    kind: str  # price | percent | code | stock | product
+    kind: str  # price | percent | code | stock | product | claim kinds | reviews
     found: str
     sentence: str = ""
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.found!r}"
+
+
+class TextCheck(Protocol):
+    """A check over written text: what in it breaks a rule, with the sentence holding it
+    (claims.py's ClaimChecker, aspect_praise.py's AspectPraiseCheck)."""
+
+    def violations(self, text: str) -> list[Violation]: ...
 
 
 # ---- grounding -----------------------------------------------------------------------------

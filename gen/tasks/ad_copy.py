@@ -3,8 +3,9 @@
 The model drafts; code enforces. For each variant slot several drafts are sampled (best-of-N,
 `CopyOptions.candidates`); each is cleaned, grounded against the catalog and the campaign
 (prices, codes, stock), stripped of attribute claims the product's own text does not support
-(gen/checks/claims.py) and of a sentence the token budget cut, shortened at clause boundaries, and
-checked. The best passing drafts are kept (gen/tasks/best_of.py: the model's own perplexity, whether
+(gen/checks/claims.py), of praise for what the product's reviews call poor
+(gen/checks/aspect_praise.py, when given) and of a sentence the token budget cut, shortened at
+clause boundaries, and checked. The best passing drafts are kept (gen/tasks/best_of.py: the model's own perplexity, whether
 code had to repair the draft, overlap with the other variants). Slots still empty get one more
 round of drafts; what is still missing is a variant built from catalog facts, and only that
 last resort may be cut at a word boundary.
@@ -16,7 +17,7 @@ model's text with something removed or fixed), fallback (the template), cut (a c
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -34,6 +35,7 @@ from gen.checks.claims import (
 )
 from gen.checks.guardrails import (
     Facts,
+    TextCheck,
     grounding_violations,
     neutralize_untrusted,
     repair_grounding,
@@ -129,7 +131,8 @@ def variant_key(fields: dict[str, str]) -> str:
 
 def check_variant(fields: dict[str, str], channel: str, limits: dict[str, int], facts: Facts,
                   brand: BrandVoice, allowed_hosts: set[str],
-                  claims: ClaimChecker | None = None) -> list[str]:
+                  claims: ClaimChecker | None = None,
+                  checks: Sequence[TextCheck] = ()) -> list[str]:
     problems = []
     for name in FIELDS[channel]:
         value = fields.get(name, "")
@@ -141,6 +144,8 @@ def check_variant(fields: dict[str, str], channel: str, limits: dict[str, int], 
         problems += [f"{name}: {v}" for v in grounding_violations(value, facts)]
         if claims is not None:
             problems += [f"{name}: {v}" for v in claims.violations(value)]
+        for check in checks:
+            problems += [f"{name}: {v}" for v in check.violations(value)]
         if looks_truncated(value):
             problems.append(f"{name}: ends mid-sentence")
         lowered = value.lower()
@@ -206,10 +211,12 @@ class AdCopywriter:
 
     def write(self, options: CopyOptions, facts: Facts, category: str,
               campaign: dict | None = None, attributes: dict | None = None,
-              on_piece: Callable[[int, str], None] | None = None) -> list[Variant]:
+              on_piece: Callable[[int, str], None] | None = None,
+              checks: Sequence[TextCheck] = ()) -> list[Variant]:
         """`options.variants` checked variants, each the best of `options.candidates` drafts.
         `on_piece(draft, piece)` hears each draft's text as the model writes it (drafts are
-        numbered across both rounds)."""
+        numbered across both rounds). `checks`: more text checks for this product (what
+        its reviews call poor): their sentences are removed like unsupported claims."""
         fact = facts.products[0]
         product = {"title": fact.title, "category": category, "price_text": price_text(fact),
                    "description": _lead(neutralize_untrusted(fact.text, self.allowed_hosts)),
@@ -234,7 +241,8 @@ class AdCopywriter:
             # a draft that stopped after its headline gets "DESCRIPTION:" written for it
             results = complete_fields(self.engine, requests, written,
                                       FIELDS[options.channel], FIELD_TOKENS)
-            drafts = [self.draft(r, options.channel, limits, facts, claims) for r in results]
+            drafts = [self.draft(r, options.channel, limits, facts, claims, checks)
+                      for r in results]
             good = [Candidate(d, variant_key(d.fields),
                               REPAIR_COST if d.source == "repaired" else 0.0, d.logprob)
                     for d in drafts if not d.problems]
@@ -244,19 +252,21 @@ class AdCopywriter:
         taken = {variant_key(v.fields) for v in picked}
         while len(picked) < options.variants:
             picked.append(self._fallback(candidates, options.channel, limits, facts, taken,
-                                         claims))
+                                         claims, checks))
             taken.add(variant_key(picked[-1].fields))
         return [Variant(full_text(v.fields, options.channel, self.brand), v.source, v.raw,
                         v.violations_before, v.problems, v.logprob, v.claims_before)
                 for v in picked]
 
     def draft(self, result: Result, channel: str, limits: dict[str, int], facts: Facts,
-              claims: ClaimChecker) -> Variant:
+              claims: ClaimChecker, checks: Sequence[TextCheck] = ()) -> Variant:
         """One sampled reply, repaired where it can be and checked; `problems` empty = usable."""
         reply = result.text
         fields = parse_fields(reply, FIELDS[channel])
         written = dict(fields)
         claims_before = [str(v) for value in fields.values() for v in claims.violations(value)]
+        claims_before += [str(v) for value in fields.values() for check in checks
+                          for v in check.violations(value)]
         before = [str(v) for value in fields.values() for v in grounding_violations(value, facts)]
         lines = [clean(line) for line in reply.splitlines() if clean(line)]
         for name in list(fields):
@@ -267,10 +277,12 @@ class AdCopywriter:
             value, _ = repair_grounding(value, facts)
             value, _ = strip_unsafe_links(value, self.allowed_hosts)
             value = re.sub(r"\s*reply stop.*$", "", value, flags=re.IGNORECASE)
-            value = whole_sentences(remove_unsupported(value, claims).text, cut=False)
+            for check in (claims, *checks):
+                value = remove_unsupported(value, check).text
+            value = whole_sentences(value, cut=False)
             fields[name] = shorten(clean(value), limits[name])
         problems = check_variant(fields, channel, limits, facts, self.brand, self.allowed_hosts,
-                                 claims)
+                                 claims, checks)
         example = self.example(channel)
         if any(copies(value, example.get(name, "")) for name, value in fields.items()):
             problems.append("copies the example answer")
@@ -283,20 +295,21 @@ class AdCopywriter:
                        before + claims_before, problems, result.logprob, claims_before)
 
     def _fallback(self, candidates: list[dict[str, str]], channel: str, limits: dict[str, int],
-                  facts: Facts, taken: set[str], claims: ClaimChecker) -> Variant:
+                  facts: Facts, taken: set[str], claims: ClaimChecker,
+                  checks: Sequence[TextCheck] = ()) -> Variant:
         cut_needed = None
         for candidate in candidates:
             fields = {name: shorten(value, limits[name]) for name, value in candidate.items()}
             if variant_key(fields) in taken:
                 continue
             if not check_variant(fields, channel, limits, facts, self.brand, self.allowed_hosts,
-                                 claims):
+                                 claims, checks):
                 return Variant(fields, "fallback")
             cut_needed = cut_needed or candidate
         candidate = cut_needed or candidates[0]
         fields = {name: cut_words(value, limits[name]) for name, value in candidate.items()}
         return Variant(fields, "cut", problems=check_variant(
-            fields, channel, limits, facts, self.brand, self.allowed_hosts, claims))
+            fields, channel, limits, facts, self.brand, self.allowed_hosts, claims, checks))
 
 
 def _stems(text: str) -> set[str]:

@@ -11,6 +11,7 @@ from ui.api import (
            openai_compat,
            orders,
            recommendations,
+           reviews,
            search,
            sessions,
            support,
@@ -21,4 +22,4 @@ from ui.api import (
 ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router,
            openai_compat.router, widget.router, unsubscribe.router, metrics.router,
            customers.router, sessions.router, chat_sessions.router, experiments.router,
-           orders.router, support.router]
+           orders.router, support.router, reviews.router]

@@ -43,6 +43,7 @@ class CustomerExport(BaseModel):
     trigger_firings: list[dict[str, Any]]
     orders: list[dict[str, Any]]
     order_requests: list[dict[str, Any]]
+    reviews: list[dict[str, Any]]
     segment: dict[str, Any] | None
 
 
@@ -54,7 +55,7 @@ class Erased(BaseModel):
 @router.get("/customers/{customer_id}", responses=ERRORS)
 def export(customer_id: str, context: Context, caller: AdminCaller) -> CustomerExport:
     """Everything stored about the customer (GDPR art. 15): profile, consent, events,
-    generated content, campaign emails and their recommender segment."""
+    generated content, campaign emails, orders, reviews and their recommender segment."""
     return CustomerExport.model_validate(export_customer(
         context.store, customer_id, caller.actor, segment=lambda cid: _segment(context, cid)))
 
@@ -65,6 +66,8 @@ def erase(customer_id: str, context: Context, caller: AdminCaller) -> Erased:
     counts = erase_customer(context.store, customer_id, caller.actor)
     if "recommender" in context.__dict__:  # loaded: forget now; a later load skips them anyway
         context.recommender.forget(customer_id)
+    if "review_aspects" in context.__dict__:  # their words leave the summaries too
+        context.review_aspects.forget()
     return Erased(customer_id=customer_id, erased=counts)
 
 

@@ -12,8 +12,8 @@ from shop.ingest import IngestError, ingest_file, ingest_kb
 from ui.cli.init import identity_hint
 from ui.context import default_context
 
-ingest_app = typer.Typer(help="Load catalog, customers, events (CSV/JSONL) or a KB folder.",
-                         no_args_is_help=True)
+ingest_app = typer.Typer(help="Load catalog, customers, events, orders, support history, "
+                              "reviews (CSV/JSONL) or a KB folder.", no_args_is_help=True)
 demo_app = typer.Typer(help="The fictional demo shop.", no_args_is_help=True)
 
 SkipInvalid = Annotated[bool, typer.Option(
@@ -89,6 +89,18 @@ def ingest_support_history(path: FileArg, skip_invalid: SkipInvalid = False,
     _ingest("support-history", path, skip_invalid, progress)
 
 
+@ingest_app.command("reviews")
+def ingest_reviews(path: FileArg, skip_invalid: SkipInvalid = False,
+                   progress: Progress = True) -> None:
+    """Validate and upsert product reviews (columns customer_id, product_id, rating 1-5, text,
+    created_at, optional id and language). A review is replaced when sent again with the same
+    id, or without an id with the same customer, product and created_at. Ratings of 4-5 count
+    as positive feedback for the recommender; the texts give each product's aspect sentiment
+    (fit, size, quality, delivery ...) in the studio and the copy checks. Customers and
+    products must be ingested first."""
+    _ingest("reviews", path, skip_invalid, progress)
+
+
 @ingest_app.command("kb")
 def ingest_kb_command(
     directory: Annotated[Path, typer.Argument(help="Folder of .md/.txt documents")],
@@ -107,8 +119,9 @@ def demo_init(
     seed: Annotated[int, typer.Option(help="Seed of the generator (same seed, same shop).")] = 7,
     force: Annotated[bool, typer.Option(help="Load again even if the demo is loaded.")] = False,
 ) -> None:
-    """Generate the demo shop (400+ products, 2,000 customers, 50,000 events, 30 KB docs) and
-    load it; a data dir without an identity (`shopwright init`) gets the demo shop's."""
+    """Generate the demo shop (400+ products, 2,000 customers, 50,000 events, their orders
+    and some buyers' reviews, 30 KB docs) and load it; a data dir without an identity
+    (`shopwright init`) gets the demo shop's."""
     from ui.demo import load_demo
 
     context = default_context()

@@ -77,3 +77,21 @@ def vetted(
     embedder = get_embedder(default_context().settings)
     report = evaluate(embedder.embed, shop or ["pawsome", "voltwerk"], min_precision)
     typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+@app.command("aspects")
+def aspects(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Review aspects on the labelled reviews of data/eval/reviews (English and German): the
+    assignment of clauses to aspects (fit, size, quality, delivery ...) and their polarity,
+    the threshold and blend tuned on split a and reported on split b; and how the same
+    settings read the praise in ad-copy sentences (the copy check)."""
+    from retrieval.aspects import AspectModel
+    from retrieval.aspects_eval import as_json as report_json
+    from retrieval.aspects_eval import evaluate, format_report
+    from retrieval.embedder import get_embedder
+
+    embedder = get_embedder(default_context().settings, cached=False)
+    report = evaluate(AspectModel(embedder.embed))
+    typer.echo(report_json(report) if as_json else format_report(report))

@@ -21,6 +21,7 @@ from ui.studio.customers import customers_tab
 from ui.studio.experiments import experiments_tab
 from ui.studio.overview import overview_tab
 from ui.studio.recsys import recsys_tab
+from ui.studio.reviews import reviews_tab
 from ui.studio.search import search_tab
 from ui.studio.support import support_tab
 
@@ -29,7 +30,7 @@ DEFAULT_CONCURRENCY = 4  # store-only actions (lookups, plots, exports)
 
 STUDIO_TABS: list[Callable[[ShopContext], None]] = [
     overview_tab, copy_tab, campaigns_tab, chat_tab, support_tab, customers_tab,
-    experiments_tab, search_tab, recsys_tab]
+    experiments_tab, search_tab, recsys_tab, reviews_tab]
 
 
 def build_studio(context: ShopContext) -> gr.Blocks:

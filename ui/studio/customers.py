@@ -116,6 +116,8 @@ def erase(context: ShopContext, customer_id: str, confirmed: bool,
     counts = erase_customer(context.store, customer_id, actor(request))
     if "recommender" in context.__dict__:  # loaded: forget now (as DELETE /v1/customers does)
         context.recommender.forget(customer_id)
+    if "review_aspects" in context.__dict__:  # their words leave the summaries too
+        context.review_aspects.forget()
     return (f"Erased **{customer_id}**: " + ", ".join(f"{n} {table}" for table, n in
                                                       counts.items()))
 
