@@ -13,13 +13,10 @@ import logging
 import os
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from recsys.models.content import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +127,9 @@ class EmbeddingCache:
             log.warning("cannot write embedding cache %s: %s", self.file, exc)
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
+
+
+Encoder = Callable[[list[str]], np.ndarray]  # texts -> (n, dim) L2-normalised float32
 
 
 class CachedEncoder:

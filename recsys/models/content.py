@@ -3,18 +3,16 @@ a user's profile is the weighted mean of the embeddings of what they interacted 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
+from recsys.embedding_cache import EmbeddingCache, Encoder, cached
 from recsys.interactions import Interactions, ItemTable
 from recsys.models.base import Recommender, normalize_rows, register
 from recsys.models.threads import request_blas
 from shop.errors import InvalidInput
-
-Encoder = Callable[[list[str]], np.ndarray]  # texts -> (n, dim) L2-normalised float32
 
 
 def minilm_encoder(settings, cache_dir: Path | None = None) -> Encoder:
@@ -31,8 +29,6 @@ def minilm_encoder(settings, cache_dir: Path | None = None) -> Encoder:
 
     if cache_dir is None:
         return encode
-    from recsys.embedding_cache import EmbeddingCache, cached
-
     return cached(encode, EmbeddingCache(cache_dir, settings.embed_model))
 
 
