@@ -48,7 +48,7 @@ MODEL_GRIDS: dict[str, list[dict]] = {
                {"mode": "recency", "half_life_days": 7.0}],
 }
 BLEND_PARTS = ("ease", "als", "item_knn", "bpr", "content", "popularity", "repeat")
-BLEND_STEPS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+BLEND_STEPS = (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0)
 
 
 @dataclass
