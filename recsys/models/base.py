@@ -62,6 +62,16 @@ class Recommender(ABC):
             scores[rows, cols] = -np.inf
         return top_k_rows(scores, k)
 
+    def top_k_with_history(self, scores: np.ndarray, user_items: sparse.csr_matrix, k: int,
+                           allowed: np.ndarray | None, exclude_seen: bool
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """`top_k` for models that score from the user's history: a user with an empty row
+        gets nothing ranked (their scores carry no information)."""
+        empty = np.diff(user_items.indptr) == 0
+        if empty.any():
+            scores[empty] = -np.inf
+        return self.top_k(scores, user_items, k, allowed, exclude_seen)
+
     def recommend_ids(self, data: Interactions, user_ids: list[str], k: int = 10,
                       exclude_seen: bool = True) -> tuple[list[list[str]], list[list[float]]]:
         """External ids in and out; users not in `data` get an empty (cold-start) row."""

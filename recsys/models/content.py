@@ -85,11 +85,8 @@ class ContentRecommender(Recommender):
 
     def recommend(self, users, user_items, k=10, *, allowed=None, exclude_seen=True,
                   recalculate_user=False):
-        scores = self.scores(user_items)
-        empty = np.diff(user_items.indptr) == 0
-        if empty.any():
-            scores[empty] = -np.inf
-        return self.top_k(scores, user_items, k, allowed, exclude_seen)
+        return self.top_k_with_history(self.scores(user_items), user_items, k, allowed,
+                                       exclude_seen)
 
     def state(self):
         return {"embeddings": self.embeddings}

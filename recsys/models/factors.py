@@ -97,11 +97,9 @@ class FactorRecommender(Recommender):
 
     def recommend(self, users, user_items, k=10, *, allowed=None, exclude_seen=True,
                   recalculate_user=False):
-        scores = self.scores(users, user_items, recalculate_user)
-        empty = np.diff(user_items.indptr) == 0
-        if empty.any():  # no history, no vector: every score is 0; rank nothing
-            scores[empty] = -np.inf
-        return self.top_k(scores, user_items, k, allowed, exclude_seen)
+        # no history, no vector: every score is 0; rank nothing
+        return self.top_k_with_history(self.scores(users, user_items, recalculate_user),
+                                       user_items, k, allowed, exclude_seen)
 
     def state(self):
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}
