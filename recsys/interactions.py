@@ -139,7 +139,10 @@ class Interactions:
     user_segments: np.ndarray | None = None  # int (n_users,), -1 = none
     reference_time: float = 0.0
     options: InteractionOptions = field(default_factory=InteractionOptions)
-    history: PairHistory | None = None  # return visits per pair (not saved with a model)
+    # The kept events (rows, cols, timestamps) for `history`, which only repeat models read:
+    # it is derived on first use, not on every build. Not saved with a model.
+    events: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _history: PairHistory | None = None
     _user_index: dict | None = None
     _item_index: dict | None = None
 
@@ -162,6 +165,13 @@ class Interactions:
         if self._item_index is None:
             self._item_index = {item: i for i, item in enumerate(self.item_ids)}
         return self._item_index
+
+    @property
+    def history(self) -> PairHistory | None:
+        """When each user came back to each item; None without the events (a loaded model)."""
+        if self._history is None and self.events is not None:
+            self._history = pair_history(*self.events, self.reference_time, self.matrix.shape)
+        return self._history
 
     def with_segments(self, segments: np.ndarray) -> Interactions:
         return replace(self, user_segments=segments)
@@ -225,9 +235,8 @@ def build_interactions(log: EventLog, options: InteractionOptions | None = None,
         purchases.sum_duplicates()
         purchases.data[:] = 1.0
     aligned = items.align(item_ids) if items is not None else None
-    history = pair_history(rows[keep], cols[keep], log.timestamps[keep], reference, shape)
     return Interactions(user_ids, item_ids, matrix, purchases, aligned, None, reference, options,
-                        history)
+                        (rows[keep], cols[keep], log.timestamps[keep]))
 
 
 # ---- reading files ---------------------------------------------------------------------------
