@@ -1,5 +1,10 @@
 """Who a campaign goes to: the file's audience, narrowed to customers who may get marketing now
-(consent given, not unsubscribed, and under the frequency cap)."""
+(consent given, not unsubscribed, and under the frequency cap), less the global control group
+(campaigns/control.py), who are counted and never emailed.
+
+An audience by `scores` reads the stored predicted values (`customer_scores`); one by
+`product` asks the recommender, through the `ProductAudience` callable the edge passes in, for
+the customers most likely to buy it."""
 
 from __future__ import annotations
 
@@ -7,15 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 
+from campaigns.control import control_members
 from campaigns.rows import marketing_counts, with_rows
 from campaigns.spec import Audience
 from shop.errors import InvalidInput
 from shop.schema import Customer, utcnow
 from shop.store import Store
+from shop.value_tables import CustomerScore
 
 SegmentMembers = Callable[[int], list[str]]  # segment id -> its customer ids (from recsys)
+# (product id, count) -> the customers most likely to buy it, best first, buyers left out
+ProductAudience = Callable[[str, int], list[str]]
+OPERATORS = {">": "__gt__", ">=": "__ge__", "<": "__lt__", "<=": "__le__"}
 
 
 @dataclass
@@ -29,19 +39,27 @@ class Plan:
     unknown: list[str] = field(default_factory=list)  # listed ids the store does not have
     limit: int | None = None
     capped: int = 0  # may get marketing, but already had the cap's emails in its window
+    control_ids: list[str] = field(default_factory=list)  # held out: the control group
+
+    @property
+    def control(self) -> int:
+        return len(self.control_ids)
 
     def as_dict(self) -> dict:
         return {"eligible": len(self.eligible), "matched": self.matched,
                 "no_consent": self.no_consent, "unsubscribed": self.unsubscribed,
-                "capped": self.capped, "unknown": self.unknown, "limit": self.limit}
+                "capped": self.capped, "control": self.control, "unknown": self.unknown,
+                "limit": self.limit}
 
 
 def choose(store: Store, audience: Audience, limit: int | None = None,
-           segment_members: SegmentMembers | None = None, campaign_id: str | None = None
-           ) -> Plan:
+           segment_members: SegmentMembers | None = None, campaign_id: str | None = None,
+           product_audience: ProductAudience | None = None) -> Plan:
     """`campaign_id`: also apply the frequency cap (settings `marketing_cap_emails` per
     `marketing_cap_days`, counted over every other campaign and trigger) to customers who
-    have no row in this campaign yet; those who have one were admitted before and stay."""
+    have no row in this campaign yet; those who have one were admitted before and stay.
+    Control-group members who pass all that are held out (`Plan.control_ids`), within the
+    ids `limit` reaches, so the two groups are alike but for the email."""
     query = select(Customer.id, Customer.marketing_consent, Customer.unsubscribed_at)
     listed: list[str] | None = None
     if audience.customer_ids:
@@ -53,7 +71,17 @@ def choose(store: Store, audience: Audience, limit: int | None = None,
         if not listed:
             raise InvalidInput(f"audience.segment: segment {audience.segment} has no customers "
                                "(`shopwright segments` lists them)")
-    elif audience.filter:
+    elif audience.product is not None:
+        if product_audience is None:
+            raise InvalidInput("audience.product needs the recommender")
+        listed = list(dict.fromkeys(product_audience(audience.product.id,
+                                                     audience.product.count)))
+        if not listed:
+            raise InvalidInput(f"audience.product: no customer is likely to buy "
+                               f"{audience.product.id} (or all of them bought it)")
+    if audience.scores:
+        query = query.where(*_score_conditions(store, audience))
+    if audience.filter:
         for name, value in audience.filter.items():
             column = getattr(Customer, name)
             if name == "locale":  # "de" matches de, de-DE, de-AT ...
@@ -73,11 +101,29 @@ def choose(store: Store, audience: Audience, limit: int | None = None,
     eligible = [cid for cid, consent, gone in rows if consent and gone is None]
     capped = at_cap(store, campaign_id, eligible) if campaign_id else set()
     eligible = [cid for cid in eligible if cid not in capped]
-    return Plan(eligible[:limit] if limit is not None else eligible, len(rows),
+    held_out = control_members(eligible, store.settings)
+    eligible = [cid for cid in eligible if cid not in held_out]
+    control = sorted(held_out)
+    if limit is not None and len(eligible) > limit:
+        eligible = eligible[:limit]
+        control = [cid for cid in control if cid <= eligible[-1]]
+    return Plan(eligible, len(rows),
                 no_consent=sum(1 for _, consent, _ in rows if not consent),
                 unsubscribed=sum(1 for _, consent, gone in rows if consent and gone is not None),
                 unknown=[cid for cid in (listed or []) if cid not in found], limit=limit,
-                capped=len(capped))
+                capped=len(capped), control_ids=control)
+
+
+def _score_conditions(store: Store, audience: Audience) -> list:
+    """SQL conditions on the customer's stored scores (a customer without one matches none)."""
+    with store.session() as session:
+        if not session.scalar(select(exists().select_from(CustomerScore))):
+            raise InvalidInput("audience.scores: no customer scores are stored yet; run "
+                               "`shopwright customers scores` or `shopwright recsys retrain` "
+                               "first")
+    tests = [getattr(getattr(CustomerScore, name), OPERATORS[op])(value)
+             for name, op, value in audience.score_conditions()]
+    return [exists().where(CustomerScore.customer_id == Customer.id, *tests)]
 
 
 def at_cap(store: Store, campaign_id: str, customer_ids: list[str]) -> set[str]:

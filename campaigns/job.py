@@ -1,7 +1,8 @@
 """The campaign job: one personalized email per eligible customer, resumable and idempotent.
 
     plan      choose the audience (consent and frequency cap checked), nothing written
-    prepare   save the campaign, add a pending row per customer (existing rows stay as they are)
+    prepare   save the campaign, add a pending row per customer (existing rows stay as they are);
+              with an `offer`, draw each customer's arm (campaigns/offers.py)
     run       repeat: take due pending rows, recommend for all of them in one batched call,
               write their emails in engine-sized batches, commit each batch in one transaction
 
@@ -18,16 +19,20 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from campaigns import rows as store_rows
-from campaigns.audience import Plan, SegmentMembers, choose
+from campaigns.audience import Plan, ProductAudience, SegmentMembers, choose
+from campaigns.control import record_control
+from campaigns.offers import assign_arms, issue_codes, offer_shares, shop_currency
+from campaigns.send_time import WEEK, SendTimes, send_at
 from campaigns.spec import CampaignSpec
 from gen.engines import Engine, GenerationRequest, Result
 from gen.service import GenService
 from gen.sources import Recommendation, purchased_titles
-from gen.tasks.email import EmailWriter
+from gen.tasks.email import EmailJob, EmailWriter
 from shop.errors import InvalidInput, NotFound
 
 MAX_WAIT_S = 60.0  # the longest a run sleeps for a row's backoff before trying it again
@@ -71,7 +76,8 @@ class RunReport:
 class CampaignJob:
     def __init__(self, spec: CampaignSpec, generation: GenService,
                  engine: Engine | Callable[[], Engine] | None = None,
-                 batch_size: int | None = None, segment_members: SegmentMembers | None = None):
+                 batch_size: int | None = None, segment_members: SegmentMembers | None = None,
+                 product_audience: ProductAudience | None = None):
         """`engine`: an engine, or a function that builds one when the first email is
         written (a dry run never loads a model); default: the service's own."""
         self.spec = spec
@@ -82,6 +88,8 @@ class CampaignJob:
         self.template_version = self.prompt.ref
         self._batch_size = batch_size
         self.segment_members = segment_members
+        self.product_audience = product_audience
+        self.send_within = WEEK  # each email's send_at: its customer's best hour in this time
 
     @cached_property
     def engine(self) -> CountingEngine:
@@ -91,6 +99,15 @@ class CampaignJob:
         elif not isinstance(engine, Engine):
             engine = engine()
         return CountingEngine(engine)
+
+    @cached_property
+    def send_times(self) -> SendTimes:
+        return SendTimes(self.store)
+
+    @cached_property
+    def send_from(self) -> datetime:
+        """Emails are timed from when this job first wrote one."""
+        return store_rows.utcnow()
 
     @cached_property
     def writer(self) -> EmailWriter:
@@ -106,11 +123,15 @@ class CampaignJob:
 
     def plan(self, limit: int | None = None) -> Plan:
         return choose(self.store, self.spec.audience, limit, self.segment_members,
-                      campaign_id=self.spec.name)
+                      campaign_id=self.spec.name, product_audience=self.product_audience)
 
     def prepare(self, plan: Plan) -> int:
         self._check_products()
         store_rows.save_campaign(self.store, self.spec, self.template_version)
+        record_control(self.store, self.spec.name, plan.control_ids)  # held out, for measuring
+        if self.spec.offer is not None:  # who gets the offer, logged before any email
+            assign_arms(self.store, self.spec.name, plan.eligible, self.offer_share,
+                        self.spec.seed)
         return store_rows.add_pending(self.store, self.spec.name, plan.eligible,
                                       self.template_version)
 
@@ -198,19 +219,49 @@ class CampaignJob:
             bought = purchased_titles(self.store, [c.id for c in customers])
             for job in jobs:  # what the email may say they bought
                 job.purchased = bought.get(job.customer.id, [])
+            self._give_offers(jobs)
             drafts = self.writer.write_many(jobs, self.spec.seed)
         except Exception as exc:  # noqa: BLE001 - recorded on the rows; Ctrl-C still stops
             counts.update(store_rows.record_failure(self.store, batch, _describe(exc)))
             return counts
         seconds = (time.perf_counter() - started) / len(batch)
         tokens = self.engine.take_tokens() // len(batch)
+        times = self.send_times.best([row.customer_id for row in batch])
         written = []
         for row, draft in zip(batch, drafts):
             output = draft.as_dict() | {"prompt": self.template_version,
                                         "model": self.engine.model_name}
+            output["send_at"] = send_at(times[row.customer_id], self.send_from,
+                                        self.send_within).isoformat(timespec="seconds")
             written.append(store_rows.Written(row.id, output, draft.source, tokens, seconds))
         counts.update(store_rows.commit_written(self.store, written))
         return counts
+
+
+    def _give_offers(self, jobs: list[EmailJob]) -> None:
+        """A campaign with an offer: a code for each recipient in its offer arm (issued now,
+        or found from an earlier attempt), the rest an email without any offer."""
+        offer = self.spec.offer
+        if offer is None:
+            return
+        ids = [job.customer.id for job in jobs]
+        arm = assign_arms(self.store, self.spec.name, ids, self.offer_share, self.spec.seed)
+        chosen = [i for i in ids if arm.get(i) == "offer"]
+        codes = issue_codes(self.store, self.spec.name, chosen, offer, self.currency) \
+            if chosen else {}
+        for job in jobs:
+            issued = codes.get(job.customer.id)
+            job.give(issued.personal() if issued else None)
+
+    @cached_property
+    def offer_share(self):
+        """Each recipient's chance of the offer arm (the offer's share, or its plan's)."""
+        return offer_shares(self.spec.offer)
+
+    @cached_property
+    def currency(self) -> str:
+        """An amount offer's currency: the catalog's."""
+        return shop_currency(self.store)
 
 
 def _email_prompt(generation: GenService, template: str) -> Any:

@@ -4,6 +4,8 @@
     eml/ID.eml         the same emails as RFC 5322 messages (List-Unsubscribe headers included)
     summary.json       counts by state and source, grounding problems, tokens, time, rate
 
+Each email carries `send_at` (UTC, ISO 8601): its customer's best hour (campaigns/send_time.py).
+
 Each file is written beside its target and renamed over it, so a reader (or a kill) never
 sees half a file. A customer who unsubscribed after their email was written stays in the store
 but leaves the files: these are the files one sends from.
@@ -26,7 +28,7 @@ from shop.store import Store
 
 EMAIL_FIELDS = ("customer_id", "to", "subject", "preheader", "text", "html", "products",
                 "source", "recommendation_source", "unsubscribe_url", "prompt", "model",
-                "language")
+                "language", "send_at", "offer")  # offer: the personal code it prints, or null
 
 
 def write_outputs(store: Store, settings: Settings, campaign_id: str, template_version: str,

@@ -4,9 +4,10 @@ One run:
   1. note stock changes (the "back in stock" memory);
   2. per rule, find its firings and record each once in `trigger_firings`, by (rule,
      customer, firing time), as `enqueued`, `no_consent` (no marketing consent or
-     unsubscribed) or `capped` (the customer already has `marketing_cap_emails` marketing
+     unsubscribed), `capped` (the customer already has `marketing_cap_emails` marketing
      emails in the last `marketing_cap_days` days: campaign rows written or waiting, and
-     firings enqueued but not yet written, across every campaign and rule);
+     firings enqueued but not yet written, across every campaign and rule) or `control`
+     (in the global control group, campaigns/control.py: never emailed);
   3. run the campaign job for every trigger campaign with emails still to write. A run's
      enqueued firings of one rule form one campaign, `t-RULE-YYYYMMDDHHMMSS`, whose audience
      is those customers; its rows, files and resumability are the campaign job's own, and
@@ -28,6 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from campaigns import rows as store_rows
+from campaigns.control import control_members
 from campaigns.job import CampaignJob
 from campaigns.output import write_outputs
 from campaigns.spec import CampaignSpec
@@ -39,6 +41,7 @@ from shop.upsert import upsert
 
 JobFactory = Callable[[CampaignSpec], CampaignJob]  # the edge builds jobs with its services
 CAMPAIGN_PREFIX = "t-"
+SEND_WITHIN = timedelta(days=1)
 FEATURED_REASON = {"cart_abandoned": "Still in your basket", "back_in_stock": "Back in stock",
                    "cross_sell": "Goes with your last order", "win_back": "Picked for you"}
 
@@ -79,6 +82,7 @@ def send(store: Store, rule: TriggerRule, campaign_id: str, job_factory: JobFact
     counts by row state."""
     spec, featured = campaign_spec(store, rule, campaign_id)
     job = job_factory(spec)
+    job.send_within = SEND_WITHIN  # a trigger's email goes out within a day, at their best hour
     started = time.perf_counter()
     counts: Counter = Counter()
     try:
@@ -126,8 +130,8 @@ def featured_runner(job: CampaignJob, featured: dict[str, list[str]], reason: st
 
 def classify(store: Store, rule: TriggerRule, firings: list[Firing], now: datetime,
              sent_so_far: Counter) -> dict[Firing, str]:
-    """New firings -> enqueued | no_consent | capped (already recorded ones are left out).
-    `sent_so_far` (customer -> emails enqueued earlier in this run) is updated."""
+    """New firings -> enqueued | no_consent | capped | control (already recorded ones are
+    left out). `sent_so_far` (customer -> emails enqueued earlier in this run) is updated."""
     if not firings:
         return {}
     settings = store.settings
@@ -141,6 +145,7 @@ def classify(store: Store, rule: TriggerRule, firings: list[Firing], now: dateti
             Customer.unsubscribed_at.is_(None))))
         sent = store_rows.marketing_counts(
             session, customers, now - timedelta(days=settings.marketing_cap_days))
+    held_out = control_members(customers, settings)
     states = {}
     for firing in firings:
         if (firing.customer_id, utc(firing.fired_at)) in recorded:
@@ -148,6 +153,8 @@ def classify(store: Store, rule: TriggerRule, firings: list[Firing], now: dateti
         customer = firing.customer_id
         if customer not in may_email:
             states[firing] = "no_consent"
+        elif customer in held_out:
+            states[firing] = "control"
         elif sent.get(customer, 0) + sent_so_far[customer] >= settings.marketing_cap_emails:
             states[firing] = "capped"
         else:

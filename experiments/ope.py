@@ -9,6 +9,11 @@ q is a reward model: the posterior mean click rate of each (segment, variant) un
 Beta(1, 1) prior, fitted on the same logs. DR is unbiased when either the propensities or q
 are right, and its variance is lower whenever q explains part of the reward.
 
+`ips` and `doubly_robust` take any contexts as arrays (the candidate's (n, k) probabilities,
+the logged actions, propensities, rewards and, for DR, an (n, k) reward model); `evaluate`
+builds those from segment logs, and experiments/offer_plan.py from campaign logs with a
+cross-fitted model of customer features.
+
 Intervals are normal approximations over the per-row terms (mean +- 1.96 standard errors).
 Under an adaptive logging policy (Thompson) the rows are not independent; the estimators stay
 unbiased (every term is a martingale difference given the propensity logged at its time) and
@@ -43,10 +48,61 @@ class Estimate:
         return {"value": self.value, "ci95": [self.low, self.high]}
 
 
-def _normal(terms: np.ndarray) -> Estimate:
+def normal_estimate(terms: np.ndarray) -> Estimate:
+    """The mean of per-row terms with a 95% normal-approximation interval."""
     mean = float(terms.mean())
     se = float(terms.std(ddof=1) / np.sqrt(len(terms))) if len(terms) > 1 else float("inf")
     return Estimate(mean, mean - Z95 * se, mean + Z95 * se)
+
+
+_normal = normal_estimate
+
+
+# ---- the estimators over any contexts ----------------------------------------------------
+# target: (n, k) the candidate's probabilities of each action for each logged row; actions:
+# (n,) the logged action; propensities: (n,) the logging policy's probability of it; rewards:
+# (n,); q: (n, k) a reward model's prediction for every action. The terms are linear in
+# target, so the terms of (target_a - target_b) estimate the difference of two policies.
+
+
+def _check(target: np.ndarray, actions: np.ndarray, propensities: np.ndarray,
+           rewards: np.ndarray, q: np.ndarray | None = None) -> None:
+    n = len(actions)
+    if target.ndim != 2 or target.shape[0] != n or len(propensities) != n or len(rewards) != n:
+        raise InvalidInput(f"off-policy evaluation: target {target.shape}, actions ({n},), "
+                           f"propensities ({len(propensities)},), rewards ({len(rewards)},) "
+                           "do not line up")
+    if q is not None and q.shape != target.shape:
+        raise InvalidInput(f"off-policy evaluation: q {q.shape} must match target "
+                           f"{target.shape}")
+    if n and not (propensities > 0).all():
+        raise InvalidInput("off-policy evaluation: every logged propensity must be > 0")
+
+
+def ips_terms(target: np.ndarray, actions: np.ndarray, propensities: np.ndarray,
+              rewards: np.ndarray) -> np.ndarray:
+    """Per-row IPS terms pi(a_i|x_i) / p_i * r_i."""
+    _check(target, actions, propensities, rewards)
+    return target[np.arange(len(actions)), actions] / propensities * rewards
+
+
+def dr_terms(target: np.ndarray, actions: np.ndarray, propensities: np.ndarray,
+             rewards: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Per-row doubly robust terms sum_a pi(a|x_i) q(x_i, a) + w_i (r_i - q(x_i, a_i))."""
+    _check(target, actions, propensities, rewards, q)
+    rows = np.arange(len(actions))
+    weights = target[rows, actions] / propensities
+    return (target * q).sum(axis=1) + weights * (rewards - q[rows, actions])
+
+
+def ips(target: np.ndarray, actions: np.ndarray, propensities: np.ndarray,
+        rewards: np.ndarray) -> Estimate:
+    return normal_estimate(ips_terms(target, actions, propensities, rewards))
+
+
+def doubly_robust(target: np.ndarray, actions: np.ndarray, propensities: np.ndarray,
+                  rewards: np.ndarray, q: np.ndarray) -> Estimate:
+    return normal_estimate(dr_terms(target, actions, propensities, rewards, q))
 
 
 def reward_model(log: Logged) -> dict[str, np.ndarray]:
@@ -79,16 +135,16 @@ def evaluate(log: Logged, policy: dict[str, np.ndarray]) -> dict:
     if len(log.actions) < 2:
         raise InvalidInput("off-policy evaluation needs at least 2 logged impressions")
     target = policy_matrix(policy, log)
-    rows = np.arange(len(log.actions))
-    weights = target[rows, log.actions] / log.propensities
+    weights = target[np.arange(len(log.actions)), log.actions] / log.propensities
     model = reward_model(log)
     q = np.array([model[s] for s in log.segments]).reshape(target.shape)
-    ips_terms = weights * log.rewards
-    dr_terms = (target * q).sum(axis=1) + weights * (log.rewards - q[rows, log.actions])
-    snips = float(ips_terms.sum() / weights.sum()) if weights.sum() > 0 else float("nan")
-    return {"rows": len(rows), "ips": _normal(ips_terms).as_dict(),
-            "snips": snips, "dr": _normal(dr_terms).as_dict(),
-            "logged": _normal(log.rewards).as_dict(),
+    ips_sum = ips_terms(target, log.actions, log.propensities, log.rewards).sum()
+    snips = float(ips_sum / weights.sum()) if weights.sum() > 0 else float("nan")
+    return {"rows": len(log.actions),
+            "ips": ips(target, log.actions, log.propensities, log.rewards).as_dict(),
+            "snips": snips,
+            "dr": doubly_robust(target, log.actions, log.propensities, log.rewards, q).as_dict(),
+            "logged": normal_estimate(log.rewards).as_dict(),
             "max_weight": float(weights.max()),
             "effective_sample_size": float(weights.sum() ** 2 / max((weights ** 2).sum(),
                                                                      1e-12)),

@@ -25,7 +25,7 @@ from recsys.review_feedback import low_rated
 from recsys.serving import ItemRules, ServeOptions, resolve_exclusions, serve, serve_many
 from recsys.store_data import customer_ids, items_from_store, log_from_store
 from recsys.training import AUTO, Bundle, load_bundle, save_bundle, train
-from shop.errors import InvalidInput, ShopwrightError
+from shop.errors import InvalidInput, NotFound, ShopwrightError
 from shop.records import EventRecord
 from shop.schema import Customer, Event, Product
 from shop.store import Store
@@ -222,6 +222,38 @@ class RecommenderService:
                         self.recommend(person.customer_id, options) if items is None else
                         self._answer(person, bundle, items, options))
         return [answers[c] for c in customer_ids]
+
+    def likely_buyers(self, product_id: str, count: int, chunk: int = 256) -> list[str]:
+        """The `count` customers most likely to buy `product_id`, best first: the product's
+        column of the served model's customer-by-item scores, every item ranked (a hybrid
+        normalises each customer's scores over the items it ranks, so the item alone would
+        score the same for all). Those who bought it or rated it poorly are left out, and so
+        are customers the model cannot score (no history, for models that need one)."""
+        bundle = self._ready()
+        item = self._rules.index.get(product_id)
+        if item is None:
+            raise NotFound(f"product {product_id!r} is not in the served model (unknown, or "
+                           "added since it was trained: `shopwright recsys retrain`)")
+        n_items = len(self._rules.item_ids)
+        with self._lock:
+            people = [self._person(c) for c in sorted(self._users)]
+        people = [p for p in people if item not in p.purchased
+                  and item not in self._low_rated.get(p.customer_id, NONE)]
+        scored: list[tuple[float, str]] = []
+        for recalculate in (False, True):
+            group = [p for p in people if p.recalculate == recalculate]
+            for start in range(0, len(group), chunk):
+                part = group[start:start + chunk]
+                ids, scores = bundle.model.recommend(  # (len(part), n_items) each
+                    np.array([p.model_user for p in part], dtype=np.int64),
+                    sparse.vstack([p.row for p in part]).tocsr(), n_items,
+                    exclude_seen=False, recalculate_user=recalculate)
+                hit = ids == item
+                score = scores[np.arange(len(part)), hit.argmax(axis=1)]
+                scored += [(float(s), p.customer_id) for p, found, s
+                           in zip(part, hit.any(axis=1), score) if found and np.isfinite(s)]
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        return [customer for _, customer in scored[:count]]
 
     def buy_again(self, customer_id: str, k: int = 10) -> dict:
         """What the customer bought before and is most likely to reorder now (their own

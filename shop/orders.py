@@ -3,7 +3,8 @@
 An order is the row the shop's backend last sent (an upsert by id: a new status replaces the
 old). Its items count as purchases for the recommender: each (order, product) is a purchase
 event with the key `order:<id>:<product>`, kept in step in the same transaction, so re-sending
-an order adds nothing and a cancelled or returned order stops counting.
+an order adds nothing and a cancelled or returned order stops counting. The campaign code an
+order carries is judged once, in the same transaction (shop/coupons.py).
 
 What a shopper may learn about an order is decided here, not in the chat:
 - `orders_of(customer)`: a session bound to a customer (by an admin key) sees that customer's;
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from shop.coupons import record_uses
 from shop.errors import NotFound
 from shop.records import OrderRecord
 from shop.rows import RowError
@@ -119,6 +121,7 @@ def write_orders(session: Session, rows: list[dict[str, Any]]) -> None:
                     "type": "purchase", "product_id": key[len(prefix):], "query": None,
                     "session_id": None, "ts": row["placed_at"]} for key in sorted(keys)]
     upsert(session, Event, wanted, ["idempotency_key"], update=False)
+    record_uses(session, rows)  # the campaign codes they carry, judged once (shop/coupons.py)
 
 
 def _sent_purchases(session: Session, customers: set[str]

@@ -5,7 +5,10 @@ Everything keyed by the customer lives in these tables: `customers`, `events`,
 a customer id), `campaign_rows` (their emails, address included), `chat_sessions` and their
 `chat_turns` (the conversations of sessions opened for them), the experiments'
 `experiment_assignments` and `experiment_feedback`, `trigger_firings`, their `orders`, the
-`order_requests` they made in the chat and the `reviews` they wrote. Erasure deletes
+`order_requests` they made in the chat, the `reviews` they wrote and their predicted value
+(`customer_scores`), the campaign codes issued to them (`coupons`), the orders that carried
+a code (`coupon_uses`) and which arm of a campaign's offer they were in (`offer_arms`).
+Erasure deletes
 all of it in one transaction, plus their copies in the campaign files under
 `settings.campaigns_dir`.
 Both operations add an `audit_log` row naming the actor and the counts, never the data.
@@ -46,6 +49,7 @@ from shop.schema import (
 from shop.sessions import session_turns
 from shop.store import Store
 from shop.support_tables import ChatOutcome, Order, OrderRequest
+from shop.value_tables import Coupon, CouponUse, CustomerScore, OfferArm
 
 # (customer id) -> their segment as a small dict, or None; given by the edge (recsys is above)
 SegmentLookup = Callable[[str], dict | None]
@@ -54,7 +58,9 @@ KEYED_TABLES = (("order_requests", OrderRequest), ("orders", Order),  # requests
                 ("events", Event), ("generated_content", GeneratedContent),
                 ("campaign_rows", CampaignRow), ("chat_sessions", ChatSession),
                 ("experiment_assignments", Assignment), ("experiment_feedback", Feedback),
-                ("trigger_firings", TriggerFiring), ("reviews", Review))
+                ("trigger_firings", TriggerFiring), ("reviews", Review),
+                ("customer_scores", CustomerScore), ("coupon_uses", CouponUse),
+                ("coupons", Coupon), ("offer_arms", OfferArm))
 # exported as they are stored: (table, its columns in the export)
 PLAIN_TABLES = (("experiment_assignments", Assignment,
                  ("experiment_id", "variant", "propensity", "segment", "ts")),
@@ -67,7 +73,11 @@ PLAIN_TABLES = (("experiment_assignments", Assignment,
                 ("order_requests", OrderRequest,
                  ("id", "order_id", "kind", "state", "message", "created_at", "updated_at")),
                 ("reviews", Review,
-                 ("id", "product_id", "rating", "text", "language", "created_at")))
+                 ("id", "product_id", "rating", "text", "language", "created_at")),
+                ("coupons", Coupon, ("code", "campaign_id", "kind", "value", "currency",
+                                     "issued_at", "expires_at", "redeemed_at", "order_id")),
+                ("coupon_uses", CouponUse, ("code", "order_id", "used_at", "state")),
+                ("offer_arms", OfferArm, ("campaign_id", "arm", "propensity", "assigned_at")))
 
 
 def export_customer(store: Store, customer_id: str, actor: str,
@@ -108,10 +118,11 @@ def export_customer(store: Store, customer_id: str, actor: str,
                        "handoff": c.handoff, "turns": session_turns(session, c.id_hash)}
                       for c in chats],
             "segment": segment(customer_id) if segment else None,
+            "scores": _scores(session.get(CustomerScore, customer_id)),
         }
         for name, table, columns in PLAIN_TABLES:
             found = session.scalars(select(table).where(table.customer_id == customer_id)
-                                    .order_by(table.id)).all()
+                                    .order_by(*table.__mapper__.primary_key)).all()
             export[name] = [{column: _plain(getattr(row, column)) for column in columns}
                             for row in found]
         counts = {"events": len(events), "generated_content": len(content),
@@ -156,6 +167,15 @@ def audit_entries(store: Store, subject: str | None = None) -> list[dict]:
             query = query.where(AuditLog.subject == subject)
         return [{"at": _iso(a.at), "actor": a.actor, "action": a.action, "subject": a.subject,
                  "detail": a.detail} for a in session.scalars(query)]
+
+
+def _scores(row: CustomerScore | None) -> dict | None:
+    """Their predicted value (recsys/value/scores.py), as the audiences read it."""
+    if row is None:
+        return None
+    return {name: _plain(getattr(row, name)) for name in (
+        "p_purchase", "expected_orders", "expected_spend", "churn_risk", "next_order_date",
+        "as_of", "horizon_days", "model")}
 
 
 def _customer(session: Session, customer_id: str) -> Customer:

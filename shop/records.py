@@ -140,6 +140,7 @@ class OrderRecord(Record):
     total: float = Field(ge=0)
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     items: list[OrderItem] = Field(min_length=1, max_length=1000)
+    coupon_code: str | None = Field(default=None, max_length=32)  # a campaign's code, if used
 
     @field_validator("items", mode="before")
     @classmethod
@@ -156,7 +157,7 @@ class OrderRecord(Record):
     def _utc(cls, value: datetime | None) -> datetime | None:
         return None if value is None else _as_utc(value)
 
-    @field_validator("shipped_at", "delivered_at", mode="before")
+    @field_validator("shipped_at", "delivered_at", "coupon_code", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -323,7 +323,7 @@ class Feedback(Base):
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-FIRING_STATES = ("enqueued", "no_consent", "capped")
+FIRING_STATES = ("enqueued", "no_consent", "capped", "control")  # control: campaigns/control.py
 
 
 class TriggerFiring(Base):
@@ -357,6 +357,6 @@ class StockWatch(Base):
 
 
 # the support tables (orders, order requests, vetted answers, chat outcomes) live in
-# shop/support_tables.py, reviews in shop/review_tables.py; importing them here puts them on
-# Base.metadata with the rest
-from shop import review_tables, support_tables  # noqa: F401
+# shop/support_tables.py, reviews in shop/review_tables.py, scores, coupons and offer arms in
+# shop/value_tables.py; importing them here puts them on Base.metadata with the rest
+from shop import review_tables, support_tables, value_tables  # noqa: F401

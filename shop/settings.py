@@ -307,6 +307,23 @@ class Settings(BaseSettings):
     triggers_every_minutes: float = Field(default=0.0, ge=0)
     marketing_cap_emails: int = Field(default=3, ge=1)
     marketing_cap_days: float = Field(default=7.0, gt=0)
+    # The global control group (campaigns/control.py): this share of customers never gets a
+    # campaign or trigger email, the same customers for every one, so what the emails earn
+    # can be measured against them (`campaign status`). 0: no control group. Who is in it is
+    # a hash of `control_salt` and the customer id; empty salt: one derived from the signing
+    # key (secret_key, else data_dir/secret_key, made once), so the group stays as long as
+    # that key does. Set a salt to keep the same group across a key change or data dir.
+    control_share: float = Field(default=0.05, ge=0, lt=1)
+    control_salt: str = ""
+
+    # Customer value (recsys/value/): the horizon the stored scores look ahead, in days. They
+    # are refreshed after `ingest events|orders` and `recsys retrain`.
+    score_horizon_days: int = Field(default=90, ge=7, le=730)
+
+    # Personal offers (campaigns/offers.py): what one free delivery costs the shop, in its
+    # currency, counted as the discount cost of a redeemed free-shipping code (shop/coupons.py;
+    # the value in force when the code was issued). 0: not counted.
+    free_shipping_cost: float = Field(default=0.0, ge=0)
 
 
 @lru_cache(maxsize=1)

@@ -30,6 +30,7 @@ class Order(Base):
     total: Mapped[float] = mapped_column(Float)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     items: Mapped[list] = mapped_column(JSON, default=list)  # [{product_id, quantity, price}]
+    coupon_code: Mapped[str | None] = mapped_column(String(32), default=None)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

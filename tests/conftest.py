@@ -15,6 +15,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("SHOPWRIGHT_CONTROL_SHARE", "0")  # session fixtures too (see below)
 
 from shop.settings import Settings
 from shop.store import Store
@@ -27,6 +28,9 @@ def _isolated_env(monkeypatch):
             monkeypatch.delenv(key)
     # apps built here skip the start-up warm-up (ui/warmup.py) unless a test asks for it
     monkeypatch.setenv("SHOPWRIGHT_WARM_UP", "false")
+    # no global control group unless a test asks for one (who is in it depends on each data
+    # dir's key, which would make audiences differ from run to run)
+    monkeypatch.setenv("SHOPWRIGHT_CONTROL_SHARE", "0")
 
 
 @pytest.fixture(scope="session")

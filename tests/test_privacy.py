@@ -120,7 +120,8 @@ def test_export_then_erase_is_audited_and_leaves_nothing(context, client):
         "order_requests": 1, "orders": 1, "chat_turns": 0, "chat_outcomes": 0, "events": 6,
         "generated_content": 1, "campaign_rows": 1,
         "chat_sessions": 1, "experiment_assignments": 1, "experiment_feedback": 2,
-        "trigger_firings": 0, "reviews": 0, "customers": 1, "campaign_files": 0}
+        "trigger_firings": 0, "reviews": 0, "customers": 1, "campaign_files": 0,
+        "customer_scores": 0, "coupon_uses": 0, "coupons": 0, "offer_arms": 0}
     assert client.get("/v1/customers/C1", headers=ADMIN).status_code == 404
     assert client.delete("/v1/customers/C1", headers=ADMIN).status_code == 404
 

@@ -9,9 +9,10 @@ def test_migrations_create_every_table(store):
     assert {"products", "customers", "events", "kb_documents", "generated_content", "campaigns",
             "campaign_rows", "jobs", "api_keys", "chat_sessions", "chat_turns", "experiments",
             "experiment_variants", "experiment_assignments", "experiment_feedback",
-            "trigger_firings", "stock_watch", "reviews", "alembic_version"} <= tables
+            "trigger_firings", "stock_watch", "reviews", "customer_scores", "coupons",
+            "coupon_uses", "offer_arms", "alembic_version"} <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0011"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0012"
 
 
 def test_a_database_from_the_first_release_is_migrated_with_its_data(settings):

@@ -83,6 +83,19 @@ class ShopContext:
             return None
         return self.recommender.segments().get("assignments", {}).get(customer_id)
 
+    def refresh_scores(self) -> str:
+        """Re-score every customer's predicted value (recsys/value/) from the store, as of now;
+        a line saying what happened (a shop with no purchases yet is not an error here)."""
+        from recsys.value.scores import refresh_scores
+        from shop.errors import InvalidInput
+
+        try:
+            scores = refresh_scores(self.store, horizon=self.settings.score_horizon_days)
+        except InvalidInput as exc:
+            return f"customer scores not refreshed: {exc}"
+        return (f"customer scores refreshed: {len(scores.customer_ids)} customers, "
+                f"{scores.horizon}-day horizon, by {scores.model}")
+
     def after_ingest(self, report) -> None:
         """Keep derived state (search indexes, recommender profiles) current after ingestion."""
         for hook in AFTER_INGEST:
@@ -110,6 +123,14 @@ def _refresh_recommender(context: ShopContext, report) -> None:
 
 
 AFTER_INGEST.append(_refresh_recommender)
+
+
+def _refresh_scores(context: ShopContext, report) -> None:
+    if report.kind in ("events", "orders") and report.written:
+        context.refresh_scores()
+
+
+AFTER_INGEST.append(_refresh_scores)
 
 _DEFAULT: ShopContext | None = None
 

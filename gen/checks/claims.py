@@ -36,7 +36,7 @@ from gen.checks.claim_terms import (
     NUMBER_WORDS,
     SPELLING,
 )
-from gen.checks.guardrails import Facts, TextCheck, Violation, sentences
+from gen.checks.guardrails import Facts, TextCheck, Violation, sentences, without_code
 
 # ---- normalizing ----------------------------------------------------------------------------
 
@@ -217,8 +217,11 @@ class ClaimChecker:
 
     def __init__(self, vocabulary: ClaimVocabulary, source: str,
                  allowed_numbers: Iterable[float] = (),
-                 parts: list[tuple[set[str], ClaimChecker]] | None = None):
+                 parts: list[tuple[set[str], ClaimChecker]] | None = None,
+                 code: str | None = None):
+        """`code`: the discount code the text may quote (its digits are no number claim)."""
         self.vocabulary = vocabulary
+        self.code = code
         self.parts = parts or []
         self.source = " " + " ".join(stems(source)) + " "
         self.lowered = source.lower()
@@ -228,6 +231,7 @@ class ClaimChecker:
 
     def claims(self, text: str) -> list[Claim]:
         found: list[Claim] = []
+        text = without_code(text, self.code)
         lowered = text.lower()
         for phrase in NOT_CLAIMS:  # "white water", "black friday"
             lowered = lowered.replace(phrase, " ")
@@ -291,9 +295,12 @@ def checker_for(facts: Facts, vocabulary: ClaimVocabulary,
     allowed = [p.stock for p in facts.products] + facts.allowed_prices()
     if facts.discount_percent:
         allowed.append(facts.discount_percent)
+    if facts.discount_amount:
+        allowed.append(facts.discount_amount)
     kinds = [c.replace("-", " ") for c in categories or []]
     kinds += [""] * (len(facts.products) - len(kinds))
-    sources = [f"{p.title} {p.text} {kind}" for p, kind in zip(facts.products, kinds)]
+    sources = [f"{p.title} {p.text} {kind} {facts.offer_text}"
+               for p, kind in zip(facts.products, kinds)]
     parts = []
     if len(facts.products) > 1:
         names = [set(stems(p.title.split(" - ")[0])) for p in facts.products]
@@ -304,7 +311,8 @@ def checker_for(facts: Facts, vocabulary: ClaimVocabulary,
             own = {w for w in names[index] - others if len(w) >= 4 and not w.isdigit()
                    and w not in vocabulary.words() and w not in AUDIENCES}
             parts.append((own, ClaimChecker(vocabulary, source, allowed)))
-    return ClaimChecker(vocabulary, f"{' '.join(sources)} {facts.extra_text}", allowed, parts)
+    return ClaimChecker(vocabulary, f"{' '.join(sources)} {facts.extra_text}", allowed, parts,
+                        facts.discount_code)
 
 
 # ---- removing -------------------------------------------------------------------------------

@@ -39,12 +39,17 @@ class Facts:
     discount_code: str | None = None
     other_titles: list[str] = field(default_factory=list)  # catalog titles not in play
     extra_text: str = ""  # other grounded text (KB passages) whose numbers may be quoted
+    discount_amount: float | None = None  # a personal offer's amount off (gen/tasks/email_offer)
+    offer_text: str = ""  # what the offer states of every product ("Free shipping."): no claim
 
     def allowed_prices(self) -> list[float]:
         prices = [p.price for p in self.products]
         if self.discount_percent:
             prices += [round(p.price * (1 - self.discount_percent / 100), 2)
                        for p in self.products]
+        if self.discount_amount:
+            prices += [self.discount_amount] + [round(p.price - self.discount_amount, 2)
+                                                for p in self.products]
         for match in _PRICE.finditer(self.extra_text):  # amounts the KB states ("over 50 EUR")
             value = _number(match.group("a") or match.group("b") or match.group("c") or "")
             if value is not None:
@@ -105,22 +110,31 @@ def sentences(text: str) -> list[str]:
     return [part for part in _SENTENCE.split(text) if part and part.strip()]
 
 
+def without_code(text: str, code: str | None) -> str:
+    """`text` with the allowed code blanked out: its parts ("ABCD-2345-...") are no prices,
+    numbers, other codes or offer words."""
+    if not code:
+        return text
+    return re.sub(re.escape(code), lambda m: " " * len(m.group(0)), text, flags=re.IGNORECASE)
+
+
 def _sentence_violations(sentence: str, facts: Facts) -> list[Violation]:
     found: list[Violation] = []
+    scan = without_code(sentence, facts.discount_code)  # the allowed code, and nothing in it
     prices = facts.allowed_prices()
-    for written in _PRICE.finditer(sentence):
+    for written in _PRICE.finditer(scan):
         value = _number(written.group("a") or written.group("b") or written.group("c") or "")
         if value is None or not any(abs(value - price) < 0.011 for price in prices):
             found.append(Violation("price", written.group(0).strip(), sentence))
     source = facts.source_text()
-    for match in _PERCENT.finditer(sentence):
+    for match in _PERCENT.finditer(scan):
         value = float(match.group(1))
         if facts.discount_percent and abs(value - facts.discount_percent) < 0.01:
             continue
         if re.search(rf"(?<![\d.]){re.escape(match.group(1))}\s?%", source):
             continue  # "100% merino" from the product text
         found.append(Violation("percent", match.group(0), sentence))
-    for match in _CODE.finditer(sentence):
+    for match in _CODE.finditer(scan):
         code = match.group(1) or match.group(2)
         if facts.discount_code and code.upper() == facts.discount_code.upper():
             continue

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from gen.checks.guardrails import Violation, sentences
+from gen.checks.guardrails import Violation, sentences, without_code
 from shop.lexicon.offers import history_claims, promises
 
 
@@ -24,18 +24,23 @@ class PromiseChecker:
     language: str = "en"
     allowed: frozenset[str] = frozenset()  # offer kinds the campaign carries
     purchased: list[str] = field(default_factory=list)  # titles the customer's events show bought
+    code: str | None = None  # the code the text may quote (no offer words inside it)
 
     @classmethod
     def for_campaign(cls, campaign: dict | None, language: str = "en",
                      purchased: Iterable[str] = ()) -> PromiseChecker:
         """A campaign dict as the email task gets it ({"discount_percent", "discount_code",
-        and any of "free_shipping", "gift" a campaign comes to carry})."""
+        and any of "discount_amount", "free_shipping", "gift" a campaign comes to carry}). A
+        code for free shipping (a personal offer's, gen/tasks/email_offer.py) allows free
+        shipping, not a discount."""
         campaign = campaign or {}
         allowed = set()
-        if campaign.get("discount_percent") or campaign.get("discount_code"):
+        code = campaign.get("discount_code")
+        if campaign.get("discount_percent") or campaign.get("discount_amount") or \
+                code and not campaign.get("free_shipping"):
             allowed |= {"discount", "sale"}
         allowed |= {kind for kind in ("free_shipping", "gift") if campaign.get(kind)}
-        return cls(language, frozenset(allowed), [t for t in purchased if t])
+        return cls(language, frozenset(allowed), [t for t in purchased if t], code)
 
     def _names_purchase(self, sentence: str) -> bool:
         lowered = sentence.lower()
@@ -45,7 +50,8 @@ class PromiseChecker:
         found: list[Violation] = []
         for sentence in sentences(text):
             found += [Violation("offer", f"{p.kind} ({p.text})", sentence)
-                      for p in promises(sentence, self.language) if p.kind not in self.allowed]
+                      for p in promises(without_code(sentence, self.code), self.language)
+                      if p.kind not in self.allowed]
             if not self._names_purchase(sentence):
                 found += [Violation("purchase", h.text, sentence)
                           for h in history_claims(sentence, self.language)]

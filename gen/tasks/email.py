@@ -46,6 +46,7 @@ from gen.prompts import BrandVoice, PromptLibrary
 from gen.sources import Recommendation
 from gen.tasks.best_of import Candidate, pick
 from gen.tasks.copy_templates import short_name
+from gen.tasks.email_offer import PersonalOffer, no_offer
 from gen.tasks.email_words import EmailWords, purchased_titles
 from gen.tasks.fields import complete_fields
 from gen.tasks.text import ECHO, clean, copies, cut_words, shorten
@@ -72,6 +73,14 @@ class EmailJob:
     facts: Facts
     campaign: dict | None = None
     purchased: list[str] = field(default_factory=list)  # titles their events show them buying
+    offer: PersonalOffer | None = None  # their own code (give), in place of the campaign's
+
+    def give(self, offer: PersonalOffer | None) -> None:
+        """This recipient's personal offer, the only one the email may make and the one it
+        prints; None: a recipient the offer does not reach, whose email makes none."""
+        self.offer = offer
+        self.campaign = offer.terms() if offer else None
+        self.facts = offer.ground(self.facts) if offer else no_offer(self.facts)
 
 
 @dataclass
@@ -95,6 +104,7 @@ class EmailDraft:
     logprob: float | None = None  # mean token log-probability of the kept draft
     language: str = "en"  # of the fixed parts (and of the model's, where it wrote)
     promises_before: list[str] = field(default_factory=list)  # offer/purchase claims, as written
+    offer: dict | None = None  # the personal offer it prints (PersonalOffer.as_dict)
 
     def as_dict(self) -> dict:
         return {key: value for key, value in self.__dict__.items()}
@@ -166,7 +176,8 @@ class EmailWriter:
                     for p in job.products]
         system, user = self.prompt.render_chat(
             first_name=job.customer.first_name, brand=self.brand, campaign=job.campaign,
-            example=self.example, products=products, language=self.words(job).language_name)
+            example=self.example, products=products, language=self.words(job).language_name,
+            offer=job.offer.prompt_text() if job.offer else "")
         return GenerationRequest.chat(system, user, prefill="SUBJECT:", max_new_tokens=56,
                                       temperature=0.7, seed=seed)
 
@@ -326,7 +337,8 @@ class EmailWriter:
                   "shop_name": self.settings.shop_name, "shop_url": self.settings.shop_url,
                   "disclaimers": words.disclaimers(self.brand.required_disclaimers),
                   "lang": words.language, "greeting": words.greeting(job.customer.first_name),
-                  "offer": words.offer(job.campaign), "unsubscribe_label": words.unsubscribe(),
+                  "offer": words.personal_offer(job.offer) if job.offer else
+                  words.offer(job.campaign), "unsubscribe_label": words.unsubscribe(),
                   "subscribed": words.subscribed_text(),
                   "subscribed_html": words.subscribed_html(self.settings.shop_url)}
         html = inline_css(self.library.get("email_layout").render(**values))
@@ -345,7 +357,8 @@ class EmailWriter:
         return EmailDraft(customer.id, customer.email, subject, preheader, intro, text, html,
                           blocks, rec_source, unsubscribe, source, written.before, problems,
                           eligible, parts, written.claims_before, written.logprob,
-                          words.language, written.promises_before)
+                          words.language, written.promises_before,
+                          job.offer.as_dict() if job.offer else None)
 
 
 def _about(product: Product) -> str:

@@ -1,7 +1,7 @@
 """The fixed parts of a marketing email, in the customer's language.
 
 Greeting, the template subject and intro, the preheader, product prices and reasons, the offer
-line, the footer and the unsubscribe link text: gettext messages in the "emails" and "reasons"
+line (a campaign's shared discount, or a recipient's personal offer with its expiry date), the footer and the unsubscribe link text: gettext messages in the "emails" and "reasons"
 domains (shop/lexicon/locale/<lang>/LC_MESSAGES/), prices formatted by Babel for the
 customer's locale in the product's own currency. The shop's name comes from settings.
 """
@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from babel import Locale
+from babel.dates import format_date
 from babel.numbers import format_percent
 from markupsafe import Markup, escape
 
 from gen.sources import Recommendation, price_text
+from gen.tasks.email_offer import PersonalOffer
 from recsys.reason_text import PICKED, localize, phrase
 from shop.lexicon import LANGUAGES
 from shop.lexicon.messages import Translator, supported, translator
-from shop.lexicon.money import locale_tag
+from shop.lexicon.money import format_money, locale_tag
 from shop.schema import Customer, Product
 from shop.settings import Settings
 
@@ -88,6 +90,18 @@ class EmailWords:
         if code:
             return self._("Your offer: {percent} off with code {code}.", percent=amount, code=code)
         return self._("Your offer: {percent} off.", percent=amount)
+
+    def personal_offer(self, offer: PersonalOffer) -> str:
+        """A personal offer's line: its size (a percent, an amount in its currency, or free
+        shipping), its code and the last day it is valid, as the reader writes them."""
+        until = format_date(offer.expires_on, "long", locale=self.locale)
+        if offer.kind == "free_shipping":
+            return self._("Your offer: free shipping with your personal code {code}, valid "
+                          "until {date}.", code=offer.code, date=until)
+        size = format_money(offer.value, offer.currency, self.locale) \
+            if offer.kind == "amount" else format_percent(offer.value / 100, locale=self.locale)
+        return self._("Your offer: {size} off with your personal code {code}, valid until "
+                      "{date}.", size=size, code=offer.code, date=until)
 
     def price(self, product: Product) -> str:
         return price_text(product, self.locale)

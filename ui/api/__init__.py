@@ -8,6 +8,7 @@ from ui.api import (
            generate,
            health,
            metrics,
+           offers,
            openai_compat,
            orders,
            recommendations,
@@ -22,4 +23,4 @@ from ui.api import (
 ROUTERS = [health.router, search.router, recommendations.router, events.router, generate.router,
            openai_compat.router, widget.router, unsubscribe.router, metrics.router,
            customers.router, sessions.router, chat_sessions.router, experiments.router,
-           orders.router, support.router, reviews.router]
+           orders.router, support.router, reviews.router, offers.router]

@@ -44,7 +44,11 @@ class CustomerExport(BaseModel):
     orders: list[dict[str, Any]]
     order_requests: list[dict[str, Any]]
     reviews: list[dict[str, Any]]
+    coupons: list[dict[str, Any]]  # campaign codes issued to them, and whether redeemed
+    coupon_uses: list[dict[str, Any]]  # their orders that carried a code, counted or flagged
+    offer_arms: list[dict[str, Any]]  # per campaign: offer, no_offer or control
     segment: dict[str, Any] | None
+    scores: dict[str, Any] | None  # predicted value: p_purchase, expected_spend, churn_risk ...
 
 
 class Erased(BaseModel):
@@ -55,7 +59,9 @@ class Erased(BaseModel):
 @router.get("/customers/{customer_id}", responses=ERRORS)
 def export(customer_id: str, context: Context, caller: AdminCaller) -> CustomerExport:
     """Everything stored about the customer (GDPR art. 15): profile, consent, events,
-    generated content, campaign emails, orders, reviews and their recommender segment."""
+    generated content, campaign emails, orders, reviews, their recommender segment and their
+    predicted value (`scores`: p_purchase, expected_orders, expected_spend, churn_risk,
+    next_order_date over `horizon_days`, as of `as_of`)."""
     return CustomerExport.model_validate(export_customer(
         context.store, customer_id, caller.actor, segment=lambda cid: _segment(context, cid)))
 

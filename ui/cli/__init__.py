@@ -18,6 +18,7 @@ from shop.errors import InvalidInput, ShopwrightError
 from shop.store import as_busy
 from ui.cli import (
     campaign,
+    customers,
     data,
     evaluate,
     evaluate_chat,
@@ -25,6 +26,7 @@ from ui.cli import (
     init,
     keys,
     models,
+    offers,
     serve,
     triggers,
 )
@@ -56,6 +58,8 @@ app.add_typer(evaluate.app, name="eval")
 app.add_typer(recsys_cli.app, name="recsys")
 app.command("segments")(recsys_cli.segments)
 app.add_typer(campaign.app, name="campaign")
+app.add_typer(customers.app, name="customers")
+app.add_typer(offers.app, name="offers")
 app.add_typer(experiment.app, name="experiment")
 app.add_typer(triggers.app, name="triggers")
 app.add_typer(keys.app, name="keys")

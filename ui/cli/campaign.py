@@ -1,4 +1,5 @@
-"""`shopwright campaign run FILE` and `shopwright campaign status NAME`."""
+"""`shopwright campaign run FILE`, `shopwright campaign status NAME` and `shopwright campaign
+offers NAME`."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def build_job(settings_values: dict, spec_values: dict, batch_size: int | None =
     # decode gives 73 tokens/s at 32 rows, 90 at 64: bench/bench_campaign.py)
     return CampaignJob(spec, generation,
                        engine=lambda: engine_from_settings(context.settings, JOB_BATCH),
-                       batch_size=batch_size, segment_members=segment_members)
+                       batch_size=batch_size, segment_members=segment_members,
+                       product_audience=lambda product, count:
+                       context.recommender.likely_buyers(product, count))
 
 
 @app.command("run")
@@ -103,7 +106,7 @@ def _dry_run(job, limit: int | None, as_json: bool) -> None:
     typer.secho(f"campaign {job.spec.name} (dry run: nothing written)", bold=True)
     typer.echo(f"  audience matches {plan.matched} customers; "
                f"{plan.no_consent} without marketing consent, {plan.unsubscribed} unsubscribed, "
-               f"{plan.capped} at the frequency cap")
+               f"{plan.capped} at the frequency cap, {plan.control} held out (control group)")
     if plan.unknown:
         typer.echo(f"  unknown customer ids: {', '.join(plan.unknown[:10])}")
     typer.echo(f"  eligible: {len(plan.eligible)}" + (f" (--limit {limit})" if limit else ""))
@@ -134,8 +137,12 @@ def _print_summary(summary: dict) -> None:
 def status(
     name: Annotated[str, typer.Argument(help="The campaign's name (from its file)")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    window_days: Annotated[float, typer.Option(help="Revenue from orders placed this many "
+                                               "days after the start", min=1)] = 14,
 ) -> None:
-    """Counts by state (pending, generated, failed, skipped) and by who wrote the emails."""
+    """Counts by state (pending, generated, failed, skipped) and by who wrote the emails,
+    and the revenue per emailed customer against the control group's."""
+    from campaigns.control import incremental_revenue
     from campaigns.rows import failures, state_counts
     from shop.errors import NotFound
 
@@ -143,8 +150,9 @@ def status(
     counts = state_counts(store, name)
     if not counts:
         raise NotFound(f"no campaign {name!r} has run yet")
-    if as_json:
-        typer.echo(json.dumps(counts, indent=2))
+    revenue = incremental_revenue(store, name, window_days)
+    if as_json:  # template versions, and the revenue under its own key
+        typer.echo(json.dumps(counts | {"incremental_revenue": revenue}, indent=2))
         return
     for version, entry in counts.items():
         typer.secho(f"{name}  ({version})", bold=True)
@@ -156,3 +164,54 @@ def status(
                                                     for k, v in entry["sources"].items()))
     for customer_id, error in failures(store, name):
         typer.secho(f"  failed {customer_id}: {error}", fg=typer.colors.RED)
+    typer.echo(_revenue_line(revenue))
+
+
+def _revenue_line(revenue: dict) -> str:
+    emailed, control = revenue["emailed"], revenue["control"]
+    line = (f"  revenue in the {revenue['window_days']:g} days from {revenue['from'][:10]}"
+            + ("" if revenue["complete"] else " (window still open)")
+            + f": {emailed['per_customer']} per emailed customer ({emailed['customers']}), "
+            f"{control['per_customer']} per control customer ({control['customers']})")
+    if revenue["difference_per_customer"] is None:
+        return line + "; no control group to compare with"
+    interval = revenue["interval_95"]
+    return line + (f"; difference {revenue['difference_per_customer']}"
+                   + (f" (95% {interval[0]} to {interval[1]})" if interval else "")
+                   + f", about {revenue['incremental_revenue']} in all")
+
+
+@app.command("offers")
+def offers(
+    name: Annotated[str, typer.Argument(help="The campaign's name (from its file)")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """What the campaign's personal offer did: codes issued and redeemed, revenue, discount
+    cost, uses flagged and not counted, and the arms (offer, no offer, control)."""
+    from campaigns.offers import campaign_offers
+
+    report = campaign_offers(default_context().store, name)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.secho(f"{name}  offer: {_offer_words(report['offer'])}", bold=True)
+    rate = report["redemption_rate"]
+    typer.echo(f"  issued {report['issued']}, redeemed {report['redeemed']}"
+               + (f" ({rate:.1%})" if rate is not None else ""))
+    currency = report["currency"] or ""
+    typer.echo(f"  revenue {report['revenue']:.2f} {currency}, discount cost "
+               f"{report['discount_cost']:.2f} {currency}".rstrip())
+    typer.echo("  flagged, not counted: " + ", ".join(f"{k} {v}"
+                                                     for k, v in report["flagged"].items()))
+    typer.echo("  arms: " + ", ".join(f"{k} {v}" for k, v in report["arms"].items()))
+
+
+def _offer_words(offer: dict | None) -> str:
+    if not offer:
+        return "none"
+    size = {"percent": f"{offer['value']:g}% off", "amount": f"{offer['value']:g} off",
+            "free_shipping": "free shipping"}[offer["kind"]]
+    if offer.get("plan"):
+        return (f"{size}, {offer['expires_days']} days, to the customers of {offer['plan']} "
+                f"(and {offer['explore']:.0%} of the others)")
+    return f"{size}, {offer['expires_days']} days, to {offer['share']:.0%} of the audience"

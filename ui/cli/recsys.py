@@ -199,12 +199,14 @@ def retrain(
     model: Annotated[str, typer.Option(help="A model name, or 'auto' (chosen by evaluation)")] =
     "auto",
 ) -> None:
-    """Full fit of the served model on the store; saved to DATA_DIR/recsys."""
+    """Full fit of the served model on the store; saved to DATA_DIR/recsys. Customer scores
+    (`shopwright customers scores`) are refreshed too."""
     context = default_context()
     meta = context.recommender.retrain(model, progress=_progress())
     typer.echo(f"serving {meta['model']} ({meta['selected_by']}); {meta['users']} customers, "
                f"{meta['items']} products, fit in {meta['fit_seconds']}s -> "
                f"{context.recommender.directory}")
+    typer.echo(context.refresh_scores())
 
 
 def segments(

@@ -12,7 +12,9 @@ from __future__ import annotations
 import gradio as gr
 from sqlalchemy import select
 
+from campaigns.control import incremental_revenue
 from campaigns.job import CampaignJob
+from campaigns.offers import campaign_offers
 from campaigns.rows import state_counts
 from campaigns.runner import run_campaign
 from campaigns.spec import Audience, CampaignSpec
@@ -70,7 +72,9 @@ def campaign_job(context: ShopContext, spec: CampaignSpec) -> CampaignJob:
         assignments = context.recommender.segments().get("assignments", {})
         return sorted(c for c, s in assignments.items() if s == segment)
 
-    return CampaignJob(spec, context.generation, segment_members=segment_members)
+    return CampaignJob(spec, context.generation, segment_members=segment_members,
+                       product_audience=lambda product, count:
+                       context.recommender.likely_buyers(product, count))
 
 
 @edge
@@ -81,7 +85,8 @@ def plan_campaign(context: ShopContext, name: str, segment: str | None, customer
     plan = job.plan(_limit(limit))
     text = (f"Audience matches **{plan.matched}** customers: {plan.no_consent} without "
             f"marketing consent, {plan.unsubscribed} unsubscribed, {plan.capped} already at the "
-            f"frequency cap. **{len(plan.eligible)}** "
+            f"frequency cap, {plan.control} held out as the control group. "
+            f"**{len(plan.eligible)}** "
             f"would get an email (limit {plan.limit}).")
     if plan.unknown:
         text += f"  \nUnknown ids: {', '.join(plan.unknown[:10])}"
@@ -130,7 +135,28 @@ def campaign_status(context: ShopContext, name: str) -> dict:
     counts = state_counts(context.store, name)
     if not counts:
         raise NotFound(f"no campaign {name!r} has run yet")
-    return counts
+    return counts | {"incremental_revenue": incremental_revenue(context.store, name)}
+
+
+@edge
+def offers_report(context: ShopContext, name: str) -> tuple[str, dict]:
+    """A campaign's personal offer: codes issued and redeemed, revenue, discount cost, the
+    uses flagged and not counted, and the arms (the same as GET /v1/campaigns/{id}/offers)."""
+    report = campaign_offers(context.store, needed(name, "the campaign's name", "spring-hikers"))
+    if report["offer"] is None and not report["issued"]:
+        return f"Campaign **{report['campaign_id']}** carries no personal offer.", report
+    rate = report["redemption_rate"]
+    currency = report["currency"] or ""
+    flagged = report["flagged"]
+    arms = report["arms"]
+    text = (f"**{report['issued']}** codes issued, **{report['redeemed']}** redeemed"
+            + (f" ({rate:.1%})" if rate is not None else "")
+            + f"; revenue {report['revenue']:.2f} {currency}, discount cost "
+            f"{report['discount_cost']:.2f} {currency}.  \nFlagged, not counted: "
+            f"{flagged['reused']} reused, {flagged['other_customer']} by another customer, "
+            f"{flagged['expired']} expired.  \nArms: {arms['offer']} offer, "
+            f"{arms['no_offer']} no offer, {arms['control']} control.")
+    return text, report
 
 
 def _limit(limit: float | None) -> int:
@@ -203,3 +229,10 @@ def campaigns_tab(context: ShopContext) -> None:
                      concurrency_limit=LLM_CONCURRENCY)
         status.click(lambda n: campaign_status(context, n), inputs=name, outputs=details,
                      api_name="campaign_status")
+
+        gr.Markdown("### Offer\nThe named campaign's personal codes: issued, redeemed by "
+                    "orders, what they earned and cost, and the uses that did not count.")
+        offers_button = gr.Button("Offer results", elem_id="campaign-offers")
+        offers_text = gr.Markdown(elem_id="campaign-offers-result")
+        offers_button.click(lambda n: offers_report(context, n), inputs=name,
+                            outputs=[offers_text, details], api_name="campaign_offers")

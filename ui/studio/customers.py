@@ -1,6 +1,6 @@
 """The studio's "Customers" tab: the segments, a map of customers coloured by segment, and one
-customer's data (profile, consent, events, recommendations, stored emails and chats) with the
-export and erase of shop/privacy.py, audited under the signed-in studio user.
+customer's data (profile, consent, predicted value, events, recommendations, stored emails and
+chats) with the export and erase of shop/privacy.py, audited under the signed-in studio user.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def look_up(context: ShopContext, customer_id: str, request: gr.Request,
                f"**Consent:** {consent}  \n**Segment:** "
                + (f"{segment['id']}: {segment['description']}" if segment else "none") +
                f"  \n{len(data['events'])} events, {len(data['campaign_emails'])} campaign "
-               f"emails, {len(data['chats'])} chats, {len(data['orders'])} orders")
+               f"emails, {len(data['chats'])} chats, {len(data['orders'])} orders"
+               + _scores_line(data["scores"]))
     events = [[e["ts"], e["type"], e["product_id"] or "", e["query"] or ""]
               for e in reversed(data["events"])]
     progress(0.5, desc="recommending")
@@ -97,6 +98,17 @@ def look_up(context: ShopContext, customer_id: str, request: gr.Request,
     stored += [[f"{r['kind']} request", r["created_at"], "", r["state"],
                 f"order {r['order_id']}: {r['message']}"] for r in data["order_requests"]]
     return summary, events, recommendations, stored
+
+
+def _scores_line(scores: dict | None) -> str:
+    if scores is None:
+        return "  \n**Predicted value:** not scored yet (`shopwright customers scores`)"
+    churn = "n/a (no order yet)" if scores["churn_risk"] is None else f"{scores['churn_risk']:.0%}"
+    return (f"  \n**Next {scores['horizon_days']} days** (as of {scores['as_of'][:10]}, "
+            f"{scores['model']}): {scores['p_purchase']:.0%} chance of an order, "
+            f"{scores['expected_orders']:.2f} orders expected, "
+            f"{scores['expected_spend']:.2f} expected spend, churn risk {churn}, "
+            f"next order {scores['next_order_date'] or 'not expected soon'}")
 
 
 @edge

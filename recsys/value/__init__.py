@@ -1,0 +1,1 @@
+"""Customer value: buy-till-you-die models, their features, back-tests and simulated shops."""
