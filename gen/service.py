@@ -239,7 +239,8 @@ class GenService:
         """Every KB unit, embedded once per KB version (refreshed on each chat, cheaply)."""
         embed = self.retriever.embed if isinstance(self.retriever, SearchServiceRetriever) \
             else None
-        return KnowledgeUnits(embed, self.settings.shop_language)
+        return KnowledgeUnits(embed, self.settings.shop_language,
+                              embed_languages=self.settings.embed_languages)
 
     @cached_property
     def router(self) -> Router | None:

@@ -11,6 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
+from shop.lexicon.overlap import with_parts
 from shop.lexicon.text import tokens
 
 
@@ -29,8 +30,11 @@ class KeywordIndex:
         self._bm25 = bm25s.BM25()
         if self.item_ids:
             # an empty token list breaks bm25s; a placeholder token matches no query
-            self._bm25.index([tokenize(t, language) or ["\x00"] for t in texts],
-                             show_progress=False)
+            tokenized = [tokenize(t, language) for t in texts]
+            words = {token for tokens in tokenized for token in tokens}
+            # compounds also count as their parts (shop/lexicon/overlap.py), on both sides
+            self._bm25.index([with_parts(tokens, words, language) or ["\x00"]
+                              for tokens in tokenized], show_progress=False)
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -66,6 +70,7 @@ class KeywordIndex:
         terms = tokenize(query, self.language)[:max_terms]
         if not self.item_ids or not terms:
             return np.zeros(len(self.item_ids))
+        terms = with_parts(terms, self._bm25.vocab_dict.keys(), self.language)
         return self._bm25.get_scores(terms)
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None,

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     llm_model: str = EMBEDDED_LLM  # "embedded:..." | Hugging Face id | local folder
     embed_model: str = EMBEDDED_EMBEDDER
+    # Languages the embedding model places well (ISO 639-1); the embedded MiniLM: en. For help
+    # pages in another language the answer picker weighs words, not vectors (gen/tasks/picker.py).
+    embed_languages: Annotated[list[str], NoDecode] = ["en"]
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     llm_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     # How chat answers support questions: quote the shop's pages (extractive), let the model
@@ -156,7 +159,7 @@ class Settings(BaseSettings):
             value = value.split(",")
         return [_origin(o) for o in value if o.strip()]
 
-    @field_validator("llm_languages", mode="before")
+    @field_validator("llm_languages", "embed_languages", mode="before")
     @classmethod
     def _parse_languages(cls, value):
         if isinstance(value, str):

@@ -78,15 +78,27 @@ def macro_top1(cases: list[Case], weights: dict[str, float]) -> tuple[float, flo
     return tuple(np.mean(per_shop, axis=0)) if per_shop else (0.0, 0.0)
 
 
-def fit(cases: list[Case], start: dict[str, float], rounds: int = 3) -> dict[str, float]:
-    """Coordinate ascent on the shops' mean (top-1, MRR) over GRID, dense held at its
-    starting value."""
+def without_dense(cases: list[Case]) -> list[Case]:
+    """The same cases as a shop whose language the embedder does not know sees them."""
+    column = FEATURES.index("dense")
+    out = []
+    for case in cases:
+        features = case.features.copy()
+        features[:, column] = 0.0
+        out.append(Case(case.shop, case.split, case.id, features, case.right))
+    return out
+
+
+def fit(cases: list[Case], start: dict[str, float], rounds: int = 3,
+        hold: str = "dense") -> dict[str, float]:
+    """Coordinate ascent on the shops' mean (top-1, MRR) over GRID, `hold` (the scale) kept
+    at its starting value; words-only weights hold "lexical", with dense at 0."""
     weights = dict(start)
     best = macro_top1(cases, weights)
     for _ in range(rounds):
         moved = False
         for name in FEATURES:
-            if name == "dense":
+            if name == hold or (hold != "dense" and name == "dense"):
                 continue
             for value in GRID:
                 trial = {**weights, name: value}
@@ -98,9 +110,15 @@ def fit(cases: list[Case], start: dict[str, float], rounds: int = 3) -> dict[str
     return weights
 
 
-def write_weights(weights: dict[str, float], note: list[str], path: Path = WEIGHTS_FILE) -> Path:
+def write_weights(weights: dict[str, float], words_only: dict[str, float], note: list[str],
+                  path: Path = WEIGHTS_FILE) -> Path:
+    """Both sets: with the dense feature (the embedder knows the pages' language), and
+    [words_only] (it does not)."""
     lines = ["# The answer picker's weights (gen/tasks/picker.py), one per feature of a KB unit.",
              "# Written by `shopwright eval picker --fit`:"] + [f"#   {line}" for line in note]
     lines += [f"{name} = {weights[name]:g}" for name in FEATURES]
+    lines += ["", "# where the embedder does not know the pages' language (settings.embed_languages)",
+              "[words_only]"]
+    lines += [f"{name} = {words_only[name]:g}" for name in FEATURES if name != "dense"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -23,6 +23,7 @@ import numpy as np
 from gen.checks.verify import expand_aliases
 from retrieval.keyword import KeywordIndex
 from shop.lexicon.asks import KINDS, holds
+from shop.lexicon.overlap import TermIndex
 from shop.lexicon.text import terms
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors (n, d)
@@ -161,15 +162,18 @@ class KnowledgeUnits:
     the passage ranking as a prior (a few hundred units: one batch of MiniLM, then cached).
     """
 
-    def __init__(self, embed: Embed | None = None, language: str = "en"):
+    def __init__(self, embed: Embed | None = None, language: str = "en",
+                 embed_languages: Sequence[str] = ("en",)):
         self.embed = embed
         self.language = language
+        # the vectors place these pages well only in a language the embedder was trained on
+        self.vectors_fit = embed is not None and language in embed_languages
         self._key: str | None = None
         self.units: list[Unit] = []
         self.position: dict[tuple[str, str], int] = {}  # (doc_id, text) -> index in units
         self.vectors: np.ndarray | None = None
         self.terms: list[frozenset[str]] = []  # Snowball stems of each unit in its context
-        self.vocabulary: dict[str, list[int]] = {}  # stem -> the units that hold it
+        self.index = TermIndex([], language)  # which units hold each stem
         self.kinds: list[frozenset[str]] = []  # the kinds of value each unit holds
         self.keyword: KeywordIndex | None = None
 
@@ -186,10 +190,7 @@ class KnowledgeUnits:
             vectors = self.embed([_embed_text(u) for u in units])
         texts = [f"{u.context} {u.text}" for u in units]
         self.terms = [frozenset(self.terms_of(text)) for text in texts]
-        self.vocabulary = {}
-        for i, held in enumerate(self.terms):
-            for term in held:
-                self.vocabulary.setdefault(term, []).append(i)
+        self.index = TermIndex(self.terms, self.language)
         self.kinds = [frozenset(k for k in KINDS if holds(u.text, k, self.language))
                       for u in units]
         self.keyword = KeywordIndex([str(i) for i in range(len(units))], texts, self.language)

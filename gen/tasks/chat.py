@@ -56,6 +56,7 @@ from gen.tasks.chat_products import (
 from gen.tasks.chat_words import HANDOFF_TEXT, UNSURE, chat_words, content_terms, shown_price
 from gen.tasks.picker import AnswerPicker
 from gen.tasks.routing import Router, person_ask
+from shop.lexicon.asks import page_words
 
 ASKS_HOW = re.compile(r"^\s*(?:how|what|when|where|why|is it|can i|do i|does|should|will)\b"
                       r"|\b(?:how (?:much|long|many|soon|do|does|can|should)|what (?:is|are|do|"
@@ -120,8 +121,8 @@ class ChatAssistant:
         chain = self._prompt_messages | self._llm(40).bind(stop=["\n"]) | StrOutputParser()
         rewritten = (await chain.ainvoke({"system": system, "user": user})).strip()
         # the small model drifts: keep its rewrite only if it stays on the customer's words
-        asked = content_terms(message + " " + users[-1])
-        if rewritten and len(rewritten) < 300 and content_terms(rewritten) & asked:
+        asked = self._terms(message + " " + users[-1])
+        if rewritten and len(rewritten) < 300 and self._terms(rewritten) & asked:
             return rewritten
         return f"{users[-1]} {message}"
 
@@ -134,13 +135,22 @@ class ChatAssistant:
         parsed = self.understand(question) if self.understand is not None else None
         filters = parsed.filters.model_dump(exclude_defaults=True) if parsed else {}
         search_text = parsed.text if parsed else question
-        passages = self.retriever.search_kb(question, k=max(self.kb_k, 8))
         products = self.retriever.search_products(search_text, k=24, filters=filters or None)
-        asked = content_terms(question)
         rows = self._product_rows(products)  # one catalog read; routing looks at the top 5
-        relevant = [p for p in passages if asked & content_terms(p.title + " " + p.text)]
-        matching = [p for p in products if asked & content_terms(p.title + " " + p.text)]
         named = named_products(question, rows[:5])
+        # a policy question that names a product ("can I return the <name> I opened?") is
+        # searched in the pages by the product's kind, not its name, which they never hold
+        policy_question = question
+        for product in named:
+            kind = str(product.category or "").replace("-", " ")
+            policy_question = re.sub(re.escape(name_part(product.title)), kind,
+                                     policy_question, flags=re.IGNORECASE)
+        passages = self.retriever.search_kb(policy_question, k=max(self.kb_k, 8))
+        # the pages' words for what the shopper says count as shared ("geld zurück": Erstattung)
+        asked = self._terms(f"{policy_question} {page_words(policy_question, self.language)}")
+        relevant = [p for p in passages if asked & self._terms(p.title + " " + p.text)]
+        asked = self._terms(question)
+        matching = [p for p in products if asked & self._terms(p.title + " " + p.text)]
         shopping_form = bool(PRODUCT_QUESTION.search(question) or SHOPPING.search(question)
                              # a kind of product with a budget ("<kind> under 120")
                              or ("category" in filters
@@ -151,7 +161,7 @@ class ChatAssistant:
         rest = person_ask(state["message"], self.language)  # None: no one is asked for
         asks_person = rest is not None
         if asks_person:  # do the pages answer what else the message asks?
-            relevant = [p for p in relevant if content_terms(rest) & content_terms(p.text)]
+            relevant = [p for p in relevant if self._terms(rest) & self._terms(p.text)]
         if route is not None:
             intent, handoff_reason = route.intent(asks_person, asks_shopping, bool(relevant),
                                                    shopping_form)
@@ -167,10 +177,14 @@ class ChatAssistant:
         else:
             intent, handoff_reason = "support", ""
         return {"passages": relevant, "ranked": passages, "intent": intent, "parsed": parsed,
+                "policy_question": policy_question,
                 "handoff_reason": handoff_reason, "route": route, "asks_person": asks_person,
                 "filters": filters, "search_text": search_text,
                 "products": rows if intent == "shopping" else
                 [row for row in rows if row.id in {p.id for p in matching[: self.product_k]}]}
+
+    def _terms(self, text: str) -> set[str]:
+        return content_terms(text, self.language)
 
     @property
     def _embed(self):
@@ -294,7 +308,8 @@ class ChatAssistant:
             knowledge.refresh([(p.doc_id or p.id, p.title, p.text, p.url)
                                for p in state["retrieved"]["passages"]])
             ranked = [(p.doc_id or p.id, "") for p in state["retrieved"]["ranked"]]
-        return AnswerPicker(knowledge).pick(state["question"], ranked)
+        return AnswerPicker(knowledge).pick(
+            state["retrieved"].get("policy_question") or state["question"], ranked)
 
     def _shop(self, reply: ChatReply, state: dict[str, Any]) -> Iterator[str | ChatReply]:
         retrieved = state["retrieved"]

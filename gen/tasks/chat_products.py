@@ -109,8 +109,9 @@ def names_product(question: str, products: Sequence[Any], embed: Embed | None = 
 
 
 def name_part(title: str) -> str:
-    """A product title's name, without what follows " - " ("<name> - <colour>")."""
-    return re.split(r"\s[-–|]\s", title)[0]
+    """A product title's name, without what follows " - ", a comma or a bracket ("<name> -
+    <colour>", "<name>, 100 g", "<name> (size M)")."""
+    return re.split(r"\s[-–|]\s|,\s|\s\(", title)[0].strip()
 
 
 def named_products(question: str, products: Sequence[Any]) -> list[Any]:

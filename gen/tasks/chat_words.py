@@ -10,13 +10,13 @@ an English shop keeps the plain "8.90 EUR" its answers and checks have always us
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gen.checks.chat_guard import REFUSAL
 from gen.sources import price_text
 from shop.lexicon import LANGUAGES
 from shop.lexicon.messages import Translator, translator
+from shop.lexicon.text import terms
 
 DOMAIN = "chat"
 HANDOFF_TEXT = "I'll pass this to a member of our team; they will get back to you shortly."
@@ -44,12 +44,7 @@ def shown_price(product: Any, language: str) -> str:
     return price_text(product) if language == "en" else price_text(product, language)
 
 
-# the words a question and a passage must share to count as related (English function words
-# left out); still the chat's own list, to be moved onto shop/lexicon/text.py
-_STOPWORDS = frozenset([
-    "the", "a", "an", "and", "or", "to", "of", "for", "in", "on", "is", "it", "my", "i", "do", "you", "can", "what", "how", "with", "your", "me", "are", "does", "have", "be", "this", "that", "will", "from", "at", "by", "as", "if", "we", "our", "us", "they", "them", "not", "no", "yes", "so", "but"])
-
-
-def content_terms(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2
-            and w not in _STOPWORDS}
+def content_terms(text: str, language: str = "en") -> set[str]:
+    """The words a question and a passage must share to count as related: Snowball stems of
+    content words of three letters or more, in the shop's language (shop/lexicon/text.py)."""
+    return terms(text, language, min_length=3)

@@ -13,9 +13,14 @@
         section  1 / (1 + rank of the unit's section in passage search)
     -> score = features . weights -> the best unit, its close neighbours, the line after it
 
+Where the embedder was not trained on the pages' language (the embedded English MiniLM on a
+German shop: settings.embed_languages), its cosines are noise, and the picker uses the weights
+fitted with the dense feature left out ([words_only] in the weights file).
+
 The question is read with the help pages' words for what shoppers say added ("send it back":
-return). The weights are in picker_weights.toml, fitted by `shopwright eval picker --fit` on
-the tune splits of the eval shops (gen/evaluation/picker.py) and reported on their test splits.
+return), and the country of each city it names ("aus Wien": Österreich). The weights are in
+picker_weights.toml, fitted by `shopwright eval picker --fit` on the tune splits of the eval
+shops (gen/evaluation/picker.py) and reported on their test splits.
 """
 
 from __future__ import annotations
@@ -28,15 +33,19 @@ from pathlib import Path
 import numpy as np
 
 from gen.tasks.answer import KnowledgeUnits, Unit
-from shop.lexicon.asks import COMPOUNDING, asked_kind, page_words
+from shop.lexicon.asks import asked_kind, page_words
+from shop.lexicon.places import with_countries_of_cities
 
 FEATURES = ("dense", "lexical", "bm25", "typed", "doc", "section")
 WEIGHTS_FILE = Path(__file__).with_name("picker_weights.toml")
 
 
 @cache
-def fitted_weights() -> dict[str, float]:
+def fitted_weights(words_only: bool = False) -> dict[str, float]:
+    """The fitted weights; words_only: those fitted without the dense feature."""
     data = tomllib.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    if words_only:
+        data = {**data.get("words_only", {}), "dense": 0.0}
     return {name: float(data.get(name, 0.0)) for name in FEATURES}
 
 
@@ -47,10 +56,11 @@ def unit_features(knowledge: KnowledgeUnits, question: str,
     out = np.zeros((len(units), len(FEATURES)))
     if not units:
         return out
-    text = f"{question} {page_words(question, language)}"
+    # the pages' words for what the shopper says, and the country of a city they name
+    text = with_countries_of_cities(f"{question} {page_words(question, language)}", language)
     if knowledge.embed is not None and knowledge.vectors is not None:
         out[:, 0] = knowledge.vectors @ knowledge.embed([question])[0]
-    out[:, 1] = _lexical(knowledge, knowledge.terms_of(text))
+    out[:, 1] = knowledge.index.shares(knowledge.terms_of(text))
     if knowledge.keyword is not None:
         scores = knowledge.keyword.scores(text)
         out[:, 2] = scores / scores.max() if scores.max() > 0 else 0.0
@@ -71,25 +81,6 @@ def unit_features(knowledge: KnowledgeUnits, question: str,
     return out
 
 
-def _lexical(knowledge: KnowledgeUnits, asked: set[str]) -> np.ndarray:
-    """Per unit, the idf-weighted share of the asked stems it holds."""
-    n = len(knowledge.units)
-    compounds = knowledge.language in COMPOUNDING
-    held = np.zeros(n)
-    total = 0.0
-    for term in asked:
-        rows = set(knowledge.vocabulary.get(term, ()))
-        if compounds and len(term) >= 4 and not term.startswith("country:"):
-            for other, more in knowledge.vocabulary.items():
-                if other != term and (other.startswith(term) or other.endswith(term)):
-                    rows.update(more)
-        idf = float(np.log(1 + n / (1 + len(rows))))
-        total += idf
-        if rows:
-            held[list(rows)] += idf
-    return held / total if total else held
-
-
 class AnswerPicker:
     """Chooses the units that answer a question: the best by score, the next best of the same
     section within `margin`, and the line that follows it (a rule's condition)."""
@@ -102,7 +93,7 @@ class AnswerPicker:
         self.follow = follow
         self.max_units = max_units
         self.margin = margin
-        self.weights = weights or fitted_weights()
+        self.weights = weights or fitted_weights(words_only=not knowledge.vectors_fit)
 
     def score(self, question: str, ranked_sections: Sequence[tuple[str, str]]) -> list[Unit]:
         """Every unit with its score, best first."""

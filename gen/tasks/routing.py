@@ -20,8 +20,9 @@ the words the catalog uses more than the help pages taken out too ("can I return
 wore once?"), so naming a product never sends a policy question to product search. When
 neither side is close (the best cosine on both sides no higher, and the share of words no
 larger, than the closest that questions no shop answers come to this shop's text: the weather,
-a joke, in the shop's language, shop/lexicon/handoff.toml), nothing the shop has answers it and
-a person should. Asking for a person is read from the language's words in
+a joke, in the shop's language, shop/lexicon/handoff.toml), and it says nothing the help pages
+hold in shoppers' words ("money back" for a page on refunds, shop/lexicon/asks.toml), nothing
+the shop has answers it and a person should. Asking for a person is read from the language's words in
 shop/lexicon/handoff.toml; it always hands off, and is answered from the pages too when they
 match the rest of the message.
 """
@@ -39,6 +40,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from shop.lexicon.asks import page_words
+from shop.lexicon.overlap import TermIndex
 from shop.lexicon.text import terms
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors (n, d)
@@ -96,6 +99,7 @@ class Route:
     kb_best: float  # best cosine to a KB unit
     product_best: float  # best cosine to a product
     unanswerable: bool  # neither side is close: a person should answer
+    pages_say: bool = False  # it says, in shoppers' words, what the pages hold in theirs
 
     def intent(self, asks_person: bool, asks_shopping: bool, pages_match: bool,
                shopping_form: bool = False) -> tuple[str, str]:
@@ -106,7 +110,10 @@ class Route:
         shopping question, which the pages must then answer clearly better to be given it."""
         # asked as shopping ("do you have ...?"): the pages must be clearly closer to win
         bar = 0.75 if shopping_form else 0.5
-        support = self.p_support >= bar and pages_match and not self.unanswerable
+        # what the shopper says in words the pages hold ("money back": refunds) and not asked
+        # about a product is a question for the pages, however close the catalog comes
+        leans = self.pages_say and not asks_shopping
+        support = (self.p_support >= bar or leans) and pages_match and not self.unanswerable
         if asks_person and not support:
             return "handoff", "the customer asked for a person"
         if self.unanswerable and not asks_shopping:
@@ -131,27 +138,23 @@ def _features(kb: np.ndarray, products: np.ndarray) -> np.ndarray:
 
 class Lexical:
     """How much of a question's content one of these texts holds: the idf-weighted share of
-    its Snowball stems (shop/lexicon/text.py) found in the best text. The dense side's English
-    MiniLM barely places a German question; the words it shares with a German page still do."""
+    its Snowball stems (shop/lexicon/text.py) found in the best text, compounds included
+    (shop/lexicon/overlap.py), with the help pages' words for what shoppers say added ("geld
+    zurück": Erstattung). The dense side's English MiniLM barely places a German question; the
+    words it shares with a German page still do."""
 
     def __init__(self, texts: Sequence[str], language: str, idf: dict[str, float]):
         self.language, self.idf = language, idf
-        self.postings: dict[str, list[int]] = {}
-        for i, text in enumerate(texts):
-            for term in terms(text, language):
-                self.postings.setdefault(term, []).append(i)
+        self.index = TermIndex([terms(text, language) for text in texts], language)
         self.unseen = max(idf.values(), default=1.0)  # a word no text uses weighs the most
 
     def best(self, question: str, leave_out: int | None = None) -> float:
         """leave_out: the index of a text the question was made from (it never finds itself)."""
-        asked = terms(question, self.language)
-        total = sum(self.idf.get(t, self.unseen) for t in asked)
-        held: dict[int, float] = {}
-        for term in asked:
-            for i in self.postings.get(term, ()):
-                if i != leave_out:
-                    held[i] = held.get(i, 0.0) + self.idf[term]
-        return max(held.values(), default=0.0) / total if total else 0.0
+        if not self.index.size:
+            return 0.0
+        asked = terms(f"{question} {page_words(question, self.language)}", self.language)
+        shares = self.index.shares(asked, lambda t: self.idf.get(t, self.unseen), leave_out)
+        return float(shares.max())
 
 
 def _idf(texts: Sequence[str], language: str) -> dict[str, float]:
@@ -234,6 +237,16 @@ class Router:
         self.lexical_floor = max(self._lexical(q)[0] for q in off_topic) if self.lexical \
             else 1.0
 
+    def _pages_say(self, question: str) -> bool:
+        """The question says, in shoppers' words, something the help pages hold in theirs
+        ("geld zurück" and a page on Erstattung; shop/lexicon/asks.toml): a shop question,
+        however few of its words the pages share."""
+        said = page_words(question, self.language)
+        if not said or not self.lexical:
+            return False
+        index = self.lexical[0].index
+        return any(index.matches(term) for term in terms(said, self.language))
+
     def _lexical(self, question: str) -> tuple[float, float]:
         """(best share on either side, KB share minus catalog share)."""
         if not self.lexical:
@@ -265,6 +278,7 @@ class Router:
             p_support = 1.0 if len(self.kb) >= len(self.products) else 0.0
         else:
             p_support = float(self.model.predict_proba(features)[0, 1])
+        pages_say = self._pages_say(question)
         unanswerable = self.model is not None and max(kb_best, product_best) <= self.floor \
-            and held <= self.lexical_floor
-        return Route(p_support, kb_best, product_best, unanswerable)
+            and held <= self.lexical_floor and not pages_say
+        return Route(p_support, kb_best, product_best, unanswerable, pages_say)

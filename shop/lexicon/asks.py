@@ -20,11 +20,11 @@ from functools import cache
 from pathlib import Path
 
 from shop.lexicon.money import find_money
+from shop.lexicon.overlap import COMPOUNDING
 from shop.lexicon.places import find_countries
 from shop.lexicon.text import stem, stems, words
 
 KINDS = ("country", "duration", "money", "clock", "number", "percent")
-COMPOUNDING = frozenset({"de", "nl", "sv", "da", "nb", "no", "fi", "is"})
 _RANGE = r"\d+(?:[.,]\d+)?(?:\s?[-–]\s?\d+)?"
 
 

@@ -116,6 +116,13 @@ def _eval_shops(names: list[str], mode: str, split: str, limit: int | None, as_j
                     typer.echo(f"  FALSE {problem}")
 
 
+def _vectors_fit(name: str, settings) -> bool:
+    """Whether the embedder knows the language of eval shop `name`'s pages."""
+    from gen.evaluation.shops import shop_config
+
+    return shop_config(name).get("language", "en") in settings.embed_languages
+
+
 def shop_context(name: str, settings, workdir: Path):
     """A ShopContext over eval shop `name`, ingested into `workdir` with the usual
     after-ingest hooks (search indexes)."""
@@ -158,19 +165,35 @@ def eval_picker(
             for split in ("tune", "test"):
                 cases += picker.collect(name, split, context, load_cases(name, split))
             context.store.engine.dispose()
-    current = fitted_weights()
+    fitted_words = {name: picker.without_dense([c for c in cases if c.shop == name])
+                    for name in names if not _vectors_fit(name, settings)}
+    cases = [c for c in cases if c.shop not in fitted_words] \
+        + [c for shop_cases in fitted_words.values() for c in shop_cases]
+    current, current_words = fitted_weights(), fitted_weights(words_only=True)
     tune = [c for c in cases if c.split == "tune"]
-    weights = picker.fit(tune, current) if fit else current
+    weights = picker.fit([c for c in tune if c.shop not in fitted_words], current) if fit \
+        else current
+    # every shop's tune split, as a shop in a language the embedder does not know sees it
+    tune_words = picker.without_dense(tune)
+    words = picker.fit(tune_words, {**current_words, "lexical": 1.0}, hold="lexical") if fit \
+        else current_words
     report = []
     for name in names:
+        by_words = name in fitted_words
         for split in ("tune", "test"):
             chosen = [c for c in cases if c.shop == name and c.split == split]
-            before, after = picker.top1(chosen, current)[0], picker.top1(chosen, weights)[0]
-            report.append(f"{name} {split} ({len(chosen)} cases): top-1 {before:.0%}"
-                          + (f" -> {after:.0%}" if fit else ""))
+            old, new = (current_words, words) if by_words else (current, weights)
+            before, after = picker.top1(chosen, old)[0], picker.top1(chosen, new)[0]
+            report.append(f"{name} {split} ({len(chosen)} cases{', words only' if by_words else ''}):"
+                          f" top-1 {before:.0%}" + (f" -> {after:.0%}" if fit else ""))
     typer.echo("\n".join(report))
     typer.echo("weights: " + ", ".join(f"{k} {v:g}" for k, v in weights.items()))
+    typer.echo("words only: " + ", ".join(f"{k} {v:g}" for k, v in words.items()))
     if fit:
-        note = [f"tune splits of {', '.join(names)} ({len(tune)} cases); top-1 after fitting:"]
-        path = picker.write_weights(weights, note + report)
+        by_vectors = [name for name in names if name not in fitted_words]
+        counted = sum(c.shop in by_vectors for c in tune)
+        note = [f"weights: tune splits of {', '.join(by_vectors)} ({counted} cases);",
+                f"[words_only]: tune splits of {', '.join(names)}, dense left out ({len(tune)});",
+                "top-1 before -> after fitting (test splits only reported):"]
+        path = picker.write_weights(weights, words, note + report)
         typer.echo(f"wrote {path}")
