@@ -76,3 +76,13 @@ def test_shoppers_words_for_what_the_pages_hold_lean_a_close_call_to_the_pages()
     assert close.intent(False, False, False)[0] == "shopping"  # the pages found share nothing
     plain = Route(p_support=0.45, kb_best=0.4, product_best=0.4, unanswerable=False)
     assert plain.intent(False, False, True)[0] == "shopping"
+
+
+def test_number_words_are_read_per_language_from_text2num_and_the_data_file():
+    from shop.lexicon.numbers import number_value
+
+    assert number_value("fourteen") == 14 and number_value("twenty-one") == 21
+    assert number_value("dreißig", "de") == 30 and number_value("veertien", "nl") == 14
+    assert number_value("tolv", "sv") == 12 and number_value("två", "sv") == 2
+    assert number_value("twice") == 2 and number_value("30") == 30
+    assert number_value("tent") is None and number_value("") is None

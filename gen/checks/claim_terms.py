@@ -106,9 +106,6 @@ AUDIENCES = {
     "kids": r"\bkids?\b|\bchild(?:ren)?\b|\bboys?\b|\bgirls?\b|\bjunior\b|\btoddlers?\b",
 }
 
-NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                "nine": 9, "ten": 10, "twelve": 12}
-
 SPELLING = {"colour": "color", "grey": "gray", "aluminium": "aluminum", "fibre": "fiber",
             "odour": "odor", "litre": "liter", "metre": "meter", "multicolour": "multicolor",
             "multicoloured": "multicolored"}

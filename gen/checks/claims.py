@@ -33,10 +33,10 @@ from gen.checks.claim_terms import (
     MATERIAL_KEYS,
     MATERIALS,
     NOT_CLAIMS,
-    NUMBER_WORDS,
     SPELLING,
 )
 from gen.checks.guardrails import Facts, TextCheck, Violation, sentences, without_code
+from shop.lexicon.numbers import number_value
 
 # ---- normalizing ----------------------------------------------------------------------------
 
@@ -174,8 +174,25 @@ _NUMBER = re.compile(rf"(?<![\w.,])(?P<sign>[-−])?(?P<n>\d{{1,3}}(?:,\d{{3}})+
 _UNIT_AFTER = re.compile(rf"\s?-?(?:{_UNIT})\b", re.IGNORECASE)
 _MONEY = re.compile(r"[€$£]\s?\d[\d,.]*|\d[\d,.]*\s?(?:€|eur\b|usd\b|gbp\b|sek\b|euros?\b|"
                     r"dollars?\b|%|percent\b)", re.IGNORECASE)
-_WORD_NUMBER = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")[- ](" + _UNIT + r")\b",
+# a word before a unit ("three-season", "two person"); a number if the lexicon reads it as one
+_WORD_NUMBER = re.compile(r"\b([^\W\d_]+)[- ](" + _UNIT + r")\b",
                           re.IGNORECASE)
+
+
+def _word_number_matches(text: str) -> list[tuple[re.Match, int]]:
+    """Number words before a unit ("three-season"), two or more: "one" is too often no count."""
+    found = []
+    for match in _WORD_NUMBER.finditer(text):
+        value = number_value(match.group(1))
+        if value is not None and value >= 2:
+            found.append((match, value))
+    return found
+
+
+def _word_numbers(text: str) -> list[int]:
+    return [value for _, value in _word_number_matches(text)]
+
+
 _SIZE = re.compile(r"\b(?:[Ss]izes?\s+(?P<list>[A-Z0-9]{1,4}(?:\s*(?:,|/|-|to|and|or)\s*"
                    r"[A-Z0-9]{1,4})*)|(?P<one>X{1,3}S|X{1,3}L|[2-5]XL)\b)")
 _NEGATED = re.compile(r"\b(?:no|not|non|without|free of|never)\W+(?:\w+\W+){0,2}$")
@@ -226,7 +243,7 @@ class ClaimChecker:
         self.source = " " + " ".join(stems(source)) + " "
         self.lowered = source.lower()
         self.numbers = numbers_in(source) | {float(n) for n in allowed_numbers} | {
-            float(NUMBER_WORDS[m.group(1).lower()]) for m in _WORD_NUMBER.finditer(source)}
+            float(v) for v in _word_numbers(source)}
         self.sizes = set(re.findall(r"\b[A-Z0-9]{1,4}\b", source))
 
     def claims(self, text: str) -> list[Claim]:
@@ -257,9 +274,8 @@ class ClaimChecker:
                 unit = _UNIT_AFTER.match(text, match.end())
                 found.append(Claim("number", f"{_number_value(match):g}",
                                    match.group(0) + (unit.group(0) if unit else "")))
-        for match in _WORD_NUMBER.finditer(text):
-            found.append(Claim("number", f"{NUMBER_WORDS[match.group(1).lower()]:g}",
-                               match.group(0)))
+        for match, value in _word_number_matches(text):
+            found.append(Claim("number", f"{value:g}", match.group(0)))
         return found
 
     def supported(self, claim: Claim) -> bool:

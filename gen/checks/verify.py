@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from shop.lexicon.numbers import number_value
+
 # alias -> canonical name; canonical names map to themselves
 COUNTRY_ALIASES: dict[str, str] = {}
 _COUNTRIES = (
@@ -47,13 +49,6 @@ _MONTHS = ("january february march april may june july august september october 
            "december").split()
 _MONTH = re.compile(r"\b(" + "|".join(m for m in _MONTHS if m != "may") + r")\b", re.IGNORECASE)
 
-_NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
-_NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-                      "eighty": 80, "ninety": 90, "hundred": 100, "a hundred": 100,
-                      "a year": 1, "a week": 1, "a month": 1, "a day": 1, "an hour": 1,
-                      "twice": 2, "single": 1, "double": 2})
 _UNITS = {
     "day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
     "months": "month", "year": "year", "years": "year", "hour": "hour", "hours": "hour",
@@ -63,8 +58,8 @@ _UNITS = {
     "percent": "%", "points": "point", "point": "point", "kg": "kg", "g": "g", "cm": "cm",
     "mm": "mm", "l": "l", "litre": "l", "liter": "l", "litres": "l", "liters": "l"}
 _NUM = r"\d+(?:[.,]\d+)?"
-_WORD_NUM = r"(?:a hundred|" + "|".join(sorted(
-    (w for w in _NUMBER_WORDS if " " not in w), key=len, reverse=True)) + r")"
+# a word that may be a number ("fourteen", "twenty-one"); shop/lexicon/numbers.py decides
+_WORD_NUM = r"[^\W\d_]+(?:-[^\W\d_]+)?"
 _UNIT = r"(?:" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")"
 _QUANTITY = re.compile(
     rf"(?P<pre>[€$£])?\s?(?P<a>{_NUM}|\b{_WORD_NUM}\b)(?:\s?(?:-|–|to|or)\s?(?P<b>{_NUM}|"
@@ -115,8 +110,9 @@ def expand_aliases(text: str) -> str:
 
 def _value(text: str) -> float | None:
     text = text.lower().strip()
-    if text in _NUMBER_WORDS:
-        return float(_NUMBER_WORDS[text])
+    word = number_value(text)
+    if word is not None:
+        return float(word)
     try:
         return float(text.replace(",", "."))
     except ValueError:

@@ -24,6 +24,7 @@ import numpy as np
 
 from gen.checks.verify import STOPWORDS, stem, stem_terms
 from gen.tasks.chat_words import chat_words, shown_price
+from shop.lexicon.numbers import number_value
 
 PRODUCT_QUESTION = re.compile(
     r"\b(?:do|does|did) (?:you|u|ya|the shop|your shop) (?:guys |also |even |still )?"
@@ -217,9 +218,6 @@ def _category_words(product: Any) -> str:
     return str(product.category or "").replace("-", " ") or "uncategorised"
 
 
-_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-                 "seven": "7", "eight": "8", "nine": "9", "ten": "10", "twelve": "12",
-                 "single": "1", "double": "2", "triple": "3"}
 # English plurals the stemmer does not fold to their singular
 _IRREGULAR = {"people": "person", "persons": "person", "children": "child", "men": "man",
               "women": "woman", "feet": "foot", "teeth": "tooth", "mice": "mouse",
@@ -230,7 +228,13 @@ def _detail_terms(question: str) -> set[str]:
     """The question's words as product titles write them: numbers as digits, plurals singular
     ("three children" -> "3", "child")."""
     words = re.findall(r"[a-z0-9]+", question.lower())
-    return _with_numbers(" ".join(_NUMBER_WORDS.get(w, _IRREGULAR.get(w, w)) for w in words))
+    return _with_numbers(" ".join(_digits(w) or _IRREGULAR.get(w, w) for w in words))
+
+
+def _digits(word: str) -> str | None:
+    """A number word as digits ("three" -> "3"; shop/lexicon/numbers.py), None for others."""
+    value = number_value(word)
+    return str(value) if value is not None and not word.isdigit() else None
 
 
 def _title_terms(product: Any) -> set[str]:
