@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from shop.lexicon.numbers import number_value
+from shop.lexicon.text import function_words, words
+from shop.lexicon.text import stem as snowball
 
 # alias -> canonical name; canonical names map to themselves
 COUNTRY_ALIASES: dict[str, str] = {}
@@ -72,34 +74,15 @@ _YES_NO = re.compile(r"^\s*(?:yes|no|yep|nope|sure|of course|absolutely|unfortun
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|don't|doesn't|isn't|aren't|won't|"
                        r"unable|unavailable|none|nothing|neither|nor)\b|n't\b",
                        re.IGNORECASE)
-STOPWORDS = frozenset((
-    "the a an and or to of for in on is it my i do you can what how with your me are does have "
-    "be this that will from at by as if we our us they them not no yes so but am was were been "
-    "any all some there their which who when where why would could should may might get got "
-    "its just also than then about into out up over more most other such only own same "
-    "too very s t don now one please hi hello thanks thank").split())
+def stem(word: str, language: str = "en") -> str:
+    """The Snowball stem (shop/lexicon/text.py): "boxes" -> "box", "returned" -> "return"."""
+    return snowball(word, language)
 
 
-def stem(word: str) -> str:
-    """A light stemmer: plurals and -ing/-ed ("boxes" -> "box", "bottles" -> "bottle")."""
-    if len(word) <= 3:
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("sses", "xes", "ches", "shes", "zes")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def stem_terms(text: str) -> set[str]:
-    """Content words, lowercased and lightly stemmed ("returns" and "returned" -> "return")."""
-    return {stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())
-            if len(w) > 1 and w not in STOPWORDS}
+def stem_terms(text: str, language: str = "en") -> set[str]:
+    """Content words' stems: function words and small talk left out, one letter too."""
+    skip = function_words(language)
+    return {snowball(w, language) for w in words(text) if len(w) > 1 and w not in skip}
 
 
 def expand_aliases(text: str) -> str:

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from gen.checks.verify import STOPWORDS, stem, stem_terms
+from gen.checks.verify import stem, stem_terms
 from gen.tasks.chat_words import chat_words, shown_price
 from shop.lexicon.numbers import number_value
+from shop.lexicon.text import function_words
 
 PRODUCT_QUESTION = re.compile(
     r"\b(?:do|does|did) (?:you|u|ya|the shop|your shop) (?:guys |also |even |still )?"
@@ -78,9 +79,9 @@ def _parse_ask(question: str, parsed_phrases: Sequence[str] = (),
     thing = re.split(r"[,?.!;]", " ".join(thing.split()))[0].strip()
     parts = [part.strip() for part in _BREAK.split(thing) if part and part.strip()]
     before = next((part for part in parts if set(re.findall(r"[a-z']+", part.lower()))
-                   - STOPWORDS), "")  # "which lamp below 250" -> "lamp"
+                   - function_words()), "")  # "which lamp below 250" -> "lamp"
     words = [w.strip("'") for w in re.findall(r"[a-z][a-z'-]*", before.lower())
-             if w not in STOPWORDS]
+             if w not in function_words()]
     head = stem(words[-1]) if words else ""
     colours = set(stem_terms(colour or ""))
     modifiers = {stem(w) for w in words[:-1] if w not in _VAGUE and w not in colours
@@ -258,7 +259,7 @@ def _close_to(word: str, terms: set[str]) -> bool:
 def _noun_phrase(thing: str) -> str:
     """"cheap foam sleeping pad" -> "foam sleeping pads": the shopper's words, plural."""
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", thing) if w.lower() not in _VAGUE
-             and w.lower() not in STOPWORDS]
+             and w.lower() not in function_words()]
     if not words:
         return thing
     last = words[-1]

@@ -69,3 +69,14 @@ def tokens(text: str, language: str = "en") -> list[str]:
     """Content words' stems in order, repeats kept (what BM25 counts)."""
     skip = stopwords(language)
     return [stem(w, language) for w in words(text) if w not in skip]
+
+
+@cache
+def function_words(language: str = "en") -> frozenset[str]:
+    """Snowball's function words and the language's chat small talk (chatter.toml: "please",
+    "thanks"): what a message may hold besides what it asks about."""
+    import tomllib
+    from pathlib import Path
+
+    chatter = tomllib.loads(Path(__file__).with_name("chatter.toml").read_text(encoding="utf-8"))
+    return stopwords(language) | frozenset(chatter.get(language, chatter["en"]))
