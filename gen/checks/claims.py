@@ -37,6 +37,7 @@ from gen.checks.claim_terms import (
 )
 from gen.checks.guardrails import Facts, TextCheck, Violation, sentences, without_code
 from shop.lexicon.numbers import number_value
+from shop.lexicon.text import stem as snowball
 
 # ---- normalizing ----------------------------------------------------------------------------
 
@@ -44,23 +45,11 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 def stem(word: str) -> str:
-    """Light suffix stripping, the same on both sides: "hooded" ~ "hood", "zips" ~ "zip"."""
+    """The Snowball stem, the same on both sides ("hooded" ~ "hood", "breathability" ~
+    "breathable"), with British and American spellings made one ("colour" ~ "color")."""
     word = SPELLING.get(word, word)
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith("ability"):
-        return word[:-7] + "able"  # "breathability" ~ "breathable" ("packable" is no "pack")
-    for suffix, keep in (("ing", 4), ("ion", 5), ("ed", 4), ("d", 4), ("es", 4), ("s", 3)):
-        if suffix == "d" and not word.endswith("ed"):
-            continue  # "taped" -> "tape" (its stem "tap" is too short)
-        if suffix == "es" and not re.search(r"(?:s|x|z|ch|sh)es$", word):
-            continue  # "boxes" -> "box", but "bottles" -> "bottle"
-        if word.endswith(suffix) and len(word) - len(suffix) >= keep and not word.endswith("ss"):
-            word = word[: -len(suffix)]
-            if suffix in ("ing", "ed") and word[-1] == word[-2]:
-                word = word[:-1]  # "padded" -> "pad"
-            break
-    return SPELLING.get(word, word)
+    stemmed = snowball(word, "en")
+    return SPELLING.get(stemmed, stemmed)
 
 
 def stems(text: str) -> list[str]:
