@@ -5,7 +5,7 @@ and the verifier alike.
     number_value("dreißig", "de")    -> 30
     number_value("tolv", "sv")       -> 12   (numbers.toml: text2num has no Swedish)
     number_value("twice")            -> 2    (numbers.toml idioms)
-    number_value("tent")             -> None
+    number_value("parcel")           -> None
 
 Cardinals come from text2num (en, de, fr, nl, es, pt, it); what it lacks is in numbers.toml.
 Articles that are also "one" ("ein", "un") read as 1: callers take a number word as a claim

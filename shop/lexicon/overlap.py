@@ -22,7 +22,7 @@ import numpy as np
 
 # languages whose nouns are written as one word ("Versandkosten", "verzendkosten", "fraktavgift")
 COMPOUNDING = frozenset({"de", "nl", "sv", "da", "nb", "no", "fi", "is"})
-MIN_PART = 4  # shorter stems ("tee", "ab") would match inside too many unrelated words
+MIN_PART = 4  # shorter stems ("ab", "zu") would match inside too many unrelated words
 
 
 class TermIndex:
