@@ -61,8 +61,7 @@ class OpenAIEngine(Engine):
                  concurrency: int = 8, timeout: float = 120.0, client: Any | None = None,
                  retries: int = 2, backoff_s: float = 0.5, connect_timeout: float = 5.0,
                  health_timeout: float = 2.0):
-        import httpx
-        from openai import AsyncOpenAI
+        from openai import AsyncOpenAI, Timeout
 
         self.base_url = base_url.rstrip("/")
         self.model_name = model
@@ -75,7 +74,7 @@ class OpenAIEngine(Engine):
         self.io = IOLoop(f"openai-io-{model}")
         self.client = client or AsyncOpenAI(
             base_url=base_url, api_key=api_key, max_retries=0,  # retried here, and counted
-            timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)))
+            timeout=Timeout(timeout, connect=min(connect_timeout, timeout)))
         self._health: tuple[float, dict] | None = None
 
     @property
