@@ -88,6 +88,9 @@ def test_a_german_question_is_routed_by_the_words_it_shares_with_the_pages():
     assert route.p_support >= 0.5 and not route.unanswerable
     assert german.route("habt ihr Sencha Grüntee?", shopping_form=True).p_support < 0.5
     assert german.route("wer hat gestern das fußballspiel gewonnen?").unanswerable
+    # a city stands for its country, which is what the pages name (Babel's city names)
+    city = german.route("schickt ihr auch bis nach Wien?")
+    assert city.p_support >= 0.5 and not city.unanswerable
 
 
 def test_the_router_refits_only_when_the_shop_changes(router):

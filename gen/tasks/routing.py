@@ -17,14 +17,15 @@ near nothing, while the stems it shares with a German page still say where it be
 A question that names a product is routed with the product's name taken out ("can I return
 the <name> I bought?" is a returns question), and one not asked as a shopping question with
 the words the catalog uses more than the help pages taken out too ("can I return a <kind> I
-wore once?"), so naming a product never sends a policy question to product search. When
-neither side is close (the best cosine on both sides no higher, and the share of words no
-larger, than the closest that questions no shop answers come to this shop's text: the weather,
-a joke, in the shop's language, shop/lexicon/handoff.toml), and it says nothing the help pages
-hold in shoppers' words ("money back" for a page on refunds, shop/lexicon/asks.toml), nothing
-the shop has answers it and a person should. Asking for a person is read from the language's words in
-shop/lexicon/handoff.toml; it always hands off, and is answered from the pages too when they
-match the rest of the message.
+wore once?"), so naming a product never sends a policy question to product search. A city
+it names stands for its country too (shop/lexicon/places.py: "to me in Paris" meets the pages'
+row for France). When neither side is close (the best cosine on both sides no higher, and the
+share of words no larger, than the closest that questions no shop answers come to this shop's
+text: the weather, a joke, in the shop's language, shop/lexicon/handoff.toml), and it says
+nothing the help pages hold in shoppers' words ("money back" for a page on refunds,
+shop/lexicon/asks.toml), nothing the shop has answers it and a person should. Asking for a
+person is read from the language's words in shop/lexicon/handoff.toml; it always hands off, and
+is answered from the pages too when they match the rest of the message.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from sklearn.linear_model import LogisticRegression
 
 from shop.lexicon.asks import page_words
 from shop.lexicon.overlap import TermIndex
+from shop.lexicon.places import with_countries_of_cities
 from shop.lexicon.text import terms
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors (n, d)
@@ -141,28 +143,19 @@ class Lexical:
     its Snowball stems (shop/lexicon/text.py) found in the best text, compounds included
     (shop/lexicon/overlap.py), with the help pages' words for what shoppers say added ("geld
     zurück": Erstattung). The dense side's English MiniLM barely places a German question; the
-    words it shares with a German page still do."""
+    words it shares with a German page still do. weight: the idf of a stem over both sides (the
+    KB and the catalog), so a word is weighed the same whichever side holds it."""
 
-    def __init__(self, texts: Sequence[str], language: str, idf: dict[str, float]):
-        self.language, self.idf = language, idf
+    def __init__(self, texts: Sequence[str], language: str, weight: Callable[[str], float]):
+        self.language, self.weight = language, weight
         self.index = TermIndex([terms(text, language) for text in texts], language)
-        self.unseen = max(idf.values(), default=1.0)  # a word no text uses weighs the most
 
     def best(self, question: str, leave_out: int | None = None) -> float:
         """leave_out: the index of a text the question was made from (it never finds itself)."""
         if not self.index.size:
             return 0.0
         asked = terms(f"{question} {page_words(question, self.language)}", self.language)
-        shares = self.index.shares(asked, lambda t: self.idf.get(t, self.unseen), leave_out)
-        return float(shares.max())
-
-
-def _idf(texts: Sequence[str], language: str) -> dict[str, float]:
-    counts: dict[str, int] = {}
-    for text in texts:
-        for term in terms(text, language):
-            counts[term] = counts.get(term, 0) + 1
-    return {t: float(np.log(1 + len(texts) / (1 + n))) for t, n in counts.items()}
+        return float(self.index.shares(asked, self.weight, leave_out).max())
 
 
 class Router:
@@ -215,9 +208,10 @@ class Router:
         product_sims = [kb[kb_rows] @ products.T, heading_asks @ products.T, product_to_products]
         self.lexical = None
         if len(kb_texts) == len(kb):  # the words, beside the vectors
-            idf = _idf(list(kb_texts) + list(product_titles), self.language)
-            self.lexical = (Lexical(kb_texts, self.language, idf),
-                            Lexical(product_titles, self.language, idf))
+            both = TermIndex([terms(text, self.language)
+                              for text in list(kb_texts) + list(product_titles)], self.language)
+            self.lexical = (Lexical(kb_texts, self.language, both.weight),
+                            Lexical(product_titles, self.language, both.weight))
         kb_side, product_side = self.lexical or (None, None)
         made_up = [(kb_texts[i], i, None) for i in kb_rows] \
             + [(q, None, None) for q in list(kb_questions)[:MAX_EXAMPLES]] \
@@ -265,13 +259,15 @@ class Router:
         if not shopping_form:
             text = " ".join(w for w in re.findall(r"\w+|[^\w\s]", text)
                             if w.lower() not in self.catalog_words)
+        # a city stands for its country, which is what the pages name ("to me in Paris")
+        text = with_countries_of_cities(text, self.language)
         vector = self.embed([" ".join(text.split()) or question])[:1]
         kb_sims = vector @ self.kb.T if self.kb.shape[1] == vector.shape[1] \
             else np.zeros((1, 0))
         product_sims = vector @ self.products.T \
             if self.products.shape[1] == vector.shape[1] else np.zeros((1, 0))
         lexical_difference = self._lexical(text)[1]
-        held = self._lexical(question)[0]
+        held = self._lexical(with_countries_of_cities(question, self.language))[0]
         features = np.hstack([_features(kb_sims, product_sims), [[lexical_difference]]])
         kb_best, product_best = float(_best(kb_sims)[0, 0]), float(_best(product_sims)[0, 0])
         if self.model is None:
