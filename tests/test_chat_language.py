@@ -140,8 +140,14 @@ def test_the_catalog_answer_frames_read_in_each_language():
                             currency="EUR", stock=3, attributes={}, url="")]
     parsed = SimpleNamespace(phrases=[], filters=SimpleNamespace(
         min_price=None, max_price=20, in_stock=True, color=None))
-    yes = {lang: product_answer("do you have a becher?", parsed, rows, rows, language=lang).text
+    asked = {"en": "do you have a becher?", "de": "Habt ihr einen Becher?",
+             "fr": "Vous avez un becher ?", "nl": "Hebben jullie een becher?",
+             "sv": "Har ni en becher?", "es": "¿Tienen un becher?"}
+    yes = {lang: product_answer(asked[lang], parsed, rows, rows, language=lang).text
            for lang in LANGUAGES}
+    # a question in English, the shoppers' common second language, reads the same
+    assert product_answer("do you have a becher?", parsed, rows, rows, language="de").text \
+        == yes["de"]
     assert yes["en"] == "Yes, we have bechers within your budget in stock. " \
                         "This one matches best: Orbit Becher (8.90 EUR)."
     assert yes["de"] == "Ja, das haben wir in Ihrem Preisrahmen auf Lager. " \

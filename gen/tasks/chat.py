@@ -46,8 +46,6 @@ from gen.sources import Passage, PassageRetriever, price_text, product_fact
 from gen.tasks.answer import KnowledgeUnits, Unit
 from gen.tasks.chat_messages import ChatReply, ChatRequest, page_citations, quoted_pieces
 from gen.tasks.chat_products import (
-    PRODUCT_QUESTION,
-    SHOPPING,
     name_part,
     named_products,
     names_product,
@@ -57,10 +55,8 @@ from gen.tasks.chat_words import HANDOFF_TEXT, UNSURE, chat_words, content_terms
 from gen.tasks.picker import AnswerPicker
 from gen.tasks.routing import Router, person_ask
 from shop.lexicon.asks import page_words
+from shop.lexicon.shopping import asks_for_product, asks_how, wants_to_shop
 
-ASKS_HOW = re.compile(r"^\s*(?:how|what|when|where|why|is it|can i|do i|does|should|will)\b"
-                      r"|\b(?:how (?:much|long|many|soon|do|does|can|should)|what (?:is|are|do|"
-                      r"does|happens)|can i|do i|should i|will i|is it|am i)\b", re.IGNORECASE)
 ChatMode = Literal["extractive", "generative"]
 
 
@@ -151,7 +147,7 @@ class ChatAssistant:
         relevant = [p for p in passages if asked & self._terms(p.title + " " + p.text)]
         asked = self._terms(question)
         matching = [p for p in products if asked & self._terms(p.title + " " + p.text)]
-        shopping_form = bool(PRODUCT_QUESTION.search(question) or SHOPPING.search(question)
+        shopping_form = bool(wants_to_shop(question, self.language)
                              # a kind of product with a budget ("<kind> under 120")
                              or ("category" in filters
                                  and {"max_price", "min_price"} & filters.keys()))
@@ -167,12 +163,12 @@ class ChatAssistant:
                                                    shopping_form)
         elif asks_person:
             intent, handoff_reason = "handoff", "the customer asked for a person"
-        elif PRODUCT_QUESTION.search(question) or named:
+        elif asks_for_product(question, self.language) or named:
             intent, handoff_reason = "shopping", ""
-        elif ASKS_HOW.search(question) and relevant:
+        elif asks_how(question, self.language) and relevant:
             intent, handoff_reason = "support", ""
         elif asks_shopping or (matching and not relevant) \
-                or names_product(question, rows[:5], self._embed):
+                or names_product(question, rows[:5], self._embed, language=self.language):
             intent, handoff_reason = "shopping", ""
         else:
             intent, handoff_reason = "support", ""

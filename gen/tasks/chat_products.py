@@ -25,26 +25,9 @@ import numpy as np
 from gen.checks.verify import stem, stem_terms
 from gen.tasks.chat_words import chat_words, shown_price
 from shop.lexicon.numbers import number_value
+from shop.lexicon.shopping import asked_text, break_pattern, word_list
 from shop.lexicon.text import function_words
 
-PRODUCT_QUESTION = re.compile(
-    r"\b(?:do|does|did) (?:you|u|ya|the shop|your shop) (?:guys |also |even |still )?"
-    r"(?:sell|have|carry|stock|do|offer|make)\b|\bhave you got\b|\bhave you any\b|"
-    r"\bare there any\b|\bis there an?y?\b|\bcan i (?:buy|get|order|find)\b|\blooking for\b|"
-    r"(?<!do )\b(?:i|we) (?:need|want|would like|'d like)\b|"
-    r"\bany (?:good )?\w+ (?:for|under|below)\b|"
-    r"\brecommend\b|\bsuggest\b|\bshop for\b|\bwhere can i find\b|\bgot any\b|\bin stock\b",
-    re.IGNORECASE)
-SHOPPING = re.compile(r"\b(?:buy|looking for|recommend|suggest|need an?|want an?|gift|"
-                      r"which \w+ should|good for|best \w+ for|do you (?:have|sell)|shop for)\b",
-                      re.IGNORECASE)  # a wish to shop, in any question form
-_ASK_PREFIX = re.compile(
-    r"^.*?\b(?:sell|have|carry|stock|offer|make|buy|get|order|find|looking for|need|want|"
-    r"like|recommend|suggest|shop for|got)\b(?:\s+(?:you|u|ya)(?:\s+got)?\b)?"
-    r"(?:\s+(?:any|some|a|an|the|me|us|good|nice|decent|cheap)\b)*\s*", re.IGNORECASE)
-_BREAK = re.compile(r"\b(?:for|with|without|under|below|over|above|less|more|cheaper|between|"
-                    r"up to|at most|max|from|that|which|in|on|by|to|around|about|costing|"
-                    r"priced)\b|[,?.!;]", re.IGNORECASE)
 Embed = Callable[[list[str]], np.ndarray]
 
 
@@ -56,53 +39,56 @@ class ProductAnswer:
     reasons: list[str] = field(default_factory=list)  # why each product is shown, from its row
 
 
-def asked_thing(question: str, parsed_phrases: Sequence[str] = ()) -> tuple[str, str]:
+def asked_thing(question: str, parsed_phrases: Sequence[str] = (),
+                language: str = "en") -> tuple[str, str]:
     """("leather notebooks for the office", "notebook"): what was asked for and its head word."""
-    thing, head, _ = _parse_ask(question, parsed_phrases)
+    thing, head, _ = _parse_ask(question, parsed_phrases, language=language)
     return thing, head
 
 
-_VAGUE = {"cheap", "good", "proper", "nice", "new", "decent", "best", "great", "quality",
-          "something", "anything", "thing", "things", "stuff", "pair", "kid", "kids", "women",
-          "men", "womens", "mens", "child", "children", "toddler", "baby", "ladies", "ideally"}
+_LETTERS = r"[^\W\d_]+(?:'[^\W\d_]+)?"  # a word of letters, in any script
 
 
-def _parse_ask(question: str, parsed_phrases: Sequence[str] = (),
-               colour: str | None = None) -> tuple[str, str, set[str]]:
+def _parse_ask(question: str, parsed_phrases: Sequence[str] = (), colour: str | None = None,
+               language: str = "en") -> tuple[str, str, set[str]]:
     """(thing, head, modifiers): modifiers are the content words before the head ("leather"
-    in "leather notebooks"), without vague words, audiences, colours and prices."""
+    in "leather notebooks"), without vague words, audiences, colours and prices. How a
+    question asks, and where the thing asked for ends, is the language's
+    (shop/lexicon/shopping.toml)."""
     text = question
     for phrase in parsed_phrases:  # price/stock phrases are constraints, not the thing
         if re.search(r"\d", phrase) or "stock" in phrase.lower():
             text = text.replace(phrase, " ")
-    thing = _ASK_PREFIX.sub("", text, count=1) if _ASK_PREFIX.search(text) else text
-    thing = re.split(r"[,?.!;]", " ".join(thing.split()))[0].strip()
-    parts = [part.strip() for part in _BREAK.split(thing) if part and part.strip()]
-    before = next((part for part in parts if set(re.findall(r"[a-z']+", part.lower()))
-                   - function_words()), "")  # "which lamp below 250" -> "lamp"
-    words = [w.strip("'") for w in re.findall(r"[a-z][a-z'-]*", before.lower())
-             if w not in function_words()]
-    head = stem(words[-1]) if words else ""
-    colours = set(stem_terms(colour or ""))
-    modifiers = {stem(w) for w in words[:-1] if w not in _VAGUE and w not in colours
+    thing = re.split(r"[,?.!;]", " ".join(asked_text(text, language).split()))[0].strip()
+    parts = [part.strip() for part in break_pattern(language).split(thing)
+             if part and part.strip()]
+    plain = function_words(language)
+    before = next((part for part in parts if set(re.findall(_LETTERS, part.lower())) - plain),
+                  "")  # "which lamp below 250" -> "lamp"
+    words = [w.strip("'") for w in re.findall(_LETTERS, before.lower()) if w not in plain]
+    head = stem(words[-1], language) if words else ""
+    colours = set(stem_terms(colour or "", language))
+    vague = word_list(language, "vague")
+    modifiers = {stem(w, language) for w in words[:-1] if w not in vague and w not in colours
                  and not w.endswith(("'s", "s'"))}
     return (before or thing or question), head, modifiers
 
 
-def _names(product: Any) -> set[str]:
+def _names(product: Any, language: str = "en") -> set[str]:
     """What a product is: its category's words and the last word of its title's name part
     ("Acme Classic Pen Case - Black" is a case, not a pen)."""
     name = re.split(r"\s[-–|]\s", product.title)[0].split()
-    return stem_terms(product.category.replace("-", " ")) | stem_terms(name[-1] if name else "")
+    return stem_terms(product.category.replace("-", " "), language) \
+        | stem_terms(name[-1] if name else "", language)
 
 
 def names_product(question: str, products: Sequence[Any], embed: Embed | None = None,
-                  threshold: float = 0.45) -> bool:
+                  threshold: float = 0.45, language: str = "en") -> bool:
     """True when the question's head word is what one of these products is, or (with an
     embedder) when the thing asked for is close to a product's title. This only routes the
     question to product_answer, which decides yes or no with a stricter threshold."""
-    thing, head = asked_thing(question)
-    if head and any(head in _names(p) for p in products):
+    thing, head = asked_thing(question, language=language)
+    if head and any(head in _names(p, language) for p in products):
         return True
     if embed is None or not products:
         return False
@@ -150,7 +136,8 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
         return answer(lines(shown) + ".", shown, True, "named in the question")
     phrases = list(getattr(parsed, "phrases", []) or [])
     filters = getattr(parsed, "filters", None)
-    thing, head, modifiers = _parse_ask(question, phrases, getattr(filters, "color", None))
+    thing, head, modifiers = _parse_ask(question, phrases, getattr(filters, "color", None),
+                                        language)
     constraint = _constraint_text(parsed)  # English, for the reasons
     said = _constraint_text(parsed, language)  # for the answer
 
@@ -159,11 +146,12 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
             return True
         # title, category and attributes; a description may name a material by contrast
         text = stem_terms(f"{product.title} {product.category} "
-                          f"{' '.join(map(str, (product.attributes or {}).values()))}")
+                          f"{' '.join(map(str, (product.attributes or {}).values()))}",
+                          language)
         return 2 * sum(_close_to(m, text) for m in modifiers) >= len(modifiers)
 
     def kind(rows: list[Any]) -> list[Any]:  # the head word, or (embedder) a word close to it
-        by_word = [p for p in rows if head and head in _names(p)]
+        by_word = [p for p in rows if head and head in _names(p, language)]
         if by_word or embed is None or not rows:
             return by_word
         vectors = embed([thing] + [f"{p.title} ({p.category})" for p in rows])
@@ -175,7 +163,7 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
 
     same_kind = kind(hits)
     found = best([p for p in same_kind if described(p)])
-    name = _noun_phrase(thing) if head else "that"
+    name = _noun_phrase(thing, language) if head else "that"
     if found:
         shown = found[:k]
         text = _("Yes, we have {name}{constraint}.", name=name,
@@ -187,7 +175,8 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
     if same_kind:
         shown = best(same_kind)[:k]
         text = _("We have {kind}{constraint}; these come closest to {thing}: {products}.",
-                 kind=_plural(head), constraint=" " + said if said else "", thing=thing,
+                 kind=_plural(head) if language == "en"
+                 else _noun_phrase(thing, language).split()[-1], constraint=" " + said if said else "", thing=thing,
                  products=lines(shown))
         return answer(text, shown, False, f"a {head}, not all the details asked for")
     outside = [p for p in kind(unfiltered) if described(p)]
@@ -256,14 +245,17 @@ def _close_to(word: str, terms: set[str]) -> bool:
     return len(word) >= 6 and any(SequenceMatcher(None, word, t).ratio() >= 0.85 for t in terms)
 
 
-def _noun_phrase(thing: str) -> str:
-    """"cheap foam sleeping pad" -> "foam sleeping pads": the shopper's words, plural."""
-    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", thing) if w.lower() not in _VAGUE
-             and w.lower() not in function_words()]
+def _noun_phrase(thing: str, language: str = "en") -> str:
+    """"cheap foam sleeping pad" -> "foam sleeping pads": the shopper's words, plural in
+    English; in other languages as the shopper wrote them."""
+    vague, plain = word_list(language, "vague"), function_words(language)
+    words = [w for w in re.findall(_LETTERS, thing) if w.lower() not in vague
+             and w.lower() not in plain]
     if not words:
         return thing
     last = words[-1]
-    words[-1] = last if last.lower().endswith("s") else _plural(last)
+    if language == "en":
+        words[-1] = last if last.lower().endswith("s") else _plural(last)
     return " ".join(words)
 
 
