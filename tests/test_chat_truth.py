@@ -70,8 +70,23 @@ def test_quantities_keep_units_ranges_and_number_words():
 
 
 def test_us_the_country_is_not_us_the_pronoun():
-    assert countries("Contact us about orders to the US or the uk") == {"United States",
-                                                                        "United Kingdom"}
+    assert countries("Contact us about orders to the US or the uk") == {"US", "GB"}
+
+
+def test_countries_and_months_are_checked_in_the_shops_language_too():
+    """The shop's language (Babel's names) counts besides English: a German sentence naming
+    a country or a month the German page does not is dropped; another name for the same
+    country is no new country."""
+    page = ["Die Lieferung nach Österreich dauert 3 bis 5 Werktage.",
+            "Im Dezember verlängern wir die Rückgabefrist."]
+    verifier = Verifier(page, language="de")
+    assert verifier.problems("Die Lieferung nach Österreich dauert 3 bis 5 Werktage.") == []
+    assert any("Switzerland" in p for p in verifier.problems(
+        "Die Lieferung in die Schweiz dauert 3 bis 5 Werktage."))
+    assert any("month" in p for p in verifier.problems(
+        "Im Januar verlängern wir die Rückgabefrist."))
+    assert not any("country" in p for p in Verifier(
+        ["We ship to the United Kingdom."]).problems("We ship to the UK."))
 
 
 @pytest.mark.parametrize("sentence, ok", [

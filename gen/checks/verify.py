@@ -17,39 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 from shop.lexicon.numbers import number_value
+from shop.lexicon.places import country_name, find_countries
 from shop.lexicon.text import function_words, words
 from shop.lexicon.text import stem as snowball
-
-# alias -> canonical name; canonical names map to themselves
-COUNTRY_ALIASES: dict[str, str] = {}
-_COUNTRIES = (
-    "Austria Belgium Bulgaria Croatia Cyprus Czechia Denmark Estonia Finland France Germany "
-    "Greece Hungary Ireland Italy Latvia Lithuania Luxembourg Malta Netherlands Poland Portugal "
-    "Romania Slovakia Slovenia Spain Sweden Norway Switzerland Iceland Liechtenstein Canada "
-    "Mexico Brazil Argentina Chile Australia Japan China India Korea Singapore Turkey Ukraine "
-    "Israel Egypt Morocco Africa").split() + [
-    "United Kingdom", "United States", "New Zealand", "South Africa", "Czech Republic"]
-for _name in _COUNTRIES:
-    COUNTRY_ALIASES[_name.lower()] = _name
-COUNTRY_ALIASES.update({
-    "us": "United States", "u.s.": "United States", "usa": "United States",
-    "u.s.a.": "United States", "america": "United States", "the states": "United States",
-    "uk": "United Kingdom", "u.k.": "United Kingdom", "britain": "United Kingdom",
-    "great britain": "United Kingdom", "england": "United Kingdom", "scotland": "United Kingdom",
-    "wales": "United Kingdom", "holland": "Netherlands", "the netherlands": "Netherlands",
-    "swiss": "Switzerland", "norwegian": "Norway", "swedish": "Sweden", "danish": "Denmark",
-    "finnish": "Finland", "german": "Germany", "dutch": "Netherlands", "french": "France",
-    "canadian": "Canada", "american": "United States", "british": "United Kingdom"})
-_ACRONYMS = ("us",)  # "us" the pronoun is not a country: only "US" names one
-_COUNTRY = re.compile(r"(?<![\w.])(" + "|".join(
-    re.escape(a) for a in sorted(COUNTRY_ALIASES, key=len, reverse=True) if a not in _ACRONYMS)
-    + r")(?![\w])", re.IGNORECASE)
-_ACRONYM = re.compile(r"(?<![\w.])(US)(?![\w])")
-_MONTHS = ("january february march april may june july august september october november "
-           "december").split()
-_MONTH = re.compile(r"\b(" + "|".join(m for m in _MONTHS if m != "may") + r")\b", re.IGNORECASE)
 
 _UNITS = {
     "day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
@@ -85,9 +58,10 @@ def stem_terms(text: str, language: str = "en") -> set[str]:
     return {snowball(w, language) for w in words(text) if len(w) > 1 and w not in skip}
 
 
-def expand_aliases(text: str) -> str:
-    """Append the canonical name of every country alias ("ship to the US" + "United States")."""
-    names = countries(text)
+def expand_aliases(text: str, language: str = "en") -> str:
+    """Append the name in `language` of every country the text names ("ship to the US" +
+    "United States"), so that another name for it meets the page's."""
+    names = {country_name(code, language) for code in countries(text, language)}
     return f"{text} {' '.join(sorted(names))}" if names else text
 
 
@@ -129,9 +103,31 @@ def quantities(text: str) -> set[Quantity]:
     return found
 
 
-def countries(text: str) -> set[str]:
-    return {COUNTRY_ALIASES[m.group(1).lower()]
-            for pattern in (_COUNTRY, _ACRONYM) for m in pattern.finditer(text)}
+def countries(text: str, language: str = "en") -> set[str]:
+    """The ISO codes of the countries the text names, in English or `language`
+    (shop/lexicon/places.py)."""
+    return find_countries(text, language)
+
+
+@cache
+def _month_pattern(language: str) -> re.Pattern:
+    """Babel's month names in English and `language`, less those that are function words
+    ("may")."""
+    from babel import Locale
+
+    names = set()
+    for lang in dict.fromkeys(("en", language)):
+        try:
+            wide = Locale.parse(lang).months["format"]["wide"].values()
+        except (ValueError, LookupError, TypeError):
+            continue
+        names |= {m.lower() for m in wide if m.lower() not in function_words(lang)}
+    return re.compile(r"(?<!\w)(" + "|".join(sorted(map(re.escape, names))) + r")(?!\w)",
+                      re.IGNORECASE)
+
+
+def months(text: str, language: str = "en") -> set[str]:
+    return {m.group(1).lower() for m in _month_pattern(language).finditer(text)}
 
 
 def _source_sentences(text: str) -> list[str]:
@@ -147,6 +143,7 @@ class Verifier:
     question: str = ""
     brands: Iterable[str] = ()
     min_overlap: float = 0.5
+    language: str = "en"  # the shop's: country and month names in it count besides English
     _text: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
@@ -155,7 +152,7 @@ class Verifier:
         self._quantities = quantities(grounded)
         self._values = {q.value for q in self._quantities}
         self._asked = {q.value for q in quantities(self.question)}  # the shopper's own numbers
-        self._countries = countries(grounded)
+        self._countries = countries(grounded, self.language)
         self._lower = grounded.lower()
         self._flat = " ".join(self._text.split()).lower()  # for word-for-word quotes
         self.brands = [b for b in self.brands if b]
@@ -176,9 +173,10 @@ class Verifier:
             if not quantity.unit and quantity.value in self._values:
                 continue  # a bare number the sources give with a unit
             found.append(f"number not in sources: {quantity}")
-        found += [f"country not in sources: {c}" for c in countries(sentence) - self._countries]
-        found += [f"month not in sources: {m}" for m in
-                  {m.group(1).lower() for m in _MONTH.finditer(sentence)} if m not in self._lower]
+        found += [f"country not in sources: {country_name(code)}"
+                  for code in sorted(countries(sentence, self.language) - self._countries)]
+        found += [f"month not in sources: {m}" for m in sorted(months(sentence, self.language))
+                  if m not in self._lower]
         found += [f"brand not in sources: {b}" for b in self.brands
                   if re.search(rf"\b{re.escape(b)}\b", sentence, re.IGNORECASE)
                   and b.lower() not in self._lower]

@@ -198,9 +198,9 @@ class KnowledgeUnits:
         self.position = {(u.section.doc_id, u.text): i for i, u in enumerate(units)}
 
     def terms_of(self, text: str) -> set[str]:
-        """Stems of the text's content words; in English, with the canonical name of each
-        country alias added ("the US" + "United States")."""
-        return terms(expand_aliases(text) if self.language == "en" else text, self.language)
+        """Stems of the text's content words, with the name of each country it names added in
+        the shop's language ("the US" + "United States", "USA" + "Vereinigte Staaten")."""
+        return terms(expand_aliases(text, self.language), self.language)
 
     def following(self, unit: Unit) -> Unit | None:
         """The unit after this one in the same section (a rule's condition or its next step)."""

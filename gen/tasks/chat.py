@@ -210,7 +210,7 @@ class ChatAssistant:
         verifier = Verifier([p["text"] for p in passages] + [f"{p.title} {p.text}" for p in
                                                                facts.products],
                             question=state["message"] + " " + state["question"],
-                            brands=self.brands)
+                            brands=self.brands, language=self.language)
         return {**state, "system": system, "user": user, "facts": facts, "verifier": verifier}
 
     # ---- answering -------------------------------------------------------------------------

@@ -1,13 +1,25 @@
-"""Countries by name, in English and in a shop's language: pycountry's names and Babel's
-territory names, lowercased, to ISO 3166 alpha-2 codes.
+"""Countries by name, in English and in a shop's language: pycountry's names, Babel's
+territory names and the other names shoppers use (places.toml: "UK", "Holland"), to ISO 3166
+alpha-2 codes.
 
     find_countries("Liefern Sie nach Österreich und in die Schweiz?", "de") -> {"AT", "CH"}
+    find_countries("do you ship to the US or the UK?")                      -> {"US", "GB"}
+    country_name("AT", "de")                                                -> "Österreich"
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from functools import cache
+from pathlib import Path
+
+
+@cache
+def _other_names(language: str) -> dict[str, str]:
+    """places.toml's names for `language` and English: name -> alpha-2."""
+    data = tomllib.loads(Path(__file__).with_name("places.toml").read_text(encoding="utf-8"))
+    return {**data["en"], **data.get(language, {})}
 
 
 @cache
@@ -28,19 +40,50 @@ def country_names(language: str = "en") -> dict[str, str]:
     for code, name in territories.items():
         if len(code) == 2 and code.isalpha() and pycountry.countries.get(alpha_2=code):
             names[name.lower()] = code
+    names.update({name: code for name, code in _other_names(language).items()
+                  if not name.isupper()})
     return names
+
+
+def _alternation(names: list[str]) -> str:
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
 
 @cache
 def _pattern(language: str) -> re.Pattern:
-    names = sorted(country_names(language), key=len, reverse=True)
-    return re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
+    return re.compile(r"(?<![\w.])(" + _alternation(list(country_names(language))) + r")(?!\w)")
+
+
+@cache
+def _capitals(language: str) -> tuple[dict[str, str], re.Pattern | None]:
+    """The names that count only in capitals ("US"), and their pattern."""
+    names = {name: code for name, code in _other_names(language).items() if name.isupper()}
+    pattern = re.compile(r"(?<![\w.])(" + _alternation(list(names)) + r")(?![\w])") \
+        if names else None
+    return names, pattern
 
 
 def find_countries(text: str, language: str = "en") -> set[str]:
     """The alpha-2 codes of the countries `text` names."""
     names = country_names(language)
-    return {names[m.group(1)] for m in _pattern(language).finditer(text.lower())}
+    found = {names[m.group(1)] for m in _pattern(language).finditer(text.lower())}
+    capitals, pattern = _capitals(language)
+    if pattern is not None:
+        found |= {capitals[m.group(1)] for m in pattern.finditer(text)}
+    return found
+
+
+def country_name(code: str, language: str = "en") -> str:
+    """A country's name in `language` (Babel), else in English (pycountry), else the code."""
+    import pycountry
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        name = Locale.parse(language).territories.get(code)
+    except (UnknownLocaleError, ValueError, TypeError):
+        name = None
+    country = pycountry.countries.get(alpha_2=code)
+    return name or (country.name if country else code)
 
 
 # time-zone regions whose cities are islands or words ("Christmas", "Easter", "Wake")
@@ -81,13 +124,5 @@ def _city_pattern(language: str) -> re.Pattern:
 def with_countries_of_cities(text: str, language: str = "en") -> str:
     """The text with, for each city it names, its country's name in `language` added ("Rücksendung
     aus Wien" + "Österreich"), so a question about a city meets the page's row for its country."""
-    from babel import Locale, UnknownLocaleError
-
     codes = {city_names(language)[m.group(1)] for m in _city_pattern(language).finditer(text.lower())}
-    if not codes:
-        return text
-    try:
-        territories = Locale.parse(language).territories
-    except (UnknownLocaleError, ValueError, TypeError):
-        territories = {}
-    return " ".join([text] + [territories.get(code, code) for code in sorted(codes)])
+    return " ".join([text] + [country_name(code, language) for code in sorted(codes)])
