@@ -3,7 +3,7 @@
     asks_for_product("do you guys sell notebooks?", "en")  -> True
     asks_for_product("do I need a receipt?", "en")          -> False (a rule, not an ask)
     wants_to_shop("a gift for my dad under 30", "en")       -> True
-    asked_text("habt ihr grünen Tee unter 10 €?", "de")     -> "grünen Tee unter 10 €?"
+    asked_text("habt ihr rote Kerzen unter 10 €?", "de")    -> "rote Kerzen unter 10 €?"
     asks_how("wie lange dauert der Versand?", "de")         -> True
 
 A phrase of the file is a sequence of words, each a word, "a/b" (either) or "*" (any one
