@@ -137,6 +137,50 @@ def test_list_items_carry_the_line_that_leads_them_in():
     assert picked[0].text.startswith("Some items cannot be sent abroad: gas canisters")
 
 
+FAQ = """## Do gift cards expire?
+
+No. Gift cards never expire and have no fees.
+
+## Läuft ein Gutschein ab?
+
+Nein. Gutscheine sind unbegrenzt gültig.
+"""
+
+
+def test_an_faqs_yes_or_no_answers_its_heading_not_every_question():
+    """ "No." answers "Do gift cards expire?"; quoted for "is my gift card still good?" it
+    would say the opposite of the page, so it opens the reply only for the heading's question."""
+    units = KnowledgeUnits()
+    units.refresh([("faq", "FAQ", FAQ, "")])
+    first = units.units[0]
+    assert (first.text, first.stance) == ("Gift cards never expire and have no fees.", "No.")
+    assert units.asks_heading("do your gift cards expire?", first)
+    assert not units.asks_heading("my gift card is from 2019, is it still good?", first)
+    german = KnowledgeUnits(language="de")
+    german.refresh([("faq", "FAQ", FAQ, "")])
+    assert [u.stance for u in german.units] == ["", "Nein."]  # each language its own words
+
+
+def test_the_reply_opens_with_the_faqs_no_only_for_its_question():
+    from types import SimpleNamespace
+
+    from gen.tasks.chat import ChatAssistant
+
+    units = KnowledgeUnits()
+    units.refresh([("faq", "FAQ", FAQ, "")])
+    chat = SimpleNamespace(knowledge=units, language="en")
+
+    def quote(question: str) -> str:
+        state = {"question": question, "retrieved": {
+            "ranked": [SimpleNamespace(doc_id="faq", id="faq", heading="Do gift cards expire?")],
+            "policy_question": question}}
+        return ChatAssistant._quote(chat, state)[0].text
+
+    assert quote("do gift cards expire?") == "No. Gift cards never expire and have no fees."
+    assert quote("is my old gift card still good?") == \
+        "Gift cards never expire and have no fees."
+
+
 # ---- the assistant --------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from gen.checks.verify import expand_aliases
 from retrieval.keyword import KeywordIndex
-from shop.lexicon.asks import KINDS, holds
+from shop.lexicon.asks import KINDS, holds, page_words, stance
 from shop.lexicon.overlap import TermIndex
 from shop.lexicon.text import terms
 
@@ -53,6 +53,9 @@ class Unit:
     score: float = 0.0
     lead: str = ""  # list items: the line that introduces the list, quoted before the item
     row: bool = False  # a table row: it answers alone ("the Norway row, not the whole table")
+    # an FAQ answer's opening "Yes." / "No.", kept apart: it answers the heading's question,
+    # and is quoted only for a question that asks the same (KnowledgeUnits.asks_heading)
+    stance: str = ""
 
 
 def split_sections(body: str) -> list[tuple[str, str]]:
@@ -110,7 +113,18 @@ def split_sentences(paragraph: str) -> list[str]:
     return [p.strip() for p in out if p.strip()]
 
 
-def section_units(section: Section) -> list[Unit]:
+_OPENING = re.compile(r"^(\w+)([.!])\s+(?=\S)")  # "No. Gift cards never expire."
+
+
+def _stance_apart(sentence: str, language: str) -> tuple[str, str]:
+    """(the sentence without an opening "Yes." or "Nein.", that opening or "")."""
+    opening = _OPENING.match(sentence)
+    if opening and stance(opening.group(1), language):
+        return sentence[opening.end():], opening.group(1) + opening.group(2)
+    return sentence, ""
+
+
+def section_units(section: Section, language: str = "en") -> list[Unit]:
     """Sentences, list items (with their lead line) and table rows (with their header)."""
     units: list[Unit] = []
     header: list[str] | None = None
@@ -122,8 +136,14 @@ def section_units(section: Section) -> list[Unit]:
         text = plain(" ".join(paragraph))
         paragraph.clear()
         said = split_sentences(text)
+        alone = ""  # "Nein." said as a sentence of its own: the next one's opening
         for sentence in said:
-            units.append(Unit(sentence, section, section.heading))
+            text, opening = _stance_apart(sentence, language)
+            if stance(sentence.rstrip(".!"), language):
+                alone = sentence
+                continue
+            units.append(Unit(text, section, section.heading, stance=opening or alone))
+            alone = ""
         lead = said[-1] if said and said[-1].endswith(":") else ""
 
     for line in section.body.splitlines() + [""]:
@@ -184,7 +204,8 @@ class KnowledgeUnits:
             return
         units = [u for doc_id, title, body, url in documents
                  for heading, text in split_sections(body)
-                 for u in section_units(Section(doc_id, title, heading, text, url))]
+                 for u in section_units(Section(doc_id, title, heading, text, url),
+                                        self.language)]
         vectors = None
         if self.embed is not None and units:
             vectors = self.embed([_embed_text(u) for u in units])
@@ -201,6 +222,15 @@ class KnowledgeUnits:
         """Stems of the text's content words, with the name of each country it names added in
         the shop's language ("the US" + "United States", "USA" + "Vereinigte Staaten")."""
         return terms(expand_aliases(text, self.language), self.language)
+
+    def asks_heading(self, question: str, unit: Unit, share: float = 0.75) -> bool:
+        """Whether the question asks what the unit's heading asks, so that the heading's
+        "Yes." or "No." answers it too: it holds `share` of the heading's words (the pages'
+        words for what it says included). "is my gift card still good?" does not ask "Do
+        gift cards expire?", and a "No." to the one is no answer to the other."""
+        heading = self.terms_of(unit.section.heading)
+        asked = self.terms_of(f"{question} {page_words(question, self.language)}")
+        return bool(heading) and len(heading & asked) >= share * len(heading)
 
     def following(self, unit: Unit) -> Unit | None:
         """The unit after this one in the same section (a rule's condition or its next step)."""

@@ -21,6 +21,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -304,8 +305,12 @@ class ChatAssistant:
             knowledge.refresh([(p.doc_id or p.id, p.title, p.text, p.url)
                                for p in state["retrieved"]["passages"]])
             ranked = [(p.doc_id or p.id, "") for p in state["retrieved"]["ranked"]]
-        return AnswerPicker(knowledge).pick(
-            state["retrieved"].get("policy_question") or state["question"], ranked)
+        question = state["retrieved"].get("policy_question") or state["question"]
+        picked = AnswerPicker(knowledge).pick(question, ranked)
+        # an FAQ answer's "No." opens the reply only when the shopper asks what it answers
+        if picked and picked[0].stance and knowledge.asks_heading(question, picked[0]):
+            picked[0] = replace(picked[0], text=f"{picked[0].stance} {picked[0].text}")
+        return picked
 
     def _shop(self, reply: ChatReply, state: dict[str, Any]) -> Iterator[str | ChatReply]:
         retrieved = state["retrieved"]

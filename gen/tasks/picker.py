@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -103,8 +104,7 @@ class AnswerPicker:
         w = np.array([self.weights[name] for name in FEATURES])
         scores = unit_features(self.knowledge, question, ranked_sections) @ w
         order = np.argsort(-scores, kind="stable")
-        return [Unit(units[i].text, units[i].section, units[i].context, float(scores[i]),
-                     units[i].lead, units[i].row) for i in order]
+        return [replace(units[i], score=float(scores[i])) for i in order]
 
     def pick(self, question: str, ranked_sections: Sequence[tuple[str, str]]) -> list[Unit]:
         """The best unit and the next best of the same section within `margin`, in the page's

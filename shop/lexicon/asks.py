@@ -182,3 +182,11 @@ def days_in(text: str, language: str = "en") -> int | None:
         if days:
             return int(match.group(2) or match.group(1)) * days
     return None
+
+
+def stance(word: str, language: str = "en") -> str | None:
+    """"yes" or "no" when the word answers a yes/no question in `language` ("Nein"), else
+    None."""
+    said = word.lower()
+    found = _language(language).get("stance", {})
+    return next((side for side in ("yes", "no") if said in found.get(side, [])), None)
