@@ -2,8 +2,9 @@
 
 Everything keyed by the customer lives in these tables: `customers`, `events`,
 `generated_content` (emails written for them; chat turns are stored redacted and mostly without
-a customer id), `campaign_rows` (their emails, address included), `chat_sessions` and their
-`chat_turns` (the conversations of sessions opened for them), the experiments'
+a customer id), `campaign_rows` (their emails, address included), `chat_sessions` with their
+`chat_turns` and `chat_outcomes` (the conversations of sessions opened for them, and the
+shopper's verdicts and comments on the answers), the experiments'
 `experiment_assignments` and `experiment_feedback`, `trigger_firings`, their `orders`, the
 `order_requests` they made in the chat, the `reviews` they wrote and their predicted value
 (`customer_scores`), the campaign codes issued to them (`coupons`), the orders that carried
@@ -115,8 +116,8 @@ def export_customer(store: Store, customer_id: str, actor: str,
                                  "created_at": _iso(r.created_at), "output": r.output}
                                 for r in rows],
             "chats": [{"created_at": _iso(c.created_at), "expires_at": _iso(c.expires_at),
-                       "handoff": c.handoff, "turns": session_turns(session, c.id_hash)}
-                      for c in chats],
+                       "handoff": c.handoff, "turns": session_turns(session, c.id_hash),
+                       "outcomes": _outcomes(session, c.id_hash)} for c in chats],
             "segment": segment(customer_id) if segment else None,
             "scores": _scores(session.get(CustomerScore, customer_id)),
         }
@@ -127,9 +128,20 @@ def export_customer(store: Store, customer_id: str, actor: str,
                             for row in found]
         counts = {"events": len(events), "generated_content": len(content),
                   "campaign_rows": len(rows), "chat_sessions": len(chats),
+                  "chat_outcomes": sum(len(c["outcomes"]) for c in export["chats"]),
                   **{name: len(export[name]) for name, _, _ in PLAIN_TABLES}}
         _audit(session, actor, action, customer_id, counts)
     return export
+
+
+def _outcomes(session: Session, id_hash: str) -> list[dict[str, Any]]:
+    """How each answer of one chat session ended, and what the shopper said of it (their
+    "Did this answer your question?" and its comment)."""
+    rows = session.scalars(select(ChatOutcome).where(ChatOutcome.session_hash == id_hash)
+                           .order_by(ChatOutcome.id)).all()
+    return [{"turn_id": r.turn_id, "at": _iso(r.at), "question": r.question,
+             "outcome": r.outcome, "handoff_reason": r.handoff_reason, "helpful": r.helpful,
+             "comment": r.comment, "feedback_at": _iso(r.feedback_at)} for r in rows]
 
 
 def erase_customer(store: Store, customer_id: str, actor: str) -> dict:

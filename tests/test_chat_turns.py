@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from shop.keys import BOOTSTRAP_ADMIN, Caller
+from shop.outcomes import give_feedback, record_outcome
 from shop.privacy import erase_customer, export_customer
 from shop.schema import ChatTurn, Customer
 from shop.sessions import MAX_TURNS, add_turns, create_session, load_session
@@ -96,11 +97,20 @@ def test_export_shows_the_turns_and_erasure_deletes_them(store):
               {"role": "assistant", "content": "on its way"})
     add_turns(store, other, {"role": "user", "content": "hello"})
 
+    record_outcome(store, mine, 2, "where is my order?", "orders")
+    give_feedback(store, mine, 2, False, "it was not on its way")
+    record_outcome(store, other, 1, "hello", "no_answer")
+
     [chat] = export_customer(store, "C1", "test")["chats"]
     assert [t["content"] for t in chat["turns"]] == ["where is my order?", "on its way"]
+    # their verdict on an answer, and what they wrote with it, are theirs too
+    [outcome] = chat["outcomes"]
+    assert (outcome["outcome"], outcome["helpful"], outcome["comment"]) == \
+        ("orders", False, "it was not on its way")
 
     counts = erase_customer(store, "C1", "test")
     assert counts["chat_sessions"] == 1 and counts["chat_turns"] == 2
+    assert counts["chat_outcomes"] == 1
     assert load_session(store, mine) is None
     assert [t["content"] for t in load_session(store, other)["turns"]] == ["hello"]
     assert turns_count(store) == 1
