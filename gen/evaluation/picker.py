@@ -10,6 +10,10 @@ the shops (ties broken by the mean reciprocal rank of the first right unit), wit
 weight held at 1 as the scale. With a few dozen tune cases per shop the fit moves the test
 figures by a case or two either way; it is there so that no weight is chosen by looking at
 the cases it is reported on.
+
+With --history the weights are fitted instead on pairs from the shops' past support tickets
+(data/eval/support/NAME/history.csv: each resolved ticket's question, and the units its answer
+restates), and both eval splits are reported, since neither was fitted on.
 """
 
 from __future__ import annotations
@@ -53,6 +57,41 @@ def collect(shop: str, split: str, context: Any, cases: list[dict]) -> list[Case
         if right.any():  # a fact no single unit holds cannot be picked; it is left out
             found.append(Case(shop, split, case["id"],
                               unit_features(knowledge, state["question"], ranked), right))
+    return found
+
+
+def history_right(knowledge: Any, answer: str, cover: float = 0.6,
+                  within: float = 0.1) -> np.ndarray:
+    """(units,) bool: the units a past ticket's answer restates, read as the labels of its
+    question. A unit is restated when the answer holds `cover` of its idf-weighted stems (and
+    it is within `within` of the unit the answer covers best); none when no unit is."""
+    if not knowledge.units:
+        return np.zeros(0, dtype=bool)
+    said = knowledge.terms_of(answer)
+    weight = knowledge.index.weight
+    coverage = np.array([sum(weight(t) for t in held & said) / max(sum(map(weight, held)), 1e-9)
+                         for held in knowledge.terms])
+    best = float(coverage.max())
+    return coverage >= max(cover, best - within) if best >= cover \
+        else np.zeros(len(coverage), dtype=bool)
+
+
+def collect_history(shop: str, context: Any, tickets: list[Any]) -> list[Case]:
+    """Training pairs from a shop's past tickets: each resolved ticket's question, as the chat
+    searches it, with the units its answer restates as the right ones (split "history")."""
+    from gen.tasks.chat import ChatRequest
+
+    assistant = context.generation.assistant("extractive", lane="batch")
+    knowledge = assistant.knowledge
+    found = []
+    for ticket in (t for t in tickets if t.resolved):
+        right = history_right(knowledge, ticket.answer)
+        if not right.any():
+            continue  # an answer no page holds (an order, a person's judgement)
+        state = asyncio.run(assistant.context_chain.ainvoke(ChatRequest(message=ticket.question)))
+        ranked = [(p.doc_id or p.id, p.heading) for p in state["retrieved"]["ranked"]]
+        found.append(Case(shop, "history", ticket.id,
+                          unit_features(knowledge, state["question"], ranked), right))
     return found
 
 

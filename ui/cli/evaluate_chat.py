@@ -144,6 +144,9 @@ def eval_picker(
     fit: Annotated[bool, typer.Option(
         help="Fit the weights on the tune splits and write gen/tasks/picker_weights.toml")]
         = False,
+    history: Annotated[bool, typer.Option(
+        help="Fit on the shops' past support tickets instead (the shops with a history in "
+             "data/eval/support), report both splits, write nothing")] = False,
 ) -> None:
     """How often the answer picker's best unit holds the key fact, per shop and split.
 
@@ -158,6 +161,9 @@ def eval_picker(
 
     names = shop or shop_names()
     settings = default_context().settings
+    if history:
+        _picker_from_history(names, settings)
+        return
     cases: list = []
     for name in names:
         with tempfile.TemporaryDirectory(prefix=f"eval-{name}-") as workdir:
@@ -197,3 +203,38 @@ def eval_picker(
                 "top-1 before -> after fitting (test splits only reported):"]
         path = picker.write_weights(weights, words, note + report)
         typer.echo(f"wrote {path}")
+
+
+def _picker_from_history(names: list[str], settings) -> None:
+    """The picker fitted on past tickets' pairs (gen/evaluation/picker.py collect_history),
+    against the current weights, on every eval case of the shops that have a history."""
+    import tempfile
+
+    from gen.evaluation import picker
+    from gen.evaluation.shops import load_cases
+    from gen.evaluation.vetted import load_history, support_folder
+    from gen.tasks.picker import fitted_weights
+
+    names = [n for n in names if (support_folder(n) / "history.csv").is_file()
+             and _vectors_fit(n, settings)]
+    if not names:
+        raise typer.BadParameter("no eval shop with a support history (data/eval/support)")
+    pairs, cases = [], []
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix=f"eval-{name}-") as workdir:
+            context = shop_context(name, settings, Path(workdir))
+            tickets, _ = load_history(support_folder(name))
+            pairs += picker.collect_history(name, context, tickets)
+            for split in ("tune", "test"):
+                cases += picker.collect(name, split, context, load_cases(name, split))
+            context.store.engine.dispose()
+    current = fitted_weights()
+    learned = picker.fit(pairs, current)
+    typer.echo(f"{len(pairs)} pairs from the support histories of {', '.join(names)}")
+    for name in names:
+        for split in ("tune", "test"):
+            chosen = [c for c in cases if c.shop == name and c.split == split]
+            before, after = picker.top1(chosen, current)[0], picker.top1(chosen, learned)[0]
+            typer.echo(f"{name} {split} ({len(chosen)} cases): top-1 {before:.0%} with the "
+                       f"tune-split weights, {after:.0%} with the history's")
+    typer.echo("history weights: " + ", ".join(f"{k} {v:g}" for k, v in learned.items()))
