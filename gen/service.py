@@ -75,6 +75,7 @@ class GenService:
         self.aspects = aspects  # what reviews say of each product: copy must not contradict it
         self.allowed_hosts = {(urlparse(settings.shop_url).hostname or "").removeprefix("www.")}
         self._lock = threading.Lock()
+        self._restates: dict[tuple[str | None, str], bool] = {}  # (KB version, answer)
 
     @property
     def engine(self) -> Engine:
@@ -256,9 +257,19 @@ class GenService:
             titles, vectors = self.retriever.catalog_vectors()
             questions = [u.section.heading for u in self.knowledge.units
                          if u.section.heading.endswith("?")]
+            # past tickets a person answered from the pages: shoppers' own words for them
+            questions += [v["question"] for v in vetted_answers(self.store)
+                          if self._from_pages(v["answer"])]
             router.refresh(self.knowledge.vectors, list(dict.fromkeys(questions)), vectors,
                            titles, [u.context + " " + u.text for u in self.knowledge.units])
         return router
+
+    def _from_pages(self, answer: str) -> bool:
+        """Whether a person's answer restates the help pages (cached per KB version)."""
+        key = (self.knowledge._key, answer)
+        if key not in self._restates:
+            self._restates[key] = bool(self.knowledge.restated(answer).any())
+        return self._restates[key]
 
     def chat_mode(self) -> str:
         """extractive | generative for this service's model (no model is loaded to decide)."""

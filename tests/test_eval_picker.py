@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gen.evaluation.picker import Case, fit, history_right, top1
+from gen.evaluation.picker import Case, fit, top1
 from gen.tasks.answer import KnowledgeUnits
 from gen.tasks.picker import FEATURES
 
@@ -30,10 +30,10 @@ def test_a_tickets_answer_labels_the_unit_it_restates():
     knowledge = units()
     answer = ("Hi! Unworn items can be returned within 30 days of delivery, and you get a "
               "full refund.")
-    right = history_right(knowledge, answer)
+    right = knowledge.restated(answer)
     assert [u.text for u, r in zip(knowledge.units, right) if r] == [knowledge.units[0].text]
     # an answer no page holds (a person looked up an order) labels nothing
-    assert not history_right(knowledge, "I checked: your parcel left us on Monday.").any()
+    assert not knowledge.restated("I checked: your parcel left us on Monday.").any()
 
 
 def test_the_fit_moves_a_weight_only_when_top1_improves():

@@ -60,22 +60,6 @@ def collect(shop: str, split: str, context: Any, cases: list[dict]) -> list[Case
     return found
 
 
-def history_right(knowledge: Any, answer: str, cover: float = 0.6,
-                  within: float = 0.1) -> np.ndarray:
-    """(units,) bool: the units a past ticket's answer restates, read as the labels of its
-    question. A unit is restated when the answer holds `cover` of its idf-weighted stems (and
-    it is within `within` of the unit the answer covers best); none when no unit is."""
-    if not knowledge.units:
-        return np.zeros(0, dtype=bool)
-    said = knowledge.terms_of(answer)
-    weight = knowledge.index.weight
-    coverage = np.array([sum(weight(t) for t in held & said) / max(sum(map(weight, held)), 1e-9)
-                         for held in knowledge.terms])
-    best = float(coverage.max())
-    return coverage >= max(cover, best - within) if best >= cover \
-        else np.zeros(len(coverage), dtype=bool)
-
-
 def collect_history(shop: str, context: Any, tickets: list[Any]) -> list[Case]:
     """Training pairs from a shop's past tickets: each resolved ticket's question, as the chat
     searches it, with the units its answer restates as the right ones (split "history")."""
@@ -85,7 +69,7 @@ def collect_history(shop: str, context: Any, tickets: list[Any]) -> list[Case]:
     knowledge = assistant.knowledge
     found = []
     for ticket in (t for t in tickets if t.resolved):
-        right = history_right(knowledge, ticket.answer)
+        right = knowledge.restated(ticket.answer)
         if not right.any():
             continue  # an answer no page holds (an order, a person's judgement)
         state = asyncio.run(assistant.context_chain.ainvoke(ChatRequest(message=ticket.question)))

@@ -232,6 +232,19 @@ class KnowledgeUnits:
         asked = self.terms_of(f"{question} {page_words(question, self.language)}")
         return bool(heading) and len(heading & asked) >= share * len(heading)
 
+    def restated(self, answer: str, cover: float = 0.6, within: float = 0.1) -> np.ndarray:
+        """(units,) bool: the units a person's answer restates (a past ticket's reply). A unit
+        is restated when the answer holds `cover` of its idf-weighted stems, and it is within
+        `within` of the unit the answer covers best; none when no unit is covered so far."""
+        if not self.units:
+            return np.zeros(0, dtype=bool)
+        said, weight = self.terms_of(answer), self.index.weight
+        coverage = np.array([sum(weight(t) for t in held & said)
+                             / max(sum(map(weight, held)), 1e-9) for held in self.terms])
+        best = float(coverage.max())
+        return coverage >= max(cover, best - within) if best >= cover \
+            else np.zeros(len(coverage), dtype=bool)
+
     def following(self, unit: Unit) -> Unit | None:
         """The unit after this one in the same section (a rule's condition or its next step)."""
         i = self.position.get((unit.section.doc_id, unit.text))

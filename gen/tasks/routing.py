@@ -6,9 +6,10 @@
              -> features: how much closer it is to the KB than to the catalog, at the best
                 and the third-best match, and in words shared
              -> a logistic regression fitted per shop, per KB and catalog version, on questions
-                made from that shop's data: each KB unit, and each FAQ heading that is a
-                question, against the KB without that unit; each product title asked for ("do
-                you have ...?" in the shop's language) against the catalog without that product
+                made from that shop's data: each KB unit, each FAQ heading that is a
+                question and each past ticket a person answered from the pages, against the
+                KB without that unit; each product title asked for ("do you have ...?" in the
+                shop's language) against the catalog without that product
              -> p_support: the chance the help pages, not the catalog, answer it
 
 The words matter most where the embedder is weakest: the English MiniLM places a German question
@@ -178,7 +179,8 @@ class Router:
                 product_vectors: np.ndarray | None, product_titles: Sequence[str],
                 kb_texts: Sequence[str] = ()) -> None:
         """kb_vectors / kb_texts: the KB units as quoting embeds them; kb_questions: headings
-        that are questions; product_vectors / product_titles: the indexed catalog."""
+        that are questions, and past tickets' questions a person answered from the pages
+        (shoppers' own words for them); product_vectors / product_titles: the catalog."""
         kb = kb_vectors if kb_vectors is not None else np.zeros((0, 1))
         products = product_vectors if product_vectors is not None else np.zeros((0, 1))
         key = hashlib.sha256(kb.tobytes() + products.tobytes()

@@ -24,6 +24,9 @@ def eval_chat(
              "data dir and judged against gold pages; repeat for several")] = None,
     split: Annotated[str, typer.Option(help="With --shop: test, tune or all")] = "test",
     show_misses: Annotated[bool, typer.Option(help="With --shop: list every missed case")] = False,
+    history: Annotated[bool, typer.Option(
+        help="With --shop: ingest the shop's past support tickets too (data/eval/support), "
+             "as vetted answers and the router's examples")] = False,
 ) -> None:
     """Ask the shop assistant every case and score what it says, per answer mode.
 
@@ -33,7 +36,7 @@ def eval_chat(
     """
     if shop:
         _eval_shops(shop, "extractive" if mode == "both" else mode, split, limit, as_json,
-                    show_misses)
+                    show_misses, history)
         return
     from gen.evaluation.chat import (
         DEFAULT_CASES,
@@ -76,7 +79,7 @@ def eval_chat(
 
 
 def _eval_shops(names: list[str], mode: str, split: str, limit: int | None, as_json: bool,
-                show_misses: bool) -> None:
+                show_misses: bool, history: bool = False) -> None:
     import tempfile
     from dataclasses import asdict
 
@@ -91,7 +94,7 @@ def _eval_shops(names: list[str], mode: str, split: str, limit: int | None, as_j
     for name in names:
         cases = load_cases(name, split)[:limit]
         with tempfile.TemporaryDirectory(prefix=f"eval-{name}-") as workdir:
-            context = shop_context(name, settings, Path(workdir))
+            context = shop_context(name, settings, Path(workdir), history)
             verdicts[name] = run_shop(context, cases, mode, shop_config(name).get("locale"),
                                       progress=not as_json)
             context.store.engine.dispose()
@@ -123,15 +126,21 @@ def _vectors_fit(name: str, settings) -> bool:
     return shop_config(name).get("language", "en") in settings.embed_languages
 
 
-def shop_context(name: str, settings, workdir: Path):
+def shop_context(name: str, settings, workdir: Path, history: bool = False):
     """A ShopContext over eval shop `name`, ingested into `workdir` with the usual
-    after-ingest hooks (search indexes)."""
+    after-ingest hooks (search indexes); history: its past support tickets too, where it has
+    them (data/eval/support/NAME/history.csv)."""
     from gen.evaluation.shops import shop_files, shop_settings
+    from gen.evaluation.vetted import support_folder
     from shop.ingest import ingest_file, ingest_kb
     from ui.context import ShopContext
 
     context = ShopContext(shop_settings(name, settings, workdir))
-    for kind, path in shop_files(name, workdir):
+    files = shop_files(name, workdir)
+    tickets = support_folder(name) / "history.csv"
+    if history and tickets.is_file():
+        files.append(("support-history", tickets))
+    for kind, path in files:
         report = (ingest_kb(context.store, path, progress=False) if kind == "kb"
                   else ingest_file(context.store, kind, path, progress=False))
         context.after_ingest(report)
