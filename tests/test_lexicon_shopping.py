@@ -69,3 +69,21 @@ def test_every_language_has_every_list():
     keys = set(data["en"]) - {"aliases"}
     for language in LANGUAGES:
         assert keys <= set(data[language]), (language, keys - set(data[language]))
+
+
+def test_a_vetted_answers_yes_or_no_opens_the_reply_only_for_the_same_question():
+    """ "Yes, PayPal is accepted" answered "Do you take PayPal?"; reused for "can I pay by
+    check?" its "Yes" would say the opposite of what follows."""
+    from gen.tasks.vetted import Match, vetted_reply
+    from shop.lexicon.asks import asks_same, without_stance
+
+    ticket = {"id": "T1", "question": "Do you take PayPal?",
+              "answer": "Yes, PayPal is accepted. We can't accept checks."}
+    same = vetted_reply(Match(ticket, 0.8), "do u take paypal", "en")
+    other = vetted_reply(Match(ticket, 0.6), "can i pay by check", "en")
+    assert same.answer.startswith("Yes, PayPal is accepted.")
+    assert other.answer.startswith("PayPal is accepted. We can't accept checks.")
+    assert without_stance("Nein. Gutscheine sind unbegrenzt gültig.", "de") == \
+        "Gutscheine sind unbegrenzt gültig."
+    assert without_stance("Yesterday we shipped.", "en") == "Yesterday we shipped."
+    assert asks_same("wie lange gilt ein gutschein?", "Wie lange gilt ein Gutschein?", "de")

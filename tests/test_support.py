@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from gen.evaluation.vetted import evaluate, load_history, score_heldback, support_folder
 from shop.ingest import ingest_file
+from shop.lexicon.asks import without_stance
 from shop.schema import utcnow
 from shop.support_tables import ChatOutcome
 from shop.vetted import edit_vetted, get_vetted, vetted_answers
@@ -70,7 +71,9 @@ def ask(client, message: str, session_id: str | None = None) -> dict:
 def test_a_paraphrased_repeat_gets_the_shops_answer_and_others_do_not(shop, client):
     reply = ask(client, "do your invoices show my firm's VAT id?")
     assert reply["mode"] == "vetted" and reply["vetted_id"] == "K1"
-    assert reply["answer"].startswith(TICKETS[0][2])
+    # word for word, but for its opening "Yes.": that answered the first asker's words, and
+    # this question does not hold them (gen/tasks/vetted.py)
+    assert reply["answer"].startswith(without_stance(TICKETS[0][2]))
     assert reply["citations"] == [{"n": 1, "title": "Our team's answer", "url": "",
                                    "id": "vetted:K1", "vetted_id": "K1"}]
     assert reply["vetted_score"] >= shop.settings.vetted_threshold

@@ -22,7 +22,7 @@ import numpy as np
 
 from gen.checks.verify import expand_aliases
 from retrieval.keyword import KeywordIndex
-from shop.lexicon.asks import KINDS, holds, page_words, stance
+from shop.lexicon.asks import KINDS, asks_same, holds, stance
 from shop.lexicon.overlap import TermIndex
 from shop.lexicon.text import terms
 
@@ -223,14 +223,10 @@ class KnowledgeUnits:
         the shop's language ("the US" + "United States", "USA" + "Vereinigte Staaten")."""
         return terms(expand_aliases(text, self.language), self.language)
 
-    def asks_heading(self, question: str, unit: Unit, share: float = 0.75) -> bool:
+    def asks_heading(self, question: str, unit: Unit) -> bool:
         """Whether the question asks what the unit's heading asks, so that the heading's
-        "Yes." or "No." answers it too: it holds `share` of the heading's words (the pages'
-        words for what it says included). "is my gift card still good?" does not ask "Do
-        gift cards expire?", and a "No." to the one is no answer to the other."""
-        heading = self.terms_of(unit.section.heading)
-        asked = self.terms_of(f"{question} {page_words(question, self.language)}")
-        return bool(heading) and len(heading & asked) >= share * len(heading)
+        "Yes." or "No." answers it too (shop/lexicon/asks.py asks_same)."""
+        return asks_same(question, unit.section.heading, self.language)
 
     def restated(self, answer: str, cover: float = 0.6, within: float = 0.1) -> np.ndarray:
         """(units,) bool: the units a person's answer restates (a past ticket's reply). A unit

@@ -1,6 +1,8 @@
 """Vetted answers in the chat: a question close enough to one the shop has answered before
 (its support history, or an answer a person wrote in the studio; shop/vetted.py) gets that
-answer, word for word, cited as the shop's own.
+answer, word for word, cited as the shop's own; its opening "Yes," or "No." only when the
+shopper asks what the first asker asked (shop/lexicon/asks.py asks_same), since that answered
+their words.
 
     question -> embedded (the shop's embedder) -> for every active vetted answer, the mean of
     its cosine with the vetted question and with the vetted answer -> the best one, if at or
@@ -29,6 +31,7 @@ import numpy as np
 
 from gen.tasks.chat_messages import ChatReply
 from gen.tasks.chat_words import chat_words
+from shop.lexicon.asks import asks_same, without_stance
 
 Embed = Callable[[list[str]], Any]
 SHOP_ANSWER = "Our team's answer"
@@ -77,11 +80,16 @@ class VettedMatcher:
 
 
 def vetted_reply(match: Match, question: str, language: str) -> ChatReply:
-    """The reply that is the vetted answer as written, cited as the shop's own."""
+    """The reply that is the vetted answer as written, cited as the shop's own; its opening
+    yes or no only when the shopper asks what the first asker asked ("Yes, PayPal is
+    accepted" is no answer to "can I pay by check?")."""
     _ = chat_words(language)
     cited = {"n": 1, "title": _(SHOP_ANSWER), "url": "", "id": f"vetted:{match.answer['id']}",
              "vetted_id": match.answer["id"]}
-    answer = f"{match.answer['answer']}\n\n{_('Sources')}: [1] {cited['title']}"
+    said = match.answer["answer"]
+    if not asks_same(question, match.answer["question"], language):
+        said = without_stance(said, language)
+    answer = f"{said}\n\n{_('Sources')}: [1] {cited['title']}"
     return ChatReply(answer=answer, citations=[cited], intent="support", mode="vetted",
                      question=question, vetted_id=match.answer["id"],
                      vetted_score=round(match.score, 4))

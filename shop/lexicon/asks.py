@@ -22,7 +22,7 @@ from pathlib import Path
 from shop.lexicon.money import find_money
 from shop.lexicon.overlap import COMPOUNDING
 from shop.lexicon.places import find_countries
-from shop.lexicon.text import stem, stems, words
+from shop.lexicon.text import function_words, stem, stems, words
 
 KINDS = ("country", "duration", "money", "clock", "number", "percent")
 _RANGE = r"\d+(?:[.,]\d+)?(?:\s?[-–]\s?\d+)?"
@@ -190,3 +190,30 @@ def stance(word: str, language: str = "en") -> str | None:
     said = word.lower()
     found = _language(language).get("stance", {})
     return next((side for side in ("yes", "no") if said in found.get(side, [])), None)
+
+
+_OPENING = re.compile(r"^\s*(\w+)\s*[.,!:;]\s+(?=\S)")  # "No. ...", "Yes, ..."
+
+
+def without_stance(text: str, language: str = "en") -> str:
+    """The text without an opening yes or no ("Yes, PayPal is accepted." -> "PayPal is
+    accepted."): for an answer given to another question than the one it first answered."""
+    opening = _OPENING.match(text)
+    if not opening or not stance(opening.group(1), language):
+        return text
+    rest = text[opening.end():]
+    return rest[:1].upper() + rest[1:]
+
+
+def asks_same(question: str, asked: str, language: str = "en", share: float = 0.75) -> bool:
+    """Whether `question` asks what `asked` asked, so that a yes or no to the one answers the
+    other: it holds `share` of `asked`'s stems, the pages' words for what it says included.
+    "is my gift card still good?" does not ask "Do gift cards expire?"."""
+    before = set(stems(asked, language)) - _function_stems(language)
+    now = set(stems(f"{question} {page_words(question, language)}", language))
+    return bool(before) and len(before & now) >= share * len(before)
+
+
+@cache
+def _function_stems(language: str) -> frozenset[str]:
+    return frozenset(stem(w, language) for w in function_words(language))
