@@ -144,10 +144,11 @@ class ChatAssistant:
                                      policy_question, flags=re.IGNORECASE)
         passages = self.retriever.search_kb(policy_question, k=max(self.kb_k, 8))
         # the pages' words for what the shopper says count as shared ("geld zurück": Erstattung)
-        asked = self._terms(f"{policy_question} {page_words(policy_question, self.language)}")
-        relevant = [p for p in passages if asked & self._terms(p.title + " " + p.text)]
-        asked = self._terms(question)
-        matching = [p for p in products if asked & self._terms(p.title + " " + p.text)]
+        policy_terms = self._terms(
+            f"{policy_question} {page_words(policy_question, self.language)}")
+        relevant = [p for p in passages if policy_terms & self._terms(p.title + " " + p.text)]
+        question_terms = self._terms(question)
+        matching = [p for p in products if question_terms & self._terms(p.title + " " + p.text)]
         shopping_form = bool(wants_to_shop(question, self.language)
                              # a kind of product with a budget ("<kind> under 120")
                              or ("category" in filters
@@ -158,7 +159,8 @@ class ChatAssistant:
         rest = person_ask(state["message"], self.language)  # None: no one is asked for
         asks_person = rest is not None
         if asks_person:  # do the pages answer what else the message asks?
-            relevant = [p for p in relevant if self._terms(rest) & self._terms(p.text)]
+            rest_terms = self._terms(rest)
+            relevant = [p for p in relevant if rest_terms & self._terms(p.text)]
         if route is not None:
             intent, handoff_reason = route.intent(asks_person, asks_shopping, bool(relevant),
                                                    shopping_form)
@@ -322,7 +324,8 @@ class ChatAssistant:
                                 unfiltered, self._embed, self.product_k, language=self.language)
         reply.mode = "catalog"
         reply.answer = answer.text
-        reply.products = [{"id": p.id, "title": p.title, "price_text": shown_price(p, self.language),
+        reply.products = [{"id": p.id, "title": p.title,
+                           "price_text": shown_price(p, self.language),
                            "url": p.url, "image_url": p.image_url or "", "reason": reason}
                           for p, reason in zip(answer.products, answer.reasons, strict=True)]
         if not answer.found:
