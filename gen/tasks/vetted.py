@@ -81,7 +81,7 @@ class VettedMatcher:
 
 def vetted_reply(match: Match, question: str, language: str) -> ChatReply:
     """The reply that is the vetted answer as written, cited as the shop's own; its opening
-    yes or no only when the shopper asks what the first asker asked ("Yes, PayPal is
+    yes or no only when the shopper asks what the first asker asked ("Yes, cards are
     accepted" is no answer to "can I pay by check?")."""
     _ = chat_words(language)
     cited = {"n": 1, "title": _(SHOP_ANSWER), "url": "", "id": f"vetted:{match.answer['id']}",

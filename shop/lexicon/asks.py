@@ -196,7 +196,7 @@ _OPENING = re.compile(r"^\s*(\w+)\s*[.,!:;]\s+(?=\S)")  # "No. ...", "Yes, ..."
 
 
 def without_stance(text: str, language: str = "en") -> str:
-    """The text without an opening yes or no ("Yes, PayPal is accepted." -> "PayPal is
+    """The text without an opening yes or no ("Yes, cards are accepted." -> "Cards are
     accepted."): for an answer given to another question than the one it first answered."""
     opening = _OPENING.match(text)
     if not opening or not stance(opening.group(1), language):
