@@ -87,6 +87,10 @@ def test_countries_and_months_are_checked_in_the_shops_language_too():
         "Im Januar verlängern wir die Rückgabefrist."))
     assert not any("country" in p for p in Verifier(
         ["We ship to the United Kingdom."]).problems("We ship to the UK."))
+    # and a denial in the shop's language must be backed like an English one
+    assert any("denial" in p for p in verifier.problems(
+        "Nein, die Lieferung nach Österreich ist leider nicht möglich."))
+    assert verifier.problems("Die Lieferung nach Österreich dauert 3 bis 5 Werktage.") == []
 
 
 @pytest.mark.parametrize("sentence, ok", [

@@ -6,8 +6,9 @@ A sentence may only state what its sources state:
   "14:00") must appear with the same value and unit in the cited passages, the catalog rows in
   play or the shopper's own question (number words count: "five years" = "5 years");
 - every country, month and brand it names must appear there too;
-- a yes/no or a denial ("No, ...", "we do not sell", "you are not covered") must be backed by a
-  source sentence with the same polarity that shares most of its content words.
+- a yes/no or a denial ("No, ...", "we do not sell", "you are not covered", "leider nicht") must
+  be backed by a source sentence with the same polarity that shares most of its content words
+  (the words that take a side or deny are the language's: shop/lexicon/asks.toml).
 
 A sentence that fails any check is dropped, never repaired into something else.
 """
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
+from shop.lexicon.asks import denies, takes_side, without_side
 from shop.lexicon.numbers import number_value
 from shop.lexicon.places import country_name, find_countries
 from shop.lexicon.text import function_words, words
@@ -42,11 +44,8 @@ _QUANTITY = re.compile(
     re.IGNORECASE)
 _MARKUP = re.compile(r"</?[a-z][a-z0-9]*\b[^>]*>", re.IGNORECASE)
 _CLOCK = re.compile(r"\b(\d{1,2}):(\d{2})\b")
-_YES_NO = re.compile(r"^\s*(?:yes|no|yep|nope|sure|of course|absolutely|unfortunately|sadly)\b",
-                     re.IGNORECASE)
-_NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|don't|doesn't|isn't|aren't|won't|"
-                       r"unable|unavailable|none|nothing|neither|nor)\b|n't\b",
-                       re.IGNORECASE)
+
+
 def stem(word: str, language: str = "en") -> str:
     """The Snowball stem (shop/lexicon/text.py): "boxes" -> "box", "returned" -> "return"."""
     return snowball(word, language)
@@ -159,7 +158,7 @@ class Verifier:
         lines = _source_sentences(self._text)
         # a list item also reads with the line that leads it in ("We do not match:" + item)
         joined = lines + [f"{a} {b}" for a, b in zip(lines, lines[1:]) if a.rstrip().endswith(":")]
-        self._sentences = [(_claim_terms(s), bool(_NEGATION.search(s))) for s in joined]
+        self._sentences = [(_claim_terms(s), denies(s, self.language)) for s in joined]
 
     def problems(self, sentence: str) -> list[str]:
         found = []
@@ -180,7 +179,7 @@ class Verifier:
         found += [f"brand not in sources: {b}" for b in self.brands
                   if re.search(rf"\b{re.escape(b)}\b", sentence, re.IGNORECASE)
                   and b.lower() not in self._lower]
-        if _YES_NO.search(sentence) or _NEGATION.search(sentence):
+        if takes_side(sentence, self.language) or denies(sentence, self.language):
             if not self.backed(sentence):
                 found.append("yes/no or denial not backed by a source")
         return found
@@ -190,10 +189,11 @@ class Verifier:
         the sentence is quoted from the sources word for word)."""
         if " ".join(sentence.split()).lower().rstrip(".!") in self._flat:
             return True
-        terms = _claim_terms(_YES_NO.sub("", sentence))
+        claim = without_side(sentence, self.language)
+        terms = _claim_terms(claim)
         if len(terms) < 2:
             return False
-        negated = bool(_NEGATION.search(_YES_NO.sub("", sentence)))
+        negated = denies(claim, self.language)
         return any(len(terms & source) / len(terms) >= self.min_overlap and polarity == negated
                    for source, polarity in self._sentences)
 

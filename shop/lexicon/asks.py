@@ -217,3 +217,34 @@ def asks_same(question: str, asked: str, language: str = "en", share: float = 0.
 @cache
 def _function_stems(language: str) -> frozenset[str]:
     return frozenset(stem(w, language) for w in function_words(language))
+
+
+def _alternatives(phrases: list[str]) -> str:
+    return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+
+
+@cache
+def _polarity(language: str) -> tuple[re.Pattern, re.Pattern]:
+    """(an opening that takes a side: "Yes", "Leider"; a word that denies: "not", "kein")."""
+    said = _language(language).get("stance", {})
+    sides = said.get("yes", []) + said.get("no", []) + said.get("also", [])
+    opening = re.compile(rf"^\s*(?:{_alternatives(sides)})(?!\w)", re.IGNORECASE)
+    parts = [rf"(?<!\w)(?:{_alternatives(said.get('negation', []))})(?!\w)"]
+    parts += [rf"\w+{re.escape(end)}(?!\w)" for end in said.get("negation_endings", [])]
+    parts += [rf"(?<!\w){re.escape(start)}\w+" for start in said.get("negation_starts", [])]
+    return opening, re.compile("|".join(parts), re.IGNORECASE)
+
+
+def takes_side(text: str, language: str = "en") -> bool:
+    """The text opens with a yes, a no or a word that takes a side ("Unfortunately, ...")."""
+    return bool(_polarity(language)[0].search(text))
+
+
+def without_side(text: str, language: str = "en") -> str:
+    """The text without that opening word."""
+    return _polarity(language)[0].sub("", text, count=1)
+
+
+def denies(text: str, language: str = "en") -> bool:
+    """The text holds a word that denies ("not", "never", "kein", "n'est")."""
+    return bool(_polarity(language)[1].search(text))
