@@ -42,6 +42,18 @@ def test_grounding_flags_invented_claims():
     assert kinds("Pair it with the Bergen Hiking Shoe.", facts()) == ["product"]
 
 
+def test_a_price_in_any_currency_is_checked_and_a_weight_is_no_price():
+    """Amounts come from the lexicon (Babel's symbols, codes and names), not a list of five
+    currencies: an invented price in kroner or francs is caught like one in euros, and a
+    weight in pounds, a unit of measure, is no price at all."""
+    assert kinds("Yours for NOK 149.", facts()) == ["price"]
+    assert kinds("Only 149 kr this week.", facts()) == ["price"]
+    assert kinds("Now CHF 20 only.", facts()) == ["price"]
+    assert kinds("It weighs just 2 pounds.", facts()) == []
+    text, _ = repair_grounding("It weighs 2 pounds and costs CHF 20.", facts())
+    assert text == "It weighs 2 pounds and costs 211.95 EUR."
+
+
 def test_repair_fixes_single_product_price_and_drops_the_rest():
     text, seen = repair_grounding("Get it for 1 EUR. Only 3 left! It packs small.", facts())
     assert text == "Get it for 211.95 EUR. It packs small."

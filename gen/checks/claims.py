@@ -36,6 +36,7 @@ from gen.checks.claim_terms import (
     SPELLING,
 )
 from gen.checks.guardrails import Facts, TextCheck, Violation, sentences, without_code
+from shop.lexicon.money import find_money
 from shop.lexicon.numbers import number_value
 from shop.lexicon.text import stem as snowball
 
@@ -161,8 +162,7 @@ _NUMBER = re.compile(rf"(?<![\w.,])(?P<sign>[-−])?(?P<n>\d{{1,3}}(?:,\d{{3}})+
                      rf"\d+(?:[.,]\d+)?)(?P<k>k\b)?(?=\s|$|[^\w]|(?:{_UNIT})\b)",
                      re.IGNORECASE)  # "380g" and "20D" are numbers, "1st" and "SPRING15" not
 _UNIT_AFTER = re.compile(rf"\s?-?(?:{_UNIT})\b", re.IGNORECASE)
-_MONEY = re.compile(r"[€$£]\s?\d[\d,.]*|\d[\d,.]*\s?(?:€|eur\b|usd\b|gbp\b|sek\b|euros?\b|"
-                    r"dollars?\b|%|percent\b)", re.IGNORECASE)
+_PERCENT = re.compile(r"\d[\d,.]*\s?(?:%|percent\b)", re.IGNORECASE)
 # a word before a unit ("three-season", "two person"); a number if the lexicon reads it as one
 _WORD_NUMBER = re.compile(r"\b([^\W\d_]+)[- ](" + _UNIT + r")\b",
                           re.IGNORECASE)
@@ -253,7 +253,9 @@ class ClaimChecker:
                                        " ".join(words[first:last])))  # "no wool" is no claim
             found += [Claim("audience", group, group) for group, pattern in AUDIENCES.items()
                       if re.search(pattern, sentence)]
-        skip = [m.span() for m in _MONEY.finditer(text)]  # prices are guardrails.py's
+        # prices (shop/lexicon/money.py) and percentages are guardrails.py's
+        skip = [(m.start, m.end) for m in find_money(text)] \
+            + [m.span() for m in _PERCENT.finditer(text)]
         for match in _SIZE.finditer(text):
             skip.append(match.span())
             tokens = re.findall(r"[A-Z0-9]{1,4}", match.group("list") or match.group("one"))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlparse
 
+from shop.lexicon.money import find_money
 from shop.logs import luhn
 
 # ---- facts ---------------------------------------------------------------------------------
@@ -50,10 +51,8 @@ class Facts:
         if self.discount_amount:
             prices += [self.discount_amount] + [round(p.price - self.discount_amount, 2)
                                                 for p in self.products]
-        for match in _PRICE.finditer(self.extra_text):  # amounts the KB states ("over 50 EUR")
-            value = _number(match.group("a") or match.group("b") or match.group("c") or "")
-            if value is not None:
-                prices.append(value)
+        # amounts the KB states ("over 50 EUR")
+        prices += [a.value for a in amounts(self.extra_text) if a.value is not None]
         return prices
 
     def source_text(self) -> str:
@@ -80,9 +79,31 @@ class TextCheck(Protocol):
 # ---- grounding -----------------------------------------------------------------------------
 
 _NUMBER = r"\d{1,3}(?:[,\s]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
-_PRICE = re.compile(
-    rf"(?:[€$£]\s?(?P<a>{_NUMBER}))|(?:(?P<b>{_NUMBER})\s?(?:€|EUR|USD|GBP|SEK|euros?|dollars?)\b)"
-    rf"|(?:\bpriced?\s+(?:is\s+|at\s+|of\s+)?(?P<c>{_NUMBER})\b)", re.IGNORECASE)
+# "priced at 49": an amount without a currency; amounts with one are the lexicon's (find_money)
+_PRICED = re.compile(rf"\bpriced?\s+(?:is\s+|at\s+|of\s+)?(?P<c>{_NUMBER})\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Amount:
+    """An amount of money as a sentence writes it."""
+
+    value: float | None
+    text: str
+    start: int
+    end: int
+    priced: bool = False  # "priced at 1": its wording is kept when the number is fixed
+
+
+def amounts(text: str) -> list[Amount]:
+    """Every price the text writes: with a symbol, code or currency name in any currency
+    Babel knows (shop/lexicon/money.py: "49,90 €", "NOK 149", "$5"), or "priced at N"."""
+    found = [Amount(m.value, m.text, m.start, m.end) for m in find_money(text)]
+    taken = [(a.start, a.end) for a in found]
+    for match in _PRICED.finditer(text):
+        start, end = match.span("c")
+        if not any(s < end and start < e for s, e in taken):
+            found.append(Amount(_number(match.group("c")), match.group("c"), start, end, True))
+    return sorted(found, key=lambda a: a.start)
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
 _CODE = re.compile(r"\b(?:code|coupon|voucher)\s*:?\s*[\"']?([A-Z0-9][A-Z0-9_-]{2,})\b"
                    r"|\b([A-Z]{2,}\d{1,4}[A-Z]*)\b")
@@ -122,10 +143,10 @@ def _sentence_violations(sentence: str, facts: Facts) -> list[Violation]:
     found: list[Violation] = []
     scan = without_code(sentence, facts.discount_code)  # the allowed code, and nothing in it
     prices = facts.allowed_prices()
-    for written in _PRICE.finditer(scan):
-        value = _number(written.group("a") or written.group("b") or written.group("c") or "")
+    for written in amounts(scan):
+        value = written.value
         if value is None or not any(abs(value - price) < 0.011 for price in prices):
-            found.append(Violation("price", written.group(0).strip(), sentence))
+            found.append(Violation("price", written.text.strip(), sentence))
     source = facts.source_text()
     for match in _PERCENT.finditer(scan):
         value = float(match.group(1))
@@ -178,18 +199,19 @@ def repair_grounding(text: str, facts: Facts) -> tuple[str, list[Violation]]:
         problems = _sentence_violations(sentence, facts)
         seen += problems
         if problems and single and all(p.kind == "price" for p in problems):
-            sentence = _PRICE.sub(lambda m: _fix_price(m, single), sentence)
+            sentence = _fix_prices(sentence, single)
             problems = _sentence_violations(sentence, facts)
         if not problems:
             kept.append(sentence.strip())
     return " ".join(kept).strip(), seen
 
 
-def _fix_price(match: re.Match, product: ProductFact) -> str:
-    if match.group("c"):  # "priced at 1" -> keep the wording, fix the number
-        return match.group(0).replace(match.group("c"), format_price(product.price,
-                                                                     product.currency))
-    return format_price(product.price, product.currency)
+def _fix_prices(sentence: str, product: ProductFact) -> str:
+    """Every price the sentence writes, as the product's ("priced at 1": the wording kept)."""
+    right = format_price(product.price, product.currency)
+    for written in reversed(amounts(sentence)):  # from the end: the spans stay valid
+        sentence = sentence[:written.start] + right + sentence[written.end:]
+    return sentence
 
 
 # ---- links, images, injection --------------------------------------------------------------

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from shop.lexicon.asks import denies, takes_side, without_side
+from shop.lexicon.money import find_money, parse_number
 from shop.lexicon.numbers import number_value
 from shop.lexicon.places import country_name, find_countries
 from shop.lexicon.text import function_words, words
@@ -29,9 +30,7 @@ from shop.lexicon.text import stem as snowball
 _UNITS = {
     "day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
     "months": "month", "year": "year", "years": "year", "hour": "hour", "hours": "hour",
-    "h": "hour", "minute": "minute", "minutes": "minute", "min": "minute", "eur": "eur",
-    "euro": "eur", "euros": "eur", "€": "eur", "usd": "usd", "$": "usd", "dollars": "usd",
-    "gbp": "gbp", "£": "gbp", "sek": "sek", "kr": "sek", "nok": "nok", "%": "%",
+    "h": "hour", "minute": "minute", "minutes": "minute", "min": "minute", "%": "%",
     "percent": "%", "points": "point", "point": "point", "kg": "kg", "g": "g", "cm": "cm",
     "mm": "mm", "l": "l", "litre": "l", "liter": "l", "litres": "l", "liters": "l"}
 _NUM = r"\d+(?:[.,]\d+)?"
@@ -39,7 +38,7 @@ _NUM = r"\d+(?:[.,]\d+)?"
 _WORD_NUM = r"[^\W\d_]+(?:-[^\W\d_]+)?"
 _UNIT = r"(?:" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")"
 _QUANTITY = re.compile(
-    rf"(?P<pre>[€$£])?\s?(?P<a>{_NUM}|\b{_WORD_NUM}\b)(?:\s?(?:-|–|to|or)\s?(?P<b>{_NUM}|"
+    rf"(?P<a>{_NUM}|\b{_WORD_NUM}\b)(?:\s?(?:-|–|to|or)\s?(?P<b>{_NUM}|"
     rf"\b{_WORD_NUM}\b))?(?:\s?(?:business|working|calendar|full)?\s?(?P<unit>{_UNIT})(?!\w))?",
     re.IGNORECASE)
 _MARKUP = re.compile(r"</?[a-z][a-z0-9]*\b[^>]*>", re.IGNORECASE)
@@ -84,14 +83,27 @@ class Quantity:
         return f"{self.value:g} {self.unit}".strip()
 
 
-def quantities(text: str) -> set[Quantity]:
-    """Every number in the text with its unit; a range "4-8 days" gives 4 day and 8 day."""
+_RANGE_BEFORE = re.compile(rf"({_NUM})\s?(?:-|–|to|or)\s?$")  # the "10-" of "10-20 EUR"
+
+
+def quantities(text: str, locale: str = "en") -> set[Quantity]:
+    """Every number in the text with its unit; a range "4-8 days" gives 4 day and 8 day.
+    Money is read by the lexicon (shop/lexicon/money.py: any currency, its symbols as a
+    reader in `locale` reads them), its unit the currency's code."""
     found: set[Quantity] = set()
     for match in _CLOCK.finditer(text):
         found.add(Quantity(float(f"{match.group(1)}.{match.group(2)}"), "clock"))
     text = _CLOCK.sub(" ", text)
+    for money in reversed(find_money(text, locale)):  # from the end: the spans stay valid
+        unit = money.currency.lower()
+        found.add(Quantity(money.value, unit))
+        start = money.start
+        if low := _RANGE_BEFORE.search(text[:start]):
+            found.add(Quantity(parse_number(low.group(1)), unit))
+            start = low.start()
+        text = text[:start] + " " * (money.end - start) + text[money.end:]
     for match in _QUANTITY.finditer(text):
-        unit = _UNITS.get((match.group("unit") or match.group("pre") or "").lower(), "")
+        unit = _UNITS.get((match.group("unit") or "").lower(), "")
         for group in ("a", "b"):
             raw = match.group(group) or ""
             if not unit and not raw[:1].isdigit():
@@ -148,9 +160,10 @@ class Verifier:
     def __post_init__(self) -> None:
         self._text = " ".join(self.sources)
         grounded = f"{self._text} {self.question}"
-        self._quantities = quantities(grounded)
+        self._quantities = quantities(grounded, self.language)
         self._values = {q.value for q in self._quantities}
-        self._asked = {q.value for q in quantities(self.question)}  # the shopper's own numbers
+        # the shopper's own numbers
+        self._asked = {q.value for q in quantities(self.question, self.language)}
         self._countries = countries(grounded, self.language)
         self._lower = grounded.lower()
         self._flat = " ".join(self._text.split()).lower()  # for word-for-word quotes
@@ -166,7 +179,7 @@ class Verifier:
             found.append("markup, not an answer")
         if sentence.rstrip().endswith("?"):
             found.append("a question, not an answer")
-        for quantity in quantities(sentence):
+        for quantity in quantities(sentence, self.language):
             if quantity in self._quantities or quantity.value in self._asked:
                 continue
             if not quantity.unit and quantity.value in self._values:

@@ -55,11 +55,33 @@ class Money:
     value: float
     currency: str  # ISO 4217 code
     text: str  # as written
+    start: int = 0  # where it is written in the text searched
+    end: int = 0
+
+
+@cache
+def _unit_words() -> frozenset[str]:
+    """Every word Babel writes a unit of measure with in the supported languages ("pounds",
+    "ft", "Unzen"): such a word is a weight or a length, never money ("5 pounds" of flour)."""
+    from babel.units import format_unit
+
+    found: set[str] = set()
+    for language in LANGUAGES:
+        for unit in Locale.parse(language)._data["unit_patterns"]:
+            for length in ("long", "short"):
+                for count in (1, 2):
+                    try:
+                        said = format_unit(count, unit, length=length, locale=language)
+                    except (ValueError, LookupError, KeyError):
+                        continue
+                    found.update(re.findall(r"[^\W\d_]+", said.lower()))
+    return frozenset(found)
 
 
 @cache
 def _words(locale: str) -> dict[str, str]:
-    """Lowercased symbol / name -> ISO code; the reader's locale wins ties."""
+    """Lowercased symbol / name -> ISO code; the reader's locale wins ties. Symbols and names
+    that are also a unit of measure ("pounds", "Ft") are left out; the codes stay."""
     table: dict[str, str] = {}
     order = [locale] + [name for name in _SYMBOL_LOCALES if name != locale]
     for name in reversed(order):  # earlier locales overwrite later ones
@@ -71,9 +93,10 @@ def _words(locale: str) -> dict[str, str]:
                 word = get_currency_name(code, count=count, locale=language).lower()
                 table.setdefault(word, code)
                 table.setdefault(word.split()[-1], code)  # "dollars": USD, listed first
+    units = _unit_words()
+    table = {word: code for word, code in table.items() if word and word not in units}
     for code in CURRENCIES:
         table[code.lower()] = code
-    table.pop("", None)
     return table
 
 
@@ -113,7 +136,7 @@ def find_money(text: str, locale: str | None = "en") -> list[Money]:
         else:
             marker = (match.group("pre") or match.group("post")).lower()
             code, amount = words[marker], match.group("a") or match.group("b")
-        found.append(Money(parse_number(amount), code, match.group(0)))
+        found.append(Money(parse_number(amount), code, match.group(0), *match.span()))
     return found
 
 
