@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlparse
 
-from shop.lexicon.money import find_money
+from shop.lexicon.money import find_money, parse_number
 from shop.logs import luhn
 
 # ---- facts ---------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ class Facts:
             prices += [self.discount_amount] + [round(p.price - self.discount_amount, 2)
                                                 for p in self.products]
         # amounts the KB states ("over 50 EUR")
-        prices += [a.value for a in amounts(self.extra_text) if a.value is not None]
+        prices += [a.value for a in amounts(self.extra_text)]
         return prices
 
     def source_text(self) -> str:
@@ -87,7 +87,7 @@ _PRICED = re.compile(rf"\bpriced?\s+(?:is\s+|at\s+|of\s+)?(?P<c>{_NUMBER})\b", r
 class Amount:
     """An amount of money as a sentence writes it."""
 
-    value: float | None
+    value: float
     text: str
     start: int
     end: int
@@ -102,7 +102,8 @@ def amounts(text: str) -> list[Amount]:
     for match in _PRICED.finditer(text):
         start, end = match.span("c")
         if not any(s < end and start < e for s, e in taken):
-            found.append(Amount(_number(match.group("c")), match.group("c"), start, end, True))
+            found.append(Amount(parse_number(match.group("c")), match.group("c"), start, end,
+                                True))
     return sorted(found, key=lambda a: a.start)
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
 _CODE = re.compile(r"\b(?:code|coupon|voucher)\s*:?\s*[\"']?([A-Z0-9][A-Z0-9_-]{2,})\b"
@@ -115,16 +116,6 @@ _SCARCE = re.compile(r"\b(?:last (?:one|few|chance to buy)|selling fast|almost g
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 SCARCE_STOCK = 5
-
-
-def _number(text: str) -> float | None:
-    text = text.replace(" ", "")
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", text):
-        text = text.replace(",", "")
-    try:
-        return float(text.replace(",", "."))
-    except ValueError:
-        return None
 
 
 def sentences(text: str) -> list[str]:
@@ -144,8 +135,7 @@ def _sentence_violations(sentence: str, facts: Facts) -> list[Violation]:
     scan = without_code(sentence, facts.discount_code)  # the allowed code, and nothing in it
     prices = facts.allowed_prices()
     for written in amounts(scan):
-        value = written.value
-        if value is None or not any(abs(value - price) < 0.011 for price in prices):
+        if not any(abs(written.value - price) < 0.011 for price in prices):
             found.append(Violation("price", written.text.strip(), sentence))
     source = facts.source_text()
     for match in _PERCENT.finditer(scan):

@@ -42,40 +42,39 @@ class Case:
 
 def collect(shop: str, split: str, context: Any, cases: list[dict]) -> list[Case]:
     """Features and right units of every support case with a gold page and facts."""
-    from gen.tasks.chat import ChatRequest
-
     assistant = context.generation.assistant("extractive", lane="batch")
     knowledge = assistant.knowledge
     found = []
     for case in cases:
         if case.get("kind", "support") != "support" or not case.get("facts"):
             continue
-        state = asyncio.run(assistant.context_chain.ainvoke(ChatRequest(message=case["question"])))
-        ranked = [(p.doc_id or p.id, p.heading) for p in state["retrieved"]["ranked"]]
         right = np.array([u.section.doc_id == case["doc"] and has_fact(u.text, case["facts"])
                           for u in knowledge.units], dtype=bool)
         if right.any():  # a fact no single unit holds cannot be picked; it is left out
-            found.append(Case(shop, split, case["id"],
-                              unit_features(knowledge, state["question"], ranked), right))
+            found.append(Case(shop, split, case["id"], _features(assistant, case["question"]),
+                              right))
     return found
+
+
+def _features(assistant: Any, question: str) -> np.ndarray:
+    """Every KB unit's features for the question, after passage search as the chat runs it."""
+    from gen.tasks.chat import ChatRequest
+
+    state = asyncio.run(assistant.context_chain.ainvoke(ChatRequest(message=question)))
+    ranked = [(p.doc_id or p.id, p.heading) for p in state["retrieved"]["ranked"]]
+    return unit_features(assistant.knowledge, state["question"], ranked)
 
 
 def collect_history(shop: str, context: Any, tickets: list[Any]) -> list[Case]:
     """Training pairs from a shop's past tickets: each resolved ticket's question, as the chat
     searches it, with the units its answer restates as the right ones (split "history")."""
-    from gen.tasks.chat import ChatRequest
-
     assistant = context.generation.assistant("extractive", lane="batch")
-    knowledge = assistant.knowledge
     found = []
     for ticket in (t for t in tickets if t.resolved):
-        right = knowledge.restated(ticket.answer)
-        if not right.any():
-            continue  # an answer no page holds (an order, a person's judgement)
-        state = asyncio.run(assistant.context_chain.ainvoke(ChatRequest(message=ticket.question)))
-        ranked = [(p.doc_id or p.id, p.heading) for p in state["retrieved"]["ranked"]]
-        found.append(Case(shop, "history", ticket.id,
-                          unit_features(knowledge, state["question"], ranked), right))
+        right = assistant.knowledge.restated(ticket.answer)
+        if right.any():  # else an answer no page holds (an order, a person's judgement)
+            found.append(Case(shop, "history", ticket.id,
+                              _features(assistant, ticket.question), right))
     return found
 
 

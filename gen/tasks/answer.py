@@ -22,7 +22,7 @@ import numpy as np
 
 from gen.checks.verify import expand_aliases
 from retrieval.keyword import KeywordIndex
-from shop.lexicon.asks import KINDS, asks_same, holds, stance
+from shop.lexicon.asks import KINDS, asks_same, holds, split_stance, stance
 from shop.lexicon.overlap import TermIndex
 from shop.lexicon.text import terms
 
@@ -113,17 +113,6 @@ def split_sentences(paragraph: str) -> list[str]:
     return [p.strip() for p in out if p.strip()]
 
 
-_OPENING = re.compile(r"^(\w+)([.!])\s+(?=\S)")  # "No. Gift cards never expire."
-
-
-def _stance_apart(sentence: str, language: str) -> tuple[str, str]:
-    """(the sentence without an opening "Yes." or "Nein.", that opening or "")."""
-    opening = _OPENING.match(sentence)
-    if opening and stance(opening.group(1), language):
-        return sentence[opening.end():], opening.group(1) + opening.group(2)
-    return sentence, ""
-
-
 def section_units(section: Section, language: str = "en") -> list[Unit]:
     """Sentences, list items (with their lead line) and table rows (with their header)."""
     units: list[Unit] = []
@@ -138,7 +127,7 @@ def section_units(section: Section, language: str = "en") -> list[Unit]:
         said = split_sentences(text)
         alone = ""  # "Nein." said as a sentence of its own: the next one's opening
         for sentence in said:
-            text, opening = _stance_apart(sentence, language)
+            opening, text = split_stance(sentence, language, marks=".!")
             if stance(sentence.rstrip(".!"), language):
                 alone = sentence
                 continue

@@ -246,7 +246,7 @@ def _close_to(word: str, terms: set[str]) -> bool:
 
 
 def _noun_phrase(thing: str, language: str = "en") -> str:
-    """"cheap foam sleeping pad" -> "foam sleeping pads": the shopper's words, plural in
+    """"cheap leather notebook" -> "leather notebooks": the shopper's words, plural in
     English; in other languages as the shopper wrote them."""
     vague, plain = word_list(language, "vague"), function_words(language)
     words = [w for w in re.findall(_LETTERS, thing) if w.lower() not in vague

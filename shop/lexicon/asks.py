@@ -22,7 +22,7 @@ from pathlib import Path
 from shop.lexicon.money import find_money
 from shop.lexicon.overlap import COMPOUNDING
 from shop.lexicon.places import find_countries
-from shop.lexicon.text import function_words, stem, stems, words
+from shop.lexicon.text import alternation, function_words, stem, stems, words
 
 KINDS = ("country", "duration", "money", "clock", "number", "percent")
 _RANGE = r"\d+(?:[.,]\d+)?(?:\s?[-–]\s?\d+)?"
@@ -192,17 +192,22 @@ def stance(word: str, language: str = "en") -> str | None:
     return next((side for side in ("yes", "no") if said in found.get(side, [])), None)
 
 
-_OPENING = re.compile(r"^\s*(\w+)\s*[.,!:;]\s+(?=\S)")  # "No. ...", "Yes, ..."
+def split_stance(text: str, language: str = "en", marks: str = ".,!:;") -> tuple[str, str]:
+    """(an opening yes or no with its mark, the rest): "No. Gift cards never expire." ->
+    ("No.", "Gift cards never expire."); ("", text) when it opens with neither. marks: the
+    punctuation that may follow it ("." and "!" only: "Yes, where the law requires it" is one
+    sentence, not an answer and its reason)."""
+    opening = re.match(rf"^\s*(\w+)\s*([{re.escape(marks)}])\s+(?=\S)", text)
+    if not opening or not stance(opening.group(1), language):
+        return "", text
+    return opening.group(1) + opening.group(2), text[opening.end():]
 
 
 def without_stance(text: str, language: str = "en") -> str:
     """The text without an opening yes or no ("Yes, cards are accepted." -> "Cards are
     accepted."): for an answer given to another question than the one it first answered."""
-    opening = _OPENING.match(text)
-    if not opening or not stance(opening.group(1), language):
-        return text
-    rest = text[opening.end():]
-    return rest[:1].upper() + rest[1:]
+    opening, rest = split_stance(text, language)
+    return rest[:1].upper() + rest[1:] if opening else text
 
 
 def asks_same(question: str, asked: str, language: str = "en", share: float = 0.75) -> bool:
@@ -219,17 +224,13 @@ def _function_stems(language: str) -> frozenset[str]:
     return frozenset(stem(w, language) for w in function_words(language))
 
 
-def _alternatives(phrases: list[str]) -> str:
-    return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
-
-
 @cache
 def _polarity(language: str) -> tuple[re.Pattern, re.Pattern]:
     """(an opening that takes a side: "Yes", "Leider"; a word that denies: "not", "kein")."""
     said = _language(language).get("stance", {})
     sides = said.get("yes", []) + said.get("no", []) + said.get("also", [])
-    opening = re.compile(rf"^\s*(?:{_alternatives(sides)})(?!\w)", re.IGNORECASE)
-    parts = [rf"(?<!\w)(?:{_alternatives(said.get('negation', []))})(?!\w)"]
+    opening = re.compile(rf"^\s*(?:{alternation(sides)})(?!\w)", re.IGNORECASE)
+    parts = [rf"(?<!\w)(?:{alternation(said.get('negation', []))})(?!\w)"]
     parts += [rf"\w+{re.escape(end)}(?!\w)" for end in said.get("negation_endings", [])]
     parts += [rf"(?<!\w){re.escape(start)}\w+" for start in said.get("negation_starts", [])]
     return opening, re.compile("|".join(parts), re.IGNORECASE)

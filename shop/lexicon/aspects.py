@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from shop.lexicon.text import alternation
+
 GENERAL = "general"  # the pseudo-aspect of overall liking: never reported
 MIN_CLAUSE_WORDS = 2  # a shorter piece stays with its neighbour ("Great, but.")
 
@@ -93,9 +95,8 @@ def _breaks(language: str) -> re.Pattern | None:
     words = aspect_lexicon(language).clause_breaks
     if not words:
         return None
-    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
     # split at the space before the word (a comma stays with the clause it ends)
-    return re.compile(rf"\s+(?=(?:{alternatives})\b)", re.IGNORECASE)
+    return re.compile(rf"\s+(?=(?:{alternation(words)})\b)", re.IGNORECASE)
 
 
 def clauses(text: str, language: str = "en") -> list[str]:

@@ -19,6 +19,7 @@ from babel.numbers import (
 )
 
 from shop.lexicon import LANGUAGES
+from shop.lexicon.text import alternation
 
 # currencies a shop in the supported languages' countries prices in; any ISO code in text
 # is still read as money (CODE below), these also get their symbols and names recognised
@@ -105,8 +106,7 @@ _NUMBER = r"\d{1,3}(?:[ .,\u00a0\u202f']\d{3})*(?:[.,]\d{1,2})?(?!\d)|\d+(?:[.,]
 
 @cache
 def _pattern(locale: str) -> re.Pattern:
-    names = sorted(_words(locale), key=len, reverse=True)
-    word = "|".join(re.escape(n) for n in names)
+    word = alternation(_words(locale))
     return re.compile(
         rf"(?:(?P<pre>{word})\s?(?P<a>{_NUMBER}))|(?:(?P<b>{_NUMBER})\s?(?P<post>{word})(?!\w))"
         r"|(?:\b(?P<code_pre>(?-i:[A-Z]{3}))\s?(?P<c>" + _NUMBER + r"))", re.IGNORECASE)

@@ -14,6 +14,8 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
+from shop.lexicon.text import alternation
+
 
 @cache
 def _other_names(language: str) -> dict[str, str]:
@@ -45,20 +47,16 @@ def country_names(language: str = "en") -> dict[str, str]:
     return names
 
 
-def _alternation(names: list[str]) -> str:
-    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-
-
 @cache
 def _pattern(language: str) -> re.Pattern:
-    return re.compile(r"(?<![\w.])(" + _alternation(list(country_names(language))) + r")(?!\w)")
+    return re.compile(r"(?<![\w.])(" + alternation(country_names(language)) + r")(?!\w)")
 
 
 @cache
 def _capitals(language: str) -> tuple[dict[str, str], re.Pattern | None]:
     """The names that count only in capitals ("US"), and their pattern."""
     names = {name: code for name, code in _other_names(language).items() if name.isupper()}
-    pattern = re.compile(r"(?<![\w.])(" + _alternation(list(names)) + r")(?![\w])") \
+    pattern = re.compile(r"(?<![\w.])(" + alternation(names) + r")(?![\w])") \
         if names else None
     return names, pattern
 
@@ -117,8 +115,7 @@ def city_names(language: str = "en") -> dict[str, str]:
 
 @cache
 def _city_pattern(language: str) -> re.Pattern:
-    names = sorted(city_names(language), key=len, reverse=True)
-    return re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
+    return re.compile(r"(?<!\w)(" + alternation(city_names(language)) + r")(?!\w)")
 
 
 def with_countries_of_cities(text: str, language: str = "en") -> str:

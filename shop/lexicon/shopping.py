@@ -18,6 +18,8 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
+from shop.lexicon.text import alternation
+
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 Token = tuple[str, int, int]  # (word, start, end) in the text
 Phrase = tuple[frozenset[str], ...]  # per word, the words it may be; empty: any word
@@ -129,7 +131,6 @@ def asked_text(text: str, language: str = "en") -> str:
 @cache
 def break_pattern(language: str = "en") -> re.Pattern[str]:
     """Where the thing asked for ends: a break word of the language, or punctuation."""
-    words = sorted(word_list(language, "breaks"), key=len, reverse=True)
-    alternatives = "|".join(re.escape(w) for w in words)
-    return re.compile(rf"\b(?:{alternatives})\b|[,?.!;]" if words else r"[,?.!;]",
+    words = word_list(language, "breaks")
+    return re.compile(rf"\b(?:{alternation(words)})\b|[,?.!;]" if words else r"[,?.!;]",
                       re.IGNORECASE)

@@ -80,3 +80,8 @@ def function_words(language: str = "en") -> frozenset[str]:
 
     chatter = tomllib.loads(Path(__file__).with_name("chatter.toml").read_text(encoding="utf-8"))
     return stopwords(language) | frozenset(chatter.get(language, chatter["en"]))
+
+
+def alternation(phrases) -> str:
+    """A regex alternation of the phrases, escaped, longest first (so "up to" wins over "up")."""
+    return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
