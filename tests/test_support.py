@@ -177,3 +177,25 @@ def test_outcomes_feedback_and_the_report(shop, client):
     assert made.status_code == 201
     next_shopper = ask(client, "can you engrave a gift card for me?")
     assert next_shopper["mode"] == "vetted" and next_shopper["vetted_id"] == made.json()["id"]
+
+
+def test_a_ticket_answered_from_the_pages_teaches_the_router(demo_context, tmp_path_factory,
+                                                              model_cache):
+    """A past answer that restates the help pages adds its question, in the shopper's words,
+    to the router's examples (it refits); one the pages do not hold adds nothing."""
+    from shop.vetted import add_vetted
+
+    context = writable_demo(demo_context, tmp_path_factory, model_cache, admin_key="bootstrap")
+    service = context.generation
+
+    def router_model():  # as each chat turn sees it: the pages read, then the router refreshed
+        return service.assistant("extractive").router.model
+
+    fitted = router_model()
+    assert fitted is not None
+    add_vetted(context.store, "is my parcel with the neighbours?",
+               "I asked the courier and they will call you back tomorrow morning.")
+    assert router_model() is fitted
+    page = max(service.knowledge.units, key=lambda u: len(u.text))
+    add_vetted(context.store, "hey quick one about this, how does it work for me?", page.text)
+    assert router_model() is not fitted
