@@ -190,3 +190,24 @@ def test_the_real_assistant_answers_a_german_shop_in_german(tmp_path, model_cach
             assert reply.answer == german(HANDOFF_TEXT)
         if reply.citations:
             assert "\n\nQuellen: [1] " in reply.answer
+
+
+def test_a_german_kind_is_found_in_compounds_and_a_budget_it_misses_is_said():
+    """"grünen Tee unter 10 €" on a shop whose green teas (category "gruentee") start at
+    12,90 €: the catalog has green tea, only not within the budget; it is never denied."""
+    def tea(n: str, title: str, category: str, price: float) -> SimpleNamespace:
+        return SimpleNamespace(id=n, title=title, category=category, attributes={}, stock=5,
+                               price=price, currency="EUR", url="")
+
+    green = [tea("g1", "Sencha Uji Bio, 100 g", "gruentee", 12.90),
+             tea("g2", "Gyokuro Kirameki, 50 g", "gruentee", 19.50)]
+    cheap = [tea("f1", "Früchtetee Beerenzauber, 100 g", "fruechtetee", 6.50)]
+    budget = SimpleNamespace(phrases=["unter 10 €"], filters=SimpleNamespace(
+        color=None, min_price=None, max_price=10.0, in_stock=False))
+    answer = product_answer("Habt ihr grünen Tee unter 10 €?", budget, cheap, green + cheap,
+                            language="de")
+    assert [p.id for p in answer.products] == ["g1", "g2"]  # the green teas, cheapest first
+    assert not answer.found and "nichts gefunden" not in answer.text
+    plain = product_answer("Habt ihr grünen Tee?", None, green + cheap, green + cheap,
+                           language="de")
+    assert plain.found and [p.id for p in plain.products] == ["g1", "g2"]

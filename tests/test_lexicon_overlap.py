@@ -86,3 +86,19 @@ def test_number_words_are_read_per_language_from_text2num_and_the_data_file():
     assert number_value("tolv", "sv") == 12 and number_value("två", "sv") == 2
     assert number_value("twice") == 2 and number_value("30") == 30
     assert number_value("tent") is None and number_value("") is None
+
+
+def test_a_german_compound_holds_its_parts_and_names_its_kind_by_its_last_part():
+    from shop.lexicon.overlap import ends_with_kind, in_compound
+    from shop.lexicon.text import stem
+
+    def de(word: str) -> str:
+        return stem(word, "de")
+
+    assert in_compound(de("grün"), {de("grüntee")}, "de")  # the start of a compound
+    assert not in_compound(de("grün"), {de("grüntee")}, "en")  # English writes no compounds
+    assert ends_with_kind("Grüntee", de("tee"), de, "de")  # as written: "tee" ends "grüntee"
+    assert ends_with_kind("gruentee", de("tee"), de, "de")  # a category slug spells ü as ue
+    assert ends_with_kind("Tonkanne", de("kanne"), de, "de")  # as stemmed: "tonkann"
+    assert not ends_with_kind("Teekanne", de("tee"), de, "de")  # a teapot is not a tea
+    assert not ends_with_kind("Grüntee", de("tee"), de, "en")

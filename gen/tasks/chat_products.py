@@ -25,6 +25,7 @@ import numpy as np
 from gen.checks.verify import stem, stem_terms
 from gen.tasks.chat_words import chat_words, shown_price
 from shop.lexicon.numbers import number_value
+from shop.lexicon.overlap import ends_with_kind, in_compound
 from shop.lexicon.shopping import asked_text, break_pattern, word_list
 from shop.lexicon.text import function_words
 
@@ -74,12 +75,26 @@ def _parse_ask(question: str, parsed_phrases: Sequence[str] = (), colour: str | 
     return (before or thing or question), head, modifiers
 
 
-def _names(product: Any, language: str = "en") -> set[str]:
-    """What a product is: its category's words and the last word of its title's name part
-    ("Acme Classic Pen Case - Black" is a case, not a pen)."""
+def _name_words(product: Any) -> list[str]:
+    """The words that say what a product is: its category's and the last word of its title's
+    name part ("Acme Classic Pen Case - Black" is a case, not a pen)."""
     name = re.split(r"\s[-–|]\s", product.title)[0].split()
-    return stem_terms(product.category.replace("-", " "), language) \
-        | stem_terms(name[-1] if name else "", language)
+    return product.category.replace("-", " ").split() + name[-1:]
+
+
+def _names(product: Any, language: str = "en") -> set[str]:
+    return stem_terms(" ".join(_name_words(product)), language)
+
+
+def _is_kind(product: Any, head: str, language: str = "en") -> bool:
+    """The head word (a stem) is what the product is; in German also the last part of a
+    compound that says so ("Tee" for category "gruentee", "Kanne" for "Tonkanne")."""
+    if not head:
+        return False
+    if head in _names(product, language):
+        return True
+    return any(ends_with_kind(word, head, lambda w: stem(w, language), language)
+               for word in _name_words(product))
 
 
 def names_product(question: str, products: Sequence[Any], embed: Embed | None = None,
@@ -88,7 +103,7 @@ def names_product(question: str, products: Sequence[Any], embed: Embed | None = 
     embedder) when the thing asked for is close to a product's title. This only routes the
     question to product_answer, which decides yes or no with a stricter threshold."""
     thing, head = asked_thing(question, language=language)
-    if head and any(head in _names(p, language) for p in products):
+    if any(_is_kind(p, head, language) for p in products):
         return True
     if embed is None or not products:
         return False
@@ -117,8 +132,8 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
 
     Four answers, each true of the rows it lists:
     1. "Yes, we have leather notebooks." the head word and most modifiers match, within filters
-    2. "We have notebooks; these come closest to ..." the head word matches, the modifiers not
-    3. "We have leather notebooks, but none within your budget right now." only outside them
+    2. "We have leather notebooks, but none within your budget right now." only outside them
+    3. "We have notebooks; these come closest to ..." the head word matches, the modifiers not
     4. "I couldn't find kayaks in our catalog." nothing of that kind at all
     """
     wanted = _detail_terms(question)
@@ -148,10 +163,10 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
         text = stem_terms(f"{product.title} {product.category} "
                           f"{' '.join(map(str, (product.attributes or {}).values()))}",
                           language)
-        return 2 * sum(_close_to(m, text) for m in modifiers) >= len(modifiers)
+        return 2 * sum(_close_to(m, text, language) for m in modifiers) >= len(modifiers)
 
     def kind(rows: list[Any]) -> list[Any]:  # the head word, or (embedder) a word close to it
-        by_word = [p for p in rows if head and head in _names(p, language)]
+        by_word = [p for p in rows if _is_kind(p, head, language)]
         if by_word or embed is None or not rows:
             return by_word
         vectors = embed([thing] + [f"{p.title} ({p.category})" for p in rows])
@@ -172,13 +187,7 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
             else _("These match best: {products}.", products=lines(shown)))
         return answer(text, shown, True, f"the kind asked for ({head or thing})"
                       + (f", {constraint}" if constraint else ""))
-    if same_kind:
-        shown = best(same_kind)[:k]
-        text = _("We have {kind}{constraint}; these come closest to {thing}: {products}.",
-                 kind=_plural(head) if language == "en"
-                 else _noun_phrase(thing, language).split()[-1], constraint=" " + said if said else "", thing=thing,
-                 products=lines(shown))
-        return answer(text, shown, False, f"a {head}, not all the details asked for")
+    # what was asked exists, only not within the filters: say so before offering others
     outside = [p for p in kind(unfiltered) if described(p)]
     if outside and constraint:
         cheapest = sorted(outside, key=lambda p: float(p.price))[:k]
@@ -186,6 +195,13 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
                  name=name, constraint=said, products=lines(cheapest))
         return answer(text, cheapest, False, f"the kind asked for, but not {constraint}; "
                       "among the cheapest")
+    if same_kind:
+        shown = best(same_kind)[:k]
+        text = _("We have {kind}{constraint}; these come closest to {thing}: {products}.",
+                 kind=_plural(head) if language == "en"
+                 else _noun_phrase(thing, language).split()[-1], constraint=" " + said if said else "", thing=thing,
+                 products=lines(shown))
+        return answer(text, shown, False, f"a {head}, not all the details asked for")
     closest = (hits or unfiltered)[:k]
     missing = _("I couldn't find {thing} in our catalog.", thing=thing)
     if not closest:
@@ -238,9 +254,10 @@ def _with_numbers(text: str) -> set[str]:
     return stem_terms(text) | set(re.findall(r"\b\d+\b", text))
 
 
-def _close_to(word: str, terms: set[str]) -> bool:
-    """The word, or a near spelling of it for longer words ("adjustible" for "adjustable")."""
-    if word in terms:
+def _close_to(word: str, terms: set[str], language: str = "en") -> bool:
+    """The word, a near spelling of it for longer words ("adjustible" for "adjustable"), or in
+    German a part of a compound ("grün" in "Grüntee")."""
+    if in_compound(word, terms, language):
         return True
     return len(word) >= 6 and any(SequenceMatcher(None, word, t).ratio() >= 0.85 for t in terms)
 

@@ -92,6 +92,31 @@ def with_parts(tokens: list[str], vocabulary: Container[str],
     return out
 
 
+def in_compound(term: str, held: Iterable[str], language: str = "en") -> bool:
+    """The stem is one of `held`, or in a compounding language the start or the end of a longer
+    one ("grun" is held by "grunte", "versand" by "versandkost"), as TermIndex.matches finds."""
+    held = set(held)
+    if term in held:
+        return True
+    if language not in COMPOUNDING or len(term) < MIN_PART:
+        return False
+    return any(len(other) > len(term) and (other.startswith(term) or other.endswith(term))
+               for other in held)
+
+
+def ends_with_kind(word: str, head: str, stem: Callable[[str], str],
+                   language: str = "en") -> bool:
+    """In a compounding language, whether `word` names a kind of `head` (a stem): a compound's
+    last part says what it is ("Grüntee" is a "Tee", "Tonkanne" a "Kanne"). The word is read
+    as written and as stemmed, since a stem may drop the end the shorter one keeps ("tee",
+    "grunte"); at least three letters must come before the head."""
+    if language not in COMPOUNDING or len(head) < 3:
+        return False
+    word = word.lower()
+    return any(len(form) >= len(head) + 3 and form.endswith(head)
+               for form in (word, stem(word)))
+
+
 def _starting(ordered: list[str], prefix: str) -> list[str]:
     """The strings of a sorted list that start with `prefix` and are longer than it."""
     start = bisect.bisect_right(ordered, prefix)
