@@ -88,7 +88,7 @@ def _names(product: Any, language: str = "en") -> set[str]:
 
 def _is_kind(product: Any, head: str, language: str = "en") -> bool:
     """The head word (a stem) is what the product is; in German also the last part of a
-    compound that says so ("Tee" for category "gruentee", "Kanne" for "Tonkanne")."""
+    compound that says so ("Wein" for category "rotwein", "Kanne" for "Tonkanne")."""
     if not head:
         return False
     if head in _names(product, language):

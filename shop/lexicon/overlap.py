@@ -107,9 +107,9 @@ def in_compound(term: str, held: Iterable[str], language: str = "en") -> bool:
 def ends_with_kind(word: str, head: str, stem: Callable[[str], str],
                    language: str = "en") -> bool:
     """In a compounding language, whether `word` names a kind of `head` (a stem): a compound's
-    last part says what it is ("Grüntee" is a "Tee", "Tonkanne" a "Kanne"). The word is read
-    as written and as stemmed, since a stem may drop the end the shorter one keeps ("tee",
-    "grunte"); at least three letters must come before the head."""
+    last part says what it is ("Rotwein" is a "Wein", "Tonkanne" a "Kanne"). The word is read
+    as written and as stemmed, since a stem may drop an end the shorter one keeps ("see" but
+    "bergse"); at least three letters must come before the head."""
     if language not in COMPOUNDING or len(head) < 3:
         return False
     word = word.lower()
