@@ -76,3 +76,40 @@ def test_the_picker_answers_german_questions_from_stems_compounds_and_kinds():
     assert "3-5 Werktage" in time[0].text
     back = picker.pick("wie lange kann ich etwas zurückschicken?", [])
     assert "30 Tagen" in back[0].text
+
+
+def test_a_table_row_about_another_country_is_not_the_answer_for_a_shopper_in_a_city():
+    """"i live in Oslo, is the return label free?": the words "label" and "free" are in the
+    United Kingdom row; the shopper's country, read from the city, is in the Norway row."""
+    knowledge = KnowledgeUnits(language="en")
+    knowledge.refresh([("returns", "Returns", """## Return costs by country
+| Returning from | Return cost |
+| --- | --- |
+| United Kingdom | free, with the prepaid label |
+| Ireland | £6.95, deducted from your refund |
+| Norway, Switzerland | you arrange and pay for the return shipping |
+""", "")])
+    picker = AnswerPicker(knowledge, follow=False)
+    assert picker.pick("i live in Oslo, is the return label free for me?", [])[0].text \
+        .startswith("Norway, Switzerland")
+    assert picker.pick("is the return label free?", [])[0].text.startswith("United Kingdom")
+
+
+def test_a_sentence_about_another_country_gives_way_only_to_a_row_about_the_shoppers():
+    kb = """## Return costs
+| Returning from | Return cost |
+| --- | --- |
+| Norway | you arrange and pay for the return shipping |
+
+Large items are collected free of charge from addresses in the United Kingdom.
+"""
+    knowledge = KnowledgeUnits(language="en")
+    knowledge.refresh([("returns", "Returns", kb, "")])
+    picker = AnswerPicker(knowledge, follow=False)
+    assert picker.pick("i live in Oslo, is it free for me?", [])[0].text.startswith("Norway")
+    only = KnowledgeUnits(language="en")  # no row names the UK: the sentence that says so
+    page = ("## Where we ship\nWe ship only to the United States and Canada. "
+            "We do not ship to other countries.\n")
+    only.refresh([("shipping", "Shipping", page, "")])
+    assert "only to the United States" in AnswerPicker(only, follow=False).pick(
+        "do you ship to the UK?", [])[0].text

@@ -67,6 +67,13 @@ def test_a_question_nothing_answers_is_unanswerable(router):
     assert not router.route("is delivery abroad free on big orders?").unanswerable
 
 
+def test_a_question_in_the_catalogs_words_alone_is_not_unanswerable(router):
+    """Without the catalog's words "something in jasmine green tea?" says nothing; with them
+    it asks for products, and is routed on all its words."""
+    route = router.route("something like a jasmine green tea?")
+    assert not route.unanswerable and route.p_support < 0.5
+
+
 DE_KB = ["Unverschlossene Dosen können Sie innerhalb von 30 Tagen zurückgeben.",
          "Die Erstattung erfolgt innerhalb von 5 Werktagen auf Ihr Zahlungsmittel.",
          "Die Lieferung nach Österreich dauert 3 bis 5 Werktage und kostet 6,90 €.",

@@ -24,6 +24,7 @@ from gen.checks.verify import expand_aliases
 from retrieval.keyword import KeywordIndex
 from shop.lexicon.asks import KINDS, asks_same, holds, split_stance, stance
 from shop.lexicon.overlap import TermIndex
+from shop.lexicon.places import find_countries
 from shop.lexicon.text import terms
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors (n, d)
@@ -184,6 +185,8 @@ class KnowledgeUnits:
         self.terms: list[frozenset[str]] = []  # Snowball stems of each unit in its context
         self.index = TermIndex([], language)  # which units hold each stem
         self.kinds: list[frozenset[str]] = []  # the kinds of value each unit holds
+        self.places: list[frozenset[str]] = []  # countries each unit names (alpha-2); a
+        # table row: those its first column names
         self.keyword: KeywordIndex | None = None
 
     def refresh(self, documents: Sequence[tuple[str, str, str, str]]) -> None:
@@ -203,6 +206,8 @@ class KnowledgeUnits:
         self.index = TermIndex(self.terms, self.language)
         self.kinds = [frozenset(k for k in KINDS if holds(u.text, k, self.language))
                       for u in units]
+        self.places = [frozenset(find_countries(u.text.split(":")[0] if u.row else u.text,
+                                                self.language)) for u in units]
         self.keyword = KeywordIndex([str(i) for i in range(len(units))], texts, self.language)
         self.units, self.vectors, self._key = units, vectors, key
         self.position = {(u.section.doc_id, u.text): i for i, u in enumerate(units)}

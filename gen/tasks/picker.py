@@ -11,7 +11,8 @@
                  for "where"): shop/lexicon/asks.py
         doc      1 / (1 + rank of the unit's page in passage search), 0 if it was not found
         section  1 / (1 + rank of the unit's section in passage search)
-    -> score = features . weights -> the best unit, its close neighbours, the line after it
+    -> score = features . weights, table rows about another country than the shopper's last
+       -> the best unit, its close neighbours, the line after it
 
 Where the embedder was not trained on the pages' language (the embedded English MiniLM on a
 German shop: settings.embed_languages), its cosines are noise, and the picker uses the weights
@@ -35,7 +36,7 @@ import numpy as np
 
 from gen.tasks.answer import KnowledgeUnits, Unit
 from shop.lexicon.asks import asked_kind, page_words
-from shop.lexicon.places import with_countries_of_cities
+from shop.lexicon.places import find_countries, with_countries_of_cities
 
 FEATURES = ("dense", "lexical", "bm25", "typed", "doc", "section")
 WEIGHTS_FILE = Path(__file__).with_name("picker_weights.toml")
@@ -103,8 +104,24 @@ class AnswerPicker:
             return []
         w = np.array([self.weights[name] for name in FEATURES])
         scores = unit_features(self.knowledge, question, ranked_sections) @ w
-        order = np.argsort(-scores, kind="stable")
+        order = np.lexsort((-scores, self._elsewhere(question)))
         return [replace(units[i], score=float(scores[i])) for i in order]
+
+    def _elsewhere(self, question: str) -> np.ndarray:
+        """(units,) bool: units about other countries than the one the shopper names or lives
+        in; they rank after every other unit. A table row about another country is never the
+        answer ("I live in Oslo": not the United Kingdom row). A sentence about another
+        country is set aside only beside a row about the shopper's, in its section ("free
+        collection in the United Kingdom" under a table with a Norway row), since elsewhere
+        "we ship only to the US and Canada" answers "do you ship to the UK?"."""
+        knowledge, language = self.knowledge, self.knowledge.language
+        asked = find_countries(with_countries_of_cities(question, language), language)
+        if not asked:
+            return np.zeros(len(knowledge.units), dtype=bool)
+        pairs = list(zip(knowledge.units, knowledge.places))
+        with_row = {id(u.section) for u, held in pairs if u.row and held & asked}
+        return np.array([bool(held) and not held & asked
+                         and (u.row or id(u.section) in with_row) for u, held in pairs])
 
     def pick(self, question: str, ranked_sections: Sequence[tuple[str, str]]) -> list[Unit]:
         """The best unit and the next best of the same section within `margin`, in the page's

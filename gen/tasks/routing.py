@@ -43,9 +43,11 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from shop.lexicon.asks import page_words
+from shop.lexicon.money import currency_words
 from shop.lexicon.overlap import TermIndex
 from shop.lexicon.places import with_countries_of_cities
-from shop.lexicon.text import terms
+from shop.lexicon.shopping import word_list
+from shop.lexicon.text import function_words, stem, stopwords, terms, words
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors (n, d)
 MAX_EXAMPLES = 400  # made-up questions per side: a few seconds of MiniLM on 2 cores at most
@@ -250,6 +252,27 @@ class Router:
         kb, products = (side.best(question) for side in self.lexical)
         return max(kb, products), kb - products
 
+    def _pages_hold(self, text: str) -> bool:
+        """Whether a word of the text that says something (not a function word, a stopword,
+        a number, a currency or a vague shopping word: "something", "like"), or the pages'
+        word for it, is held by the help pages."""
+        if not self.lexical:
+            return True
+        plain = function_words(self.language) | stopwords(self.language) \
+            | word_list(self.language, "vague") | currency_words(self.language)
+        index = self.lexical[0].index
+        said = f"{text} {page_words(text, self.language)}"  # "send it back": return
+        return any(index.matches(stem(w, self.language)) for w in words(said)
+                   if w not in plain and not w.isdigit())
+
+    def _sims(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(1, KB units) and (1, products) cosines of the text."""
+        vector = self.embed([text])[:1]
+        kb = vector @ self.kb.T if self.kb.shape[1] == vector.shape[1] else np.zeros((1, 0))
+        products = vector @ self.products.T \
+            if self.products.shape[1] == vector.shape[1] else np.zeros((1, 0))
+        return kb, products
+
     def route(self, question: str, product_names: Sequence[str] = (),
               shopping_form: bool = False) -> Route:
         """Route one question; the names of products it names are taken out first, and unless
@@ -263,13 +286,16 @@ class Router:
                             if w.lower() not in self.catalog_words)
         # a city stands for its country, which is what the pages name ("to me in Paris")
         text = with_countries_of_cities(text, self.language)
-        vector = self.embed([" ".join(text.split()) or question])[:1]
-        kb_sims = vector @ self.kb.T if self.kb.shape[1] == vector.shape[1] \
-            else np.zeros((1, 0))
-        product_sims = vector @ self.products.T \
-            if self.products.shape[1] == vector.shape[1] else np.zeros((1, 0))
+        full = with_countries_of_cities(question, self.language)
+        kb_sims, product_sims = self._sims(" ".join(text.split()) or question)
+        if text != full and not self._pages_hold(text):
+            # without the catalog's words nothing is left that the pages hold ("something in
+            # green, like a ...", "womens ..., budget is about 200 euro max"): those words
+            # were the question
+            kb_sims, product_sims = self._sims(full)
+            text = full
         lexical_difference = self._lexical(text)[1]
-        held = self._lexical(with_countries_of_cities(question, self.language))[0]
+        held = self._lexical(full)[0]
         features = np.hstack([_features(kb_sims, product_sims), [[lexical_difference]]])
         kb_best, product_best = float(_best(kb_sims)[0, 0]), float(_best(product_sims)[0, 0])
         if self.model is None:
