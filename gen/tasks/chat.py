@@ -149,7 +149,10 @@ class ChatAssistant:
         relevant = [p for p in passages if policy_terms & self._terms(p.title + " " + p.text)]
         question_terms = self._terms(question)
         matching = [p for p in products if question_terms & self._terms(p.title + " " + p.text)]
-        shopping_form = bool(wants_to_shop(question, self.language)
+        shopping_form = bool((wants_to_shop(question, self.language)
+                              # "can I get 0 percent finance?" asks the pages
+                              and not (self.router is not None
+                                       and self.router.asks_for_pages(question)))
                              # a kind of product with a budget ("<kind> under 120")
                              or ("category" in filters
                                  and {"max_price", "min_price"} & filters.keys()))

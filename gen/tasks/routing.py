@@ -46,7 +46,7 @@ from shop.lexicon.asks import page_words
 from shop.lexicon.money import currency_words
 from shop.lexicon.overlap import TermIndex
 from shop.lexicon.places import with_countries_of_cities
-from shop.lexicon.shopping import word_list
+from shop.lexicon.shopping import asked_text, break_pattern, word_list
 from shop.lexicon.text import function_words, stem, stopwords, terms, words
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors (n, d)
@@ -115,9 +115,10 @@ class Route:
         shopping question, which the pages must then answer clearly better to be given it."""
         # asked as shopping ("do you have ...?"): the pages must be clearly closer to win
         bar = 0.75 if shopping_form else 0.5
-        # what the shopper says in words the pages hold ("money back": refunds) and not asked
-        # about a product is a question for the pages, however close the catalog comes
-        leans = self.pages_say and not asks_shopping
+        # what the shopper says in words the pages hold ("money back": refunds, "is that
+        # covered": warranty) and not asked as shopping is a question for the pages, however
+        # close the catalog comes and whatever product it names ("dropped my <kind> in ...")
+        leans = self.pages_say and not shopping_form
         support = (self.p_support >= bar or leans) and pages_match and not self.unanswerable
         if asks_person and not support:
             return "handoff", "the customer asked for a person"
@@ -252,18 +253,38 @@ class Router:
         kb, products = (side.best(question) for side in self.lexical)
         return max(kb, products), kb - products
 
-    def _pages_hold(self, text: str) -> bool:
-        """Whether a word of the text that says something (not a function word, a stopword,
-        a number, a currency or a vague shopping word: "something", "like"), or the pages'
-        word for it, is held by the help pages."""
-        if not self.lexical:
-            return True
+    def asks_for_pages(self, question: str) -> bool:
+        """Whether the thing a shopping-form question asks for ("can I get <0 percent
+        finance> on a ...", "do you have <gift wrapping>?") is what the pages hold: each word
+        of it that says something is on the pages (or it says, in shoppers' words, what they
+        hold: "my money back") and none is a word the catalog uses more. Then the form is not
+        a shopping one; a thing neither side holds ("a <kind> we never sold") still is."""
+        thing = break_pattern(self.language).split(asked_text(question, self.language))[0]
+        said = self._saying(thing)
+        if not said or not self.lexical or any(w in self.catalog_words for w in said):
+            return False
+        index = self.lexical[0].index
+        return all(index.matches(stem(w, self.language)) for w in said) \
+            or self._pages_say(thing)
+
+    def _saying(self, text: str) -> list[str]:
+        """The text's words that say something: not function words, stopwords, vague shopping
+        words ("something", "like"), currencies, numbers or the unit right after a number
+        ("250 pound", "0 percent")."""
         plain = function_words(self.language) | stopwords(self.language) \
             | word_list(self.language, "vague") | currency_words(self.language)
+        found = words(text)
+        return [w for i, w in enumerate(found) if w not in plain and not w.isdigit()
+                and not (i and found[i - 1].isdigit())]
+
+    def _pages_hold(self, text: str) -> bool:
+        """Whether a word of the text that says something, or the pages' word for it, is held
+        by the help pages."""
+        if not self.lexical:
+            return True
         index = self.lexical[0].index
-        said = f"{text} {page_words(text, self.language)}"  # "send it back": return
-        return any(index.matches(stem(w, self.language)) for w in words(said)
-                   if w not in plain and not w.isdigit())
+        said = self._saying(f"{text} {page_words(text, self.language)}")  # "send it back"
+        return any(index.matches(stem(w, self.language)) for w in said)
 
     def _sims(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(1, KB units) and (1, products) cosines of the text."""
