@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gen.tasks.answer import KnowledgeUnits
-from gen.tasks.picker import AnswerPicker
+from gen.tasks.picker import FEATURES, AnswerPicker, unit_features
 from shop.lexicon.asks import asked_kind, holds, page_words
 from shop.lexicon.places import find_countries
 
@@ -113,3 +113,26 @@ Large items are collected free of charge from addresses in the United Kingdom.
     only.refresh([("shipping", "Shipping", page, "")])
     assert "only to the United States" in AnswerPicker(only, follow=False).pick(
         "do you ship to the UK?", [])[0].text
+
+
+def test_the_place_feature_marks_units_naming_the_shoppers_country_by_name_or_city():
+    """'place' is 1 for a unit naming the country the shopper names or lives in (a city in
+    the unit counts as its country: "our store in Zurich" is about Switzerland), 0 otherwise."""
+    knowledge = KnowledgeUnits(language="en")
+    knowledge.refresh([("delivery", "Delivery", """## Delivery times
+| Country | Delivery time |
+| --- | --- |
+| Switzerland | 4-6 working days |
+| Austria | 2-3 working days |
+
+You can also collect your order at our store in Zurich.
+Our subscription sends a new box every 4 weeks.
+""", "")])
+    column = FEATURES.index("place")
+    by_text = {u.text.split(":")[0][:20]: row for u, row in zip(
+        knowledge.units, unit_features(knowledge, "how long to Zurich?", []))}
+    assert by_text["Switzerland"][column] == 1.0
+    assert by_text["Austria"][column] == 0.0
+    marked = {u.text[:10] for u, row in zip(knowledge.units, unit_features(
+        knowledge, "I live in Switzerland, can I pick it up?", [])) if row[column]}
+    assert marked == {"Switzerlan", "You can al"}

@@ -24,7 +24,7 @@ from gen.checks.verify import expand_aliases
 from retrieval.keyword import KeywordIndex
 from shop.lexicon.asks import KINDS, asks_same, holds, split_stance, stance
 from shop.lexicon.overlap import TermIndex
-from shop.lexicon.places import find_countries
+from shop.lexicon.places import find_countries, with_countries_of_cities
 from shop.lexicon.text import terms
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors (n, d)
@@ -206,8 +206,9 @@ class KnowledgeUnits:
         self.index = TermIndex(self.terms, self.language)
         self.kinds = [frozenset(k for k in KINDS if holds(u.text, k, self.language))
                       for u in units]
-        self.places = [frozenset(find_countries(u.text.split(":")[0] if u.row else u.text,
-                                                self.language)) for u in units]
+        self.places = [frozenset(find_countries(with_countries_of_cities(
+            u.text.split(":")[0] if u.row else u.text, self.language), self.language))
+            for u in units]
         self.keyword = KeywordIndex([str(i) for i in range(len(units))], texts, self.language)
         self.units, self.vectors, self._key = units, vectors, key
         self.position = {(u.section.doc_id, u.text): i for i, u in enumerate(units)}

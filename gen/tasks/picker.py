@@ -11,6 +11,8 @@
                  for "where"): shop/lexicon/asks.py
         doc      1 / (1 + rank of the unit's page in passage search), 0 if it was not found
         section  1 / (1 + rank of the unit's section in passage search)
+        place    1 when the unit names a country the shopper names or lives in ("in Oslo":
+                 the Norway row), by a city too ("our store in <city>")
     -> score = features . weights, table rows about another country than the shopper's last
        -> the best unit, its close neighbours, the line after it
 
@@ -38,7 +40,7 @@ from gen.tasks.answer import KnowledgeUnits, Unit
 from shop.lexicon.asks import asked_kind, page_words
 from shop.lexicon.places import find_countries, with_countries_of_cities
 
-FEATURES = ("dense", "lexical", "bm25", "typed", "doc", "section")
+FEATURES = ("dense", "lexical", "bm25", "typed", "doc", "section", "place")
 WEIGHTS_FILE = Path(__file__).with_name("picker_weights.toml")
 
 
@@ -49,6 +51,11 @@ def fitted_weights(words_only: bool = False) -> dict[str, float]:
     if words_only:
         data = {**data.get("words_only", {}), "dense": 0.0}
     return {name: float(data.get(name, 0.0)) for name in FEATURES}
+
+
+def asked_countries(question: str, language: str) -> set[str]:
+    """The countries (alpha-2) the shopper names, or lives in by the city they name."""
+    return find_countries(with_countries_of_cities(question, language), language)
 
 
 def unit_features(knowledge: KnowledgeUnits, question: str,
@@ -69,6 +76,9 @@ def unit_features(knowledge: KnowledgeUnits, question: str,
     kind = asked_kind(question, language)
     if kind is not None:
         out[:, 3] = [kind in held for held in knowledge.kinds]
+    asked = asked_countries(question, language)
+    if asked:
+        out[:, 6] = [bool(held & asked) for held in knowledge.places]
     doc_rank: dict[str, int] = {}
     section_rank: dict[tuple[str, str], int] = {}
     for doc_id, heading in ranked_sections:
@@ -114,8 +124,8 @@ class AnswerPicker:
         country is set aside only beside a row about the shopper's, in its section ("free
         collection in the United Kingdom" under a table with a Norway row), since elsewhere
         "we ship only to the US and Canada" answers "do you ship to the UK?"."""
-        knowledge, language = self.knowledge, self.knowledge.language
-        asked = find_countries(with_countries_of_cities(question, language), language)
+        knowledge = self.knowledge
+        asked = asked_countries(question, knowledge.language)
         if not asked:
             return np.zeros(len(knowledge.units), dtype=bool)
         pairs = list(zip(knowledge.units, knowledge.places))
