@@ -51,11 +51,13 @@ _LETTERS = r"[^\W\d_]+(?:'[^\W\d_]+)?"  # a word of letters, in any script
 
 
 def _parse_ask(question: str, parsed_phrases: Sequence[str] = (), colour: str | None = None,
-               language: str = "en") -> tuple[str, str, set[str]]:
+               language: str = "en", titled: frozenset[str] = frozenset()
+               ) -> tuple[str, str, set[str]]:
     """(thing, head, modifiers): modifiers are the content words before the head ("leather"
     in "leather notebooks"), without vague words, audiences, colours and prices. How a
     question asks, and where the thing asked for ends, is the language's
-    (shop/lexicon/shopping.toml)."""
+    (shop/lexicon/shopping.toml). titled: function words the catalog's titles use as words
+    of their own ("down" in "<name> Down Jacket"), which count as content."""
     text = question
     for phrase in parsed_phrases:  # price/stock phrases are constraints, not the thing
         if re.search(r"\d", phrase) or "stock" in phrase.lower():
@@ -66,7 +68,8 @@ def _parse_ask(question: str, parsed_phrases: Sequence[str] = (), colour: str | 
     plain = function_words(language)
     before = next((part for part in parts if set(re.findall(_LETTERS, part.lower())) - plain),
                   "")  # "which lamp below 250" -> "lamp"
-    words = [w.strip("'") for w in re.findall(_LETTERS, before.lower()) if w not in plain]
+    words = [w.strip("'") for w in re.findall(_LETTERS, before.lower())
+             if w not in plain or w in titled]
     head = stem(words[-1], language) if words else ""
     colours = set(stem_terms(colour or "", language))
     vague = word_list(language, "vague")
@@ -151,8 +154,9 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
         return answer(lines(shown) + ".", shown, True, "named in the question")
     phrases = list(getattr(parsed, "phrases", []) or [])
     filters = getattr(parsed, "filters", None)
+    titled = _titled(hits + unfiltered, language)
     thing, head, modifiers = _parse_ask(question, phrases, getattr(filters, "color", None),
-                                        language)
+                                        language, titled)
     constraint = _constraint_text(parsed)  # English, for the reasons
     said = _constraint_text(parsed, language)  # for the answer
 
@@ -162,7 +166,8 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
         # title, category and attributes; a description may name a material by contrast
         text = stem_terms(f"{product.title} {product.category} "
                           f"{' '.join(map(str, (product.attributes or {}).values()))}",
-                          language)
+                          language) | {stem(w, language) for w in
+                                       re.findall(_LETTERS, product.title.lower()) if w in titled}
         return 2 * sum(_close_to(m, text, language) for m in modifiers) >= len(modifiers)
 
     def kind(rows: list[Any]) -> list[Any]:  # the head word, or (embedder) a word close to it
@@ -178,7 +183,7 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
 
     same_kind = kind(hits)
     found = best([p for p in same_kind if described(p)])
-    name = _noun_phrase(thing, language) if head else "that"
+    name = _noun_phrase(thing, language, titled) if head else "that"
     if found:
         shown = found[:k]
         text = _("Yes, we have {name}{constraint}.", name=name,
@@ -199,7 +204,7 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
         shown = best(same_kind)[:k]
         text = _("We have {kind}{constraint}; these come closest to {thing}: {products}.",
                  kind=_plural(head) if language == "en"
-                 else _noun_phrase(thing, language).split()[-1], constraint=" " + said if said else "", thing=thing,
+                 else _noun_phrase(thing, language, titled).split()[-1], constraint=" " + said if said else "", thing=thing,
                  products=lines(shown))
         return answer(text, shown, False, f"a {head}, not all the details asked for")
     closest = (hits or unfiltered)[:k]
@@ -210,6 +215,13 @@ def product_answer(question: str, parsed: Any, hits: list[Any], unfiltered: list
                              category=closest[0].category, products=lines(closest))
     return answer(text, closest, False, f"nothing of that kind; the search's closest "
                   f"({_category_words(closest[0])})")
+
+
+def _titled(products: Sequence[Any], language: str) -> frozenset[str]:
+    """Function words these titles hold, less the words an ask puts before what it asks for
+    ("any", "the", "some": shop/lexicon/shopping.toml after_ask)."""
+    held = {w for p in products for w in re.findall(_LETTERS, p.title.lower())}
+    return frozenset(held & function_words(language)) - word_list(language, "after_ask")
 
 
 def _reason(product: Any, why: str, wanted: set[str]) -> str:
@@ -262,10 +274,11 @@ def _close_to(word: str, terms: set[str], language: str = "en") -> bool:
     return len(word) >= 6 and any(SequenceMatcher(None, word, t).ratio() >= 0.85 for t in terms)
 
 
-def _noun_phrase(thing: str, language: str = "en") -> str:
+def _noun_phrase(thing: str, language: str = "en",
+                 titled: frozenset[str] = frozenset()) -> str:
     """"cheap leather notebook" -> "leather notebooks": the shopper's words, plural in
-    English; in other languages as the shopper wrote them."""
-    vague, plain = word_list(language, "vague"), function_words(language)
+    English; in other languages as the shopper wrote them. titled: as for _parse_ask."""
+    vague, plain = word_list(language, "vague"), function_words(language) - titled
     words = [w for w in re.findall(_LETTERS, thing) if w.lower() not in vague
              and w.lower() not in plain]
     if not words:
