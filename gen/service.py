@@ -46,7 +46,7 @@ from gen.tasks.chat_words import HANDOFF_TEXT, chat_words
 from gen.tasks.content import record
 from gen.tasks.email import CANDIDATES as EMAIL_CANDIDATES
 from gen.tasks.email import MAX_PRODUCTS, MIN_PRODUCTS, EmailDraft, EmailJob, EmailWriter
-from gen.tasks.orders import Asker, OrderDesk
+from gen.tasks.orders import Asker, OrderDesk, PersonNeeded
 from gen.tasks.outcomes import escalation
 from gen.tasks.picker import AnswerPicker
 from gen.tasks.routing import Router, person_ask
@@ -328,6 +328,8 @@ class GenService:
             replies, model = assistant.astream(request), self.engine.model_name
         if isinstance(ordered, str):  # and the shopper learns how to ask about their order
             replies = _noted(replies, ordered)
+        elif isinstance(ordered, PersonNeeded):  # the pages' answer, and a person for the rest
+            replies = _noted(replies, ordered.note, handoff=ordered.reason)
         earlier = [turn.content for turn in request.history if turn.role == "user"]
         if reason := escalation(request.message, earlier, self.settings.shop_language):
             replies = _noted(replies, chat_words(self.settings.shop_language)(HANDOFF_TEXT),

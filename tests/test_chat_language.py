@@ -211,3 +211,50 @@ def test_a_german_kind_is_found_in_compounds_and_a_budget_it_misses_is_said():
     plain = product_answer("Habt ihr grünen Tee?", None, green + cheap, green + cheap,
                            language="de")
     assert plain.found and [p.id for p in plain.products] == ["g1", "g2"]
+
+
+def test_a_function_word_the_titles_use_as_a_word_is_a_detail_of_what_is_asked():
+    """"down" is an English stopword, and a word of these titles ("Down Duvet"): "any down
+    duvets under 50?" on a shop whose down duvets cost more is not answered "yes" with a
+    synthetic one; asked without a budget, it lists the down ones and calls them so."""
+    def item(n: str, title: str, price: float) -> SimpleNamespace:
+        return SimpleNamespace(id=n, title=title, category="duvets", attributes={},
+                               stock=5, price=price, currency="EUR", url="")
+
+    down = [item("d1", "Arden Goose Down Duvet", 89.0), item("d2", "Kelby Down Duvet", 120.0)]
+    synthetic = [item("s1", "Arden Microfibre Duvet", 29.0)]
+    budget = SimpleNamespace(phrases=["under 50"], filters=SimpleNamespace(
+        color=None, min_price=None, max_price=50.0, in_stock=False))
+    answer = product_answer("any down duvets under 50?", budget, synthetic, down + synthetic)
+    assert not answer.found and [p.id for p in answer.products] == ["d1", "d2"]
+    assert answer.text.startswith("We have down duvets, but none within your budget")
+    plain = product_answer("do you have down duvets?", None, down + synthetic, down + synthetic)
+    assert plain.found and {p.id for p in plain.products} == {"d1", "d2"}
+    assert plain.text.startswith("Yes, we have down duvets.")
+
+
+def test_an_order_question_on_a_shop_without_its_orders_here_goes_to_a_person(tmp_path):
+    """No orders ingested: an order number cannot be looked up, so a question about one is
+    handed off with what the pages say still answered, while a question about returning an
+    order in general is the pages' alone, and no one is asked for a number and email."""
+    from gen.tasks.orders import ASK_FOR_NUMBER, NO_ORDER_DATA
+    from shop.ingest import ingest_file, ingest_kb
+
+    (tmp_path / "catalog.csv").write_text(CATALOG, encoding="utf-8")
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "delivery.md").write_text(
+        "# Delivery\n\nOrders are delivered within 2 to 3 working days.\n\n# Returns\n\n"
+        "You can send your order back within 30 days with the label in the parcel.\n",
+        encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "data", shop_language="en",
+                        shop_url="https://shop.example", chat_mode="extractive")
+    store = Store(settings)
+    ingest_file(store, "catalog", tmp_path / "catalog.csv", progress=False)
+    ingest_kb(store, tmp_path / "kb", progress=False)
+    service = GenService(settings, store, engine=FakeEngine(default="-"))
+    one = ask(service, "where is my order A-10234? it was delivered within 3 days last time")
+    assert one.handoff and one.handoff_reason == NO_ORDER_DATA
+    assert "2 to 3 working days" in one.answer and one.answer.endswith(HANDOFF_TEXT)
+    general = ask(service, "how many days do I have to send my order back?")
+    assert not general.handoff and "30 days" in general.answer
+    assert ASK_FOR_NUMBER not in general.answer

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from shop.ingest import IngestError, ingest_file
 from shop.lexicon.asks import days_in
-from shop.lexicon.order_asks import email_in, order_ask, order_numbers
+from shop.lexicon.order_asks import email_in, order_ask, order_numbers, order_references
 from shop.orders import find_order, get_order, orders_of, request_change
 from shop.schema import Customer, Event, Product
 from shop.settings import Settings
@@ -198,6 +198,10 @@ def test_order_numbers_emails_and_the_days_a_page_gives():
     assert order_numbers("order #A-1001, or 20315? mail me: jo.b@example.com") == \
         ["A-1001", "20315"]
     assert order_numbers("where is my order?") == []
+    # given as an order's number: marked, or after a word for an order, in the language's words
+    assert order_references("order #A-1001, or 20315? is it late") == ["A-1001"]
+    assert order_references("wo ist Bestellung Nr. 55120?", "de") == ["55120"]
+    assert order_references("if I order at 4pm under 300, will it ship today?") == []
     assert email_in("it's A-1, Jo.B@Example.com.") == "Jo.B@Example.com"
     assert days_in("You can return most items within 30 days of delivery.") == 30
     assert days_in("Rücksendungen innerhalb von 2 Wochen", "de") == 14

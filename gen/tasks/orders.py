@@ -7,6 +7,10 @@ the lamp I bought?" answered from the asker's own orders and the help page that 
     pages (the return window counted from `delivered_at`) -> a cancel or return becomes a
     request for the shop's team (shop/orders.py), and the reply says the team will confirm
 
+A shop that keeps no orders in shopwright (none ingested) cannot show any: a question about one
+order (it carries an order number, or asks to cancel) is handed to a person, with what the help
+pages say still answered (PersonNeeded).
+
 Who may see what:
 - a session bound to a customer (only an admin key can bind one) sees that customer's orders;
 - an anonymous session sees an order only after giving its number and the email it was
@@ -28,7 +32,7 @@ from babel.dates import format_date
 from gen.checks.guardrails import redact_pii
 from gen.tasks.answer import Unit
 from gen.tasks.chat_messages import ChatReply, ChatRequest, page_citations, quoted_pieces
-from gen.tasks.chat_words import chat_words
+from gen.tasks.chat_words import HANDOFF_TEXT, chat_words
 from shop.errors import NotFound
 from shop.lexicon.asks import days_in
 from shop.lexicon.money import format_money
@@ -37,11 +41,19 @@ from shop.lexicon.order_asks import (
     order_ask,
     order_kind,
     order_numbers,
+    order_references,
     policy_words,
     window_question,
 )
 from shop.lexicon.text import terms
-from shop.orders import OrderView, find_order, get_order, orders_of, request_change
+from shop.orders import (
+    OrderView,
+    count_orders,
+    find_order,
+    get_order,
+    orders_of,
+    request_change,
+)
 from shop.schema import utcnow
 from shop.store import Store
 
@@ -52,6 +64,16 @@ NOT_FOUND = ("I couldn't find an order with that number and email address. Pleas
 NO_ORDERS = "I can't find any orders on your account yet."
 OPEN = ("placed", "paid", "packed")  # not shipped yet
 ORDER_ACTION = "order action"  # the handoff reason of a cancel or return request
+NO_ORDER_DATA = "an order question, and the shop's orders are not in shopwright"
+
+
+@dataclass(frozen=True)
+class PersonNeeded:
+    """An order question only a person can answer here: `note` ends the pages' answer, and
+    the reply is handed off for `reason`."""
+
+    note: str
+    reason: str = NO_ORDER_DATA
 
 
 @dataclass(frozen=True)
@@ -71,14 +93,20 @@ class OrderDesk:
         self.policy = policy  # a question -> the help pages' answering units, or None
 
     def answer(self, request: ChatRequest, asker: Asker,
-               now: datetime | None = None) -> ChatReply | str | None:
+               now: datetime | None = None) -> ChatReply | PersonNeeded | str | None:
         """The reply to an order question; None when the message is not one; a str when no
         order can be shown (an anonymous shopper has not proved one, an account has none):
         a line to add to what the help pages answer ("my parcel is late" still gets the
-        page on late parcels)."""
+        page on late parcels); PersonNeeded when the shop keeps no orders here."""
         message = request.message
         earlier = next((t.content for t in reversed(request.history) if t.role == "user"), "")
         numbers, email = order_numbers(message), email_in(message)
+        if count_orders(self.store) == 0:
+            given = order_references(message, self.language)
+            kind = order_ask(message, self.language, has_number=bool(given))
+            if kind is not None and (given or kind == "cancel"):
+                return PersonNeeded(self.words(HANDOFF_TEXT))
+            return None
         visible = self._proved(asker)
         if asker.customer_id is not None:
             visible = _merge(orders_of(self.store, asker.customer_id), visible)

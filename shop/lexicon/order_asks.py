@@ -58,6 +58,23 @@ def order_numbers(text: str) -> list[str]:
                               if len(m.group(1)) >= 2))
 
 
+def order_references(text: str, language: str = "en") -> list[str]:
+    """The order numbers a message gives as such, four characters or more, marked "#"
+    ("#PW-88213") or right after a word for an order ("order 55120", "Bestellung A-1001",
+    "order no. 4471"); not every number ("at 4pm", "under 300", "from 2019")."""
+    data, english = _language(language), _language("en")
+    nouns = set(data["nouns"]) | set(english["nouns"])
+    between = set(data.get("number_words", [])) | set(english["number_words"])
+    found = []
+    for m in _NUMBER.finditer(_EMAIL.sub(" ", text)):
+        before = ["", ""] + _WORDS.findall(text[:m.start()].lower())
+        marked = "#" in text[max(0, m.start() - 1):m.start() + 1]
+        named = before[-1] in nouns or (before[-1] in between and before[-2] in nouns)
+        if len(m.group(1)) >= 4 and (marked or named):
+            found.append(m.group(1))
+    return list(dict.fromkeys(found))
+
+
 def email_in(text: str) -> str | None:
     found = _EMAIL.search(text)
     return found.group(0) if found else None
