@@ -57,7 +57,7 @@ def _parse_ask(question: str, parsed_phrases: Sequence[str] = (), colour: str | 
     in "leather notebooks"), without vague words, audiences, colours and prices. How a
     question asks, and where the thing asked for ends, is the language's
     (shop/lexicon/shopping.toml). titled: function words the catalog's titles use as words
-    of their own ("down" in "<name> Down Jacket"), which count as content."""
+    of their own ("down" in "<name> Down Duvet"), which count as content."""
     text = question
     for phrase in parsed_phrases:  # price/stock phrases are constraints, not the thing
         if re.search(r"\d", phrase) or "stock" in phrase.lower():
