@@ -7,7 +7,7 @@ import pytest
 
 from gen.tasks.answer import KnowledgeUnits
 from gen.tasks.picker import FEATURES, AnswerPicker, unit_features
-from shop.lexicon.asks import asked_kind, holds, page_words
+from shop.lexicon.asks import asked_kind, holds, in_page_words, page_words
 from shop.lexicon.places import find_countries
 
 
@@ -136,3 +136,17 @@ Our subscription sends a new box every 4 weeks.
     marked = {u.text[:10] for u, row in zip(knowledge.units, unit_features(
         knowledge, "I live in Switzerland, can I pick it up?", [])) if row[column]}
     assert marked == {"Switzerlan", "You can al"}
+
+
+def test_a_shoppers_phrase_is_read_in_the_pages_words_instead_of_its_own():
+    """"send stuff back" is "return", where it stands: its words go, so "back" no longer
+    meets "come back to us" on a page about parcels nobody collected; words outside a phrase
+    stay, in their order."""
+    assert in_page_words("how long have I got to send stuff back?") == \
+        "how long have i got to return"
+    assert in_page_words("how long have i got to send back a lamp i dont like") == \
+        "how long have i got to return a lamp i dont like"
+    assert in_page_words("kann ich den Tee zurückschicken?", "de").split()[:4] == \
+        ["kann", "ich", "den", "tee"]
+    assert "zurückschicken" not in in_page_words("kann ich den Tee zurückschicken?", "de")
+    assert in_page_words("where do you ship?") == "where do you ship"  # no phrase: as written

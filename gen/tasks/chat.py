@@ -55,7 +55,7 @@ from gen.tasks.chat_products import (
 from gen.tasks.chat_words import HANDOFF_TEXT, UNSURE, chat_words, content_terms, shown_price
 from gen.tasks.picker import AnswerPicker
 from gen.tasks.routing import Router, person_ask
-from shop.lexicon.asks import page_words
+from shop.lexicon.asks import in_page_words, page_words
 from shop.lexicon.shopping import asks_for_product, asks_how, wants_to_shop
 
 ChatMode = Literal["extractive", "generative"]
@@ -142,7 +142,9 @@ class ChatAssistant:
             kind = str(product.category or "").replace("-", " ")
             policy_question = re.sub(re.escape(name_part(product.title)), kind,
                                      policy_question, flags=re.IGNORECASE)
-        passages = self.retriever.search_kb(policy_question, k=max(self.kb_k, 8))
+        # searched in the pages' words for what the shopper says ("send stuff back": return)
+        passages = self.retriever.search_kb(in_page_words(policy_question, self.language),
+                                            k=max(self.kb_k, 8))
         # the pages' words for what the shopper says count as shared ("geld zurück": Erstattung)
         policy_terms = self._terms(
             f"{policy_question} {page_words(policy_question, self.language)}")

@@ -158,6 +158,22 @@ def page_words(question: str, language: str = "en") -> str:
                     if any(p in line for p in phrases))
 
 
+def in_page_words(question: str, language: str = "en") -> str:
+    """The question with each of the shoppers' phrases it uses replaced, where it stands, by
+    the pages' words ("how long to send stuff back?" -> "how long to return"): the phrase's
+    own words go, so "back" no longer meets "come back to us" on a page about parcels
+    nobody collected, and the sentence still reads as one to the embedder."""
+    tokens = words(question)
+    stemmed = [stem(t, language) for t in tokens]
+    out: list[str | None] = list(tokens)
+    for page, phrases in _says(language):
+        for phrase in (p.split() for p in phrases):
+            for i in range(len(stemmed) - len(phrase) + 1):
+                if stemmed[i:i + len(phrase)] == phrase and out[i] is not None:
+                    out[i:i + len(phrase)] = [page] + [None] * (len(phrase) - 1)
+    return " ".join(t for t in out if t is not None)
+
+
 @cache
 def _day_units(language: str) -> dict[str, int]:
     """Babel's words for a day, a week and a month in `language` -> their length in days."""
