@@ -48,6 +48,9 @@ def test_shoppers_words_get_the_pages_words_and_countries_are_read_in_the_langua
     assert "return" in page_words("can I send it back?", "en")
     assert "rücksendung" in page_words("kann ich das zurückschicken?", "de")
     assert page_words("tell me about your shop", "en") == ""
+    # a fault in shoppers' words is the pages' fault, not their care advice
+    assert "faulty" in page_words("my shoes leak after 2 months, what can I do?", "en")
+    assert "defekt" in page_words("Die Kanne ist undicht, was nun?", "de")
     assert find_countries("Liefern Sie nach Österreich und in die Schweiz?", "de") == {"AT", "CH"}
 
 
