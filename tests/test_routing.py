@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gen.tasks.chat import ChatRequest
-from gen.tasks.routing import Route, Router, asks_for_person
+from gen.tasks.routing import Router, asks_for_person
 
 KB = ["You can return unopened tins within 30 days of delivery for a full refund.",
       "Refunds go back to the payment method you used, within 5 business days.",
@@ -81,14 +81,6 @@ def test_a_shopping_form_that_asks_for_what_the_pages_hold_is_not_a_shopping_que
     assert router.asks_for_pages("can I get 0 percent off delivery?")  # a number's unit
     assert not router.asks_for_pages("can I get a jasmine green tea for my mum?")
     assert not router.asks_for_pages("can I get a delivery drone?")  # neither side has one
-
-
-def test_a_question_that_says_what_the_pages_hold_leans_to_them_though_it_names_a_kind():
-    """"is that covered" is the pages' "warranty": a question naming a kind of product but
-    not asked as shopping goes to the pages; asked as shopping, it needs the classifier."""
-    leaning = Route(0.2, 0.3, 0.3, False, pages_say=True)
-    assert leaning.intent(False, True, True, shopping_form=False)[0] == "support"
-    assert leaning.intent(False, True, True, shopping_form=True)[0] == "shopping"
 
 
 DE_KB = ["Unverschlossene Dosen können Sie innerhalb von 30 Tagen zurückgeben.",
