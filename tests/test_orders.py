@@ -202,6 +202,7 @@ def test_order_numbers_emails_and_the_days_a_page_gives():
     assert order_references("order #A-1001, or 20315? is it late") == ["A-1001"]
     assert order_references("wo ist Bestellung Nr. 55120?", "de") == ["55120"]
     assert order_references("if I order at 4pm under 300, will it ship today?") == []
+    assert order_references("mail jo.b@example.com about order 55120") == ["55120"]
     assert email_in("it's A-1, Jo.B@Example.com.") == "Jo.B@Example.com"
     assert days_in("You can return most items within 30 days of delivery.") == 30
     assert days_in("Rücksendungen innerhalb von 2 Wochen", "de") == 14

@@ -65,10 +65,10 @@ def order_references(text: str, language: str = "en") -> list[str]:
     data, english = _language(language), _language("en")
     nouns = set(data["nouns"]) | set(english["nouns"])
     between = set(data.get("number_words", [])) | set(english["number_words"])
-    found = []
-    for m in _NUMBER.finditer(_EMAIL.sub(" ", text)):
-        before = ["", ""] + _WORDS.findall(text[:m.start()].lower())
-        marked = "#" in text[max(0, m.start() - 1):m.start() + 1]
+    found, plain = [], _EMAIL.sub(" ", text)
+    for m in _NUMBER.finditer(plain):
+        before = ["", ""] + _WORDS.findall(plain[:m.start()].lower())
+        marked = "#" in plain[max(0, m.start() - 1):m.start() + 1]
         named = before[-1] in nouns or (before[-1] in between and before[-2] in nouns)
         if len(m.group(1)) >= 4 and (marked or named):
             found.append(m.group(1))
