@@ -48,9 +48,9 @@ from shop.lexicon.order_asks import (
 from shop.lexicon.text import terms
 from shop.orders import (
     OrderView,
-    count_orders,
     find_order,
     get_order,
+    has_orders,
     orders_of,
     request_change,
 )
@@ -100,13 +100,13 @@ class OrderDesk:
         page on late parcels); PersonNeeded when the shop keeps no orders here."""
         message = request.message
         earlier = next((t.content for t in reversed(request.history) if t.role == "user"), "")
-        numbers, email = order_numbers(message), email_in(message)
-        if count_orders(self.store) == 0:
+        if not has_orders(self.store):
             given = order_references(message, self.language)
             kind = order_ask(message, self.language, has_number=bool(given))
             if kind is not None and (given or kind == "cancel"):
                 return PersonNeeded(self.words(HANDOFF_TEXT))
             return None
+        numbers, email = order_numbers(message), email_in(message)
         visible = self._proved(asker)
         if asker.customer_id is not None:
             visible = _merge(orders_of(self.store, asker.customer_id), visible)
