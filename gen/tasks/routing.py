@@ -47,7 +47,7 @@ from shop.lexicon.money import currency_words
 from shop.lexicon.overlap import TermIndex
 from shop.lexicon.places import with_countries_of_cities
 from shop.lexicon.shopping import asked_text, break_pattern, word_list
-from shop.lexicon.text import function_words, stem, stopwords, terms, words
+from shop.lexicon.text import function_words, stem, terms, words
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors (n, d)
 MAX_EXAMPLES = 400  # made-up questions per side: a few seconds of MiniLM on 2 cores at most
@@ -271,8 +271,8 @@ class Router:
         """The text's words that say something: not function words, stopwords, vague shopping
         words ("something", "like"), currencies, numbers or the unit right after a number
         ("250 pound", "0 percent")."""
-        plain = function_words(self.language) | stopwords(self.language) \
-            | word_list(self.language, "vague") | currency_words(self.language)
+        plain = function_words(self.language) | word_list(self.language, "vague") \
+            | currency_words(self.language)
         found = words(text)
         return [w for i, w in enumerate(found) if w not in plain and not w.isdigit()
                 and not (i and found[i - 1].isdigit())]
@@ -308,13 +308,12 @@ class Router:
         # a city stands for its country, which is what the pages name ("to me in Paris")
         text = with_countries_of_cities(text, self.language)
         full = with_countries_of_cities(question, self.language)
-        kb_sims, product_sims = self._sims(" ".join(text.split()) or question)
         if text != full and not self._pages_hold(text):
             # without the catalog's words nothing is left that the pages hold ("something in
             # green, like a ...", "womens ..., budget is about 200 euro max"): those words
             # were the question
-            kb_sims, product_sims = self._sims(full)
             text = full
+        kb_sims, product_sims = self._sims(" ".join(text.split()) or question)
         lexical_difference = self._lexical(text)[1]
         held = self._lexical(full)[0]
         features = np.hstack([_features(kb_sims, product_sims), [[lexical_difference]]])
